@@ -1,0 +1,321 @@
+import { IPCError, closedError, invalidType, invalidValue } from './errors'
+import { shm, type Handle } from './native'
+import * as check from './validate'
+
+export type Kind = 'memory' | 'posix' | 'file' | 'sysv'
+export type SharedKind = Exclude<Kind, 'memory'>
+
+export interface OpenOptions {
+  /** Bytes; needed to create, and a larger size grows an existing object. */
+  size?: number
+  /** true: open or create (the default when size is given); 'exclusive': EEXIST if present; false: ENOENT if absent. */
+  create?: boolean | 'exclusive'
+  /** Permission bits of a created object, whatever the umask. Default 0o600. */
+  mode?: number
+  /** Open read-only and map copy-on-write: see others' writes, keep our own private. */
+  readonly?: boolean
+}
+
+// Native codes for the shared kinds, and the open flags (native/shm/shm_posix.h).
+const KIND_CODE: Record<SharedKind, number> = { posix: 0, file: 1, sysv: 2 }
+const CREATE = 1
+const EXCLUSIVE = 2
+const READONLY = 4
+const EINVAL = -22
+
+/** One mapping (or private block) shared by a buffer and its aliases. */
+interface Region {
+  readonly kind: Kind
+  readonly name: string | number | undefined
+  readonly root: ArrayBuffer
+  readonly handle?: Handle
+  /** Process-private memory this module allocated, which close() may detach. */
+  readonly owned: boolean
+  /** System V segment id: unlink() removes this very segment. */
+  readonly shmid: number
+  closed: boolean
+}
+
+interface State {
+  readonly region: Region
+  /** Default encoding of toString() and write(). */
+  encoding?: BufferEncoding
+}
+
+// Kept outside the instances so an IPCBuffer has the shape of any Uint8Array.
+const states = new WeakMap<object, State>()
+
+function stateOf(buf: object): State {
+  const state = states.get(buf)
+  if (state === undefined) throw new TypeError('Illegal invocation: not an IPCBuffer')
+  return state
+}
+
+/**
+ * A Buffer whose bytes may live in shared memory. Build one with the
+ * factories (IPCBuffer.posix/file/sysv) or the seed's call forms.
+ */
+class IPCBufferImpl extends Buffer {
+  /** 'memory', 'posix', 'file' or 'sysv'. */
+  get kind(): Kind {
+    return stateOf(this).region.kind
+  }
+
+  /** The POSIX name ('/name'), file path or System V key; undefined for memory. */
+  get name(): string | number | undefined {
+    return stateOf(this).region.name
+  }
+
+  /** Writes the bytes back to the object (msync); blocking. */
+  flush(): void {
+    const { region } = stateOf(this)
+    if (region.closed) throw closedError('IPCBuffer')
+    if (region.handle !== undefined) shm.flush(region.handle, region.name as string)
+  }
+
+  /** msync on libuv's threadpool. */
+  async flushAsync(): Promise<void> {
+    const { region } = stateOf(this)
+    if (region.closed) throw closedError('IPCBuffer')
+    if (region.handle !== undefined) await shm.flushAsync(region.handle, region.name as string)
+  }
+
+  /** Removes the name; this mapping stays usable until closed. */
+  unlink(): void {
+    const { region } = stateOf(this)
+    if (region.kind === 'sysv') shm.removeSysv(region.shmid, region.name as number)
+    else if (region.kind !== 'memory') shm.unlink(KIND_CODE[region.kind], region.name as string)
+  }
+
+  /**
+   * Unmaps now. This buffer, its aliases and every view of the memory read as
+   * empty afterwards, and writes into them do nothing. Idempotent.
+   */
+  close(): void {
+    const state = states.get(this)
+    if (state === undefined || state.region.closed) return
+    const { region } = state
+    region.closed = true
+    if (region.handle !== undefined) shm.close(region.handle, region.root)
+    else if (region.owned) shm.detach(region.root)
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  override toString(encoding?: BufferEncoding, start?: number, end?: number): string {
+    encoding ??= states.get(this)?.encoding
+    return super.toString(encoding, start, end)
+  }
+
+  override write(string: string, ...rest: unknown[]): number {
+    const encoding = states.get(this)?.encoding
+    if (encoding !== undefined && !rest.some((arg) => typeof arg === 'string')) {
+      // write(s), write(s, offset), write(s, offset, length): append the default
+      if (rest.length === 0) rest.push(0)
+      if (rest.length === 1) rest.push(this.length - (rest[0] as number))
+      rest.push(encoding)
+    }
+    return (Buffer.prototype.write as (...args: unknown[]) => number).call(this, string, ...rest)
+  }
+
+  static posix(name: string, options?: OpenOptions): IPCBuffer {
+    return openShared('posix', check.posixName(name), options)
+  }
+
+  static file(path: string, options?: OpenOptions): IPCBuffer {
+    return openShared('file', check.filePath(path), options)
+  }
+
+  static sysv(key: number, options?: OpenOptions): IPCBuffer {
+    return openShared('sysv', check.sysvKey(key), options)
+  }
+
+  /** Removes a named object. Throws ENOENT if there is none. */
+  static unlink(kind: SharedKind, id: string | number): void {
+    const [code, subject] = identify(kind, id)
+    shm.unlink(code, subject)
+  }
+
+  static exists(kind: SharedKind, id: string | number): boolean {
+    const [code, subject] = identify(kind, id)
+    return shm.exists(code, subject)
+  }
+}
+
+function identify(kind: unknown, id: unknown): [number, string | number] {
+  switch (kind) {
+    case 'posix':
+      return [KIND_CODE.posix, check.posixName(id, 'id')]
+    case 'file':
+      return [KIND_CODE.file, check.filePath(id, 'id')]
+    case 'sysv':
+      return [KIND_CODE.sysv, check.sysvKey(id, 'id')]
+    default:
+      throw invalidValue('kind', kind, "must be 'posix', 'file' or 'sysv'")
+  }
+}
+
+function make(root: ArrayBuffer, offset: number, length: number, state: State): IPCBuffer {
+  const buf = Reflect.construct(Uint8Array, [root, offset, length], IPCBufferImpl) as IPCBuffer
+  states.set(buf, state)
+  return buf
+}
+
+function memory(size: number, encoding?: BufferEncoding): IPCBuffer {
+  // A fresh ArrayBuffer, never Buffer's shared pool: close() detaches it.
+  const root = new ArrayBuffer(size)
+  const region: Region = { kind: 'memory', name: undefined, root, owned: true, shmid: -1, closed: false }
+  return make(root, 0, size, { region, encoding })
+}
+
+function openShared(kind: SharedKind, id: string | number, raw: unknown): IPCBuffer {
+  const opts = check.options<OpenOptions>(raw)
+  const size = opts.size === undefined ? 0 : check.size(opts.size, 'options.size')
+  const readonly = check.boolean(opts.readonly, 'options.readonly')
+  const create = check.create(opts.create, size > 0 && !readonly)
+  const mode = check.mode(opts.mode, 'options.mode')
+  if (create === 'exclusive' && size === 0) {
+    throw invalidValue('options.size', opts.size, "is required to create ('exclusive')")
+  }
+  if (readonly && create !== false) {
+    throw invalidValue('options.create', create, 'cannot be combined with readonly: a readonly open never creates')
+  }
+  if (readonly && kind === 'sysv') {
+    throw invalidValue('options.readonly', readonly, 'is not supported for System V segments: they cannot be mapped copy-on-write')
+  }
+  const flags = (create ? CREATE : 0) | (create === 'exclusive' ? EXCLUSIVE : 0) | (readonly ? READONLY : 0)
+  let mapped
+  try {
+    mapped = shm.open(KIND_CODE[kind], id, flags, mode, size)
+  } catch (err) {
+    throw explain(err, kind, id, size)
+  }
+  const region: Region = {
+    kind,
+    name: id,
+    root: mapped.buffer.buffer as ArrayBuffer,
+    handle: mapped.handle,
+    owned: true,
+    shmid: mapped.id,
+    closed: false,
+  }
+  if (readonly && size > mapped.size) {
+    shm.close(mapped.handle, region.root)
+    throw new IPCError(EINVAL, 'mmap', id, `the object has ${mapped.size} bytes, fewer than options.size, and a readonly open cannot grow it`)
+  }
+  return make(region.root, 0, mapped.buffer.length, { region })
+}
+
+/** Adds what the bare errno cannot say for the two failures users meet. */
+function explain(err: unknown, kind: SharedKind, id: string | number, size: number): unknown {
+  if (!(err instanceof IPCError) || err.errno !== EINVAL) return err
+  if (err.syscall === 'mmap') {
+    return new IPCError(EINVAL, 'mmap', id, 'the object is empty: pass options.size to grow it')
+  }
+  if (kind === 'sysv' && err.syscall === 'shmget' && size > 0) {
+    return new IPCError(EINVAL, 'shmget', id, `the segment is smaller than ${size} bytes, and System V segments cannot grow`)
+  }
+  return err
+}
+
+/** IPCBuffer(parent, length[, encoding][, offset]): the same memory, another window. */
+function alias(parent: Uint8Array, length: unknown, third: unknown, fourth: unknown): IPCBuffer {
+  let encoding: BufferEncoding | undefined
+  let offset = third
+  if (typeof third === 'string') {
+    encoding = checkEncoding(third)
+    offset = fourth
+  }
+  const start = offset === undefined ? 0 : check.integer(offset, 'offset', 0, parent.length)
+  const count = check.integer(length, 'length', 0, parent.length - start)
+  const parentState = states.get(parent)
+  const region: Region = parentState?.region ?? {
+    kind: 'memory',
+    name: undefined,
+    root: parent.buffer as ArrayBuffer,
+    owned: false, // someone else's memory (maybe Buffer's pool): never detached by us
+    shmid: -1,
+    closed: false,
+  }
+  return make(parent.buffer as ArrayBuffer, parent.byteOffset + start, count, {
+    region,
+    encoding: encoding ?? parentState?.encoding,
+  })
+}
+
+function checkEncoding(value: string): BufferEncoding {
+  if (!Buffer.isEncoding(value)) throw invalidValue('encoding', value, 'is not a supported encoding')
+  return value
+}
+
+/** The seed's call forms; see the table in the README. */
+function construct(args: unknown[]): IPCBuffer {
+  const [first, second, third, fourth] = args
+  if (typeof first === 'number') {
+    let encoding: BufferEncoding | undefined
+    let target = second
+    if (typeof second === 'string' && Buffer.isEncoding(second)) {
+      encoding = second
+      target = third
+    } else if (third !== undefined) {
+      throw invalidType('encoding', 'a supported encoding before the name, path or key', second)
+    }
+    if (target === undefined) return memory(check.integer(first, 'size', 0, check.SIZE_MAX), encoding)
+    let buf: IPCBuffer
+    if (typeof target === 'number') buf = openShared('sysv', check.sysvKey(target), { size: first })
+    else if (typeof target === 'string' && target.startsWith('*')) buf = openShared('posix', check.posixName(target.slice(1)), { size: first })
+    else if (typeof target === 'string') buf = openShared('file', check.filePath(target), { size: first })
+    else throw invalidType('target', "a '*name', a file path or a System V key", target)
+    stateOf(buf).encoding = encoding
+    return buf
+  }
+  if (typeof first === 'string') {
+    const encoding = second === undefined ? undefined : checkEncoding(check.string(second, 'encoding'))
+    const bytes = Buffer.from(first, encoding)
+    const buf = memory(bytes.length, encoding)
+    bytes.copy(buf)
+    return buf
+  }
+  if (first instanceof Uint8Array) return alias(first, second, third, fourth)
+  throw invalidType('first argument', 'a size, a string or a Buffer', first)
+}
+
+export interface IPCBuffer extends IPCBufferImpl {}
+
+export interface IPCBufferConstructor {
+  /** Process-private memory of `size` bytes; `encoding` is the default of toString/write. */
+  (size: number, encoding?: BufferEncoding): IPCBuffer
+  /** `'*name'`: POSIX shared memory; another string: a file path; a number: a System V key. */
+  (size: number, target: string | number): IPCBuffer
+  (size: number, encoding: BufferEncoding, target: string | number): IPCBuffer
+  (string: string, encoding?: BufferEncoding): IPCBuffer
+  /** An alias: `length` bytes of `parent` from `offset`, the same memory. */
+  (parent: Uint8Array, length: number, encoding?: BufferEncoding, offset?: number): IPCBuffer
+  (parent: Uint8Array, length: number, offset?: number): IPCBuffer
+  new (size: number, encoding?: BufferEncoding): IPCBuffer
+  new (size: number, target: string | number): IPCBuffer
+  new (size: number, encoding: BufferEncoding, target: string | number): IPCBuffer
+  new (string: string, encoding?: BufferEncoding): IPCBuffer
+  new (parent: Uint8Array, length: number, encoding?: BufferEncoding, offset?: number): IPCBuffer
+  new (parent: Uint8Array, length: number, offset?: number): IPCBuffer
+  readonly prototype: IPCBuffer
+  posix: typeof IPCBufferImpl.posix
+  file: typeof IPCBufferImpl.file
+  sysv: typeof IPCBufferImpl.sysv
+  unlink: typeof IPCBufferImpl.unlink
+  exists: typeof IPCBufferImpl.exists
+}
+
+/** Callable with or without `new`, as the seed was. */
+export const IPCBuffer = new Proxy(IPCBufferImpl, {
+  apply: (_target, _this, args: unknown[]) => construct(args),
+  construct: (_target, args: unknown[]) => construct(args),
+}) as unknown as IPCBufferConstructor
+
+Object.defineProperty(IPCBufferImpl.prototype, 'constructor', { value: IPCBuffer, writable: true, configurable: true })
+Object.defineProperty(IPCBufferImpl, 'name', { value: 'IPCBuffer' })
+// Views made by subarray()/map() are plain Buffers over the same memory.
+const bufferSpecies: unknown = Reflect.get(Buffer, Symbol.species)
+Object.defineProperty(IPCBufferImpl, Symbol.species, { get: () => bufferSpecies })

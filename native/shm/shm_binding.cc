@@ -1,0 +1,242 @@
+// Marshals JavaScript arguments to shm_posix and wraps each mapping in an
+// external Buffer. A Mapping is shared by two owners, the Buffer (whose
+// finalizer is the GC's safety net) and the handle JavaScript keeps to close
+// it; whichever goes last frees it, and the memory is unmapped exactly once.
+#include "shm_binding.h"
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+
+#include "../common/errors.h"
+#include "shm_posix.h"
+
+namespace shm {
+
+namespace {
+
+enum Kind : int { kPosix = 0, kFile = 1, kSysv = 2 };
+
+struct Mapping {
+  void* addr;
+  size_t size;
+  bool sysv;
+  bool mapped = true;
+  bool unmapWhenIdle = false;  // closed while a flushAsync runs
+  int flushing = 0;
+  int owners = 2;
+};
+
+void Release(Napi::Env env, Mapping* m) {
+  if (!m->mapped) return;
+  m->mapped = false;
+  if (m->sysv) {
+    DetachSysv(m->addr);
+  } else {
+    Unmap(m->addr, m->size);
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(m->size));
+}
+
+void Disown(Mapping* m) {
+  if (--m->owners == 0) delete m;
+}
+
+// Unmaps now, or after the flushes in flight: never under a running msync.
+void UnmapSoon(Napi::Env env, Mapping* m) {
+  if (m->flushing > 0) {
+    m->unmapWhenIdle = true;
+  } else {
+    Release(env, m);
+  }
+}
+
+void FinalizeBuffer(napi_env env, void* /*data*/, void* hint) {
+  auto* m = static_cast<Mapping*>(hint);
+  UnmapSoon(Napi::Env(env), m);
+  Disown(m);
+}
+
+std::string Utf8(const Napi::Value& v) { return v.As<Napi::String>().Utf8Value(); }
+
+// { buffer, handle, size, created, id } over a fresh mapping.
+Napi::Value Wrap(Napi::Env env, void* addr, const Opened& opened, size_t size, bool sysv,
+                 Napi::Value subject) {
+  auto* m = new Mapping{addr, size, sysv};
+  napi_value buffer;
+  napi_status status = napi_create_external_buffer(env, size, addr, FinalizeBuffer, m, &buffer);
+  if (status != napi_ok) {
+    Unmap(addr, size);
+    delete m;
+    // Runtimes with V8's sandbox (Electron) refuse memory they did not allocate.
+    if (status == napi_no_external_buffers_allowed) {
+      ipc::ThrowErrno(env, 0, "napi_create_external_buffer", subject);
+    }
+    throw Napi::Error::New(env, "napi_create_external_buffer failed");
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("buffer", Napi::Value(env, buffer));
+  result.Set("handle", Napi::External<Mapping>::New(env, m, [](Napi::Env, Mapping* m) { Disown(m); }));
+  result.Set("size", Napi::Number::New(env, static_cast<double>(opened.size)));
+  result.Set("created", Napi::Boolean::New(env, opened.created));
+  result.Set("id", Napi::Number::New(env, opened.id));
+  return result;
+}
+
+void Check(Napi::Env env, const Status& s, Napi::Value subject) {
+  if (!s.ok()) ipc::ThrowErrno(env, s.err, s.syscall, subject);
+}
+
+// open(kind, id, flags, mode, size): opens/creates, grows, maps. `size` 0
+// maps the whole object; the object's own size is returned alongside.
+Napi::Value JsOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int kind = info[0].As<Napi::Number>().Int32Value();
+  Napi::Value subject = info[1];
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  auto mode = static_cast<mode_t>(info[3].As<Napi::Number>().Uint32Value());
+  auto size = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
+  bool readonly = (flags & kReadonly) != 0;
+  Opened opened;
+  void* addr = nullptr;
+  if (kind == kSysv) {
+    auto key = static_cast<key_t>(subject.As<Napi::Number>().Int32Value());
+    Check(env, OpenSysv(key, flags, mode, size, &opened), subject);
+    size_t length = size > 0 ? size : opened.size;
+    Check(env, AttachSysv(opened.id, &addr), subject);
+    return Wrap(env, addr, opened, length, true, subject);
+  }
+  std::string name = Utf8(subject);
+  Status s = kind == kPosix ? OpenPosix(name.c_str(), flags, mode, size, &opened)
+                            : OpenFile(name.c_str(), flags, mode, size, &opened);
+  Check(env, s, subject);
+  // Readonly opens never grow: map only what exists, TypeScript reports the shortfall.
+  size_t length = size > 0 && size <= opened.size ? size : opened.size;
+  if (length == 0) {
+    close(opened.fd);
+    ipc::ThrowErrno(env, EINVAL, "mmap", subject);
+  }
+  Check(env, MapFd(opened.fd, length, readonly, &addr), subject);
+  return Wrap(env, addr, opened, length, false, subject);
+}
+
+// close(handle, arrayBuffer): detaches every view, then unmaps. false if already closed.
+Napi::Value JsClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
+  if (!m->mapped || m->unmapWhenIdle) return Napi::Boolean::New(env, false);
+  auto ab = info[1].As<Napi::ArrayBuffer>();
+  if (!ab.IsDetached()) ab.Detach();
+  UnmapSoon(env, m);
+  return Napi::Boolean::New(env, true);
+}
+
+// detach(arrayBuffer): empties process-private memory on close.
+void JsDetach(const Napi::CallbackInfo& info) {
+  auto ab = info[0].As<Napi::ArrayBuffer>();
+  if (!ab.IsDetached()) ab.Detach();
+}
+
+// flush(handle, subject): msync, blocking.
+void JsFlush(const Napi::CallbackInfo& info) {
+  Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
+  if (m->sysv || !m->mapped) return;
+  Check(info.Env(), shm::Flush(m->addr, m->size), info[1]);
+}
+
+// msync on libuv's pool: bounded work, unlike a wait. Keeps the mapping until done.
+class FlushWorker : public Napi::AsyncWorker {
+ public:
+  FlushWorker(Napi::Env env, Mapping* m, Napi::Value subject)
+      : Napi::AsyncWorker(env, "ipc-kit:flush"), m_(m), deferred_(Napi::Promise::Deferred::New(env)),
+        subject_(Napi::Persistent(subject)) {
+    m_->owners++;
+    m_->flushing++;
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = shm::Flush(m_->addr, m_->size); }
+  void OnOK() override { Settle(); }
+  void OnError(const Napi::Error&) override { Settle(); }
+
+ private:
+  void Settle() {
+    Napi::Env env = Env();
+    if (--m_->flushing == 0 && m_->unmapWhenIdle) Release(env, m_);
+    Disown(m_);
+    if (status_.ok()) {
+      deferred_.Resolve(env.Undefined());
+    } else {
+      deferred_.Reject(ipc::ErrnoError(env, status_.err, status_.syscall, subject_.Value()).Value());
+    }
+  }
+  Mapping* m_;
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Value> subject_;
+  Status status_;
+};
+
+Napi::Value JsFlushAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
+  if (m->sysv || !m->mapped || m->unmapWhenIdle) {
+    auto done = Napi::Promise::Deferred::New(env);
+    done.Resolve(env.Undefined());
+    return done.Promise();
+  }
+  auto* worker = new FlushWorker(env, m, info[1]);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// unlink(kind, id): removes the name; mappings stay until closed.
+void JsUnlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int kind = info[0].As<Napi::Number>().Int32Value();
+  Napi::Value subject = info[1];
+  if (kind == kSysv) {
+    Check(env, RemoveSysvKey(static_cast<key_t>(subject.As<Napi::Number>().Int32Value())), subject);
+  } else {
+    std::string name = Utf8(subject);
+    Check(env, kind == kPosix ? UnlinkPosix(name.c_str()) : UnlinkFile(name.c_str()), subject);
+  }
+}
+
+// removeSysvId(id, key): removes the very segment this process attached.
+void JsRemoveSysv(const Napi::CallbackInfo& info) {
+  Check(info.Env(), RemoveSysvId(info[0].As<Napi::Number>().Int32Value()), info[1]);
+}
+
+Napi::Value JsExists(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int kind = info[0].As<Napi::Number>().Int32Value();
+  Napi::Value subject = info[1];
+  bool exists = false;
+  if (kind == kSysv) {
+    Check(env, ExistsSysv(static_cast<key_t>(subject.As<Napi::Number>().Int32Value()), &exists), subject);
+  } else {
+    std::string name = Utf8(subject);
+    Check(env, kind == kPosix ? ExistsPosix(name.c_str(), &exists) : ExistsFile(name.c_str(), &exists),
+          subject);
+  }
+  return Napi::Boolean::New(env, exists);
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env) {
+  Napi::Object exports = Napi::Object::New(env);
+  exports.Set("open", Napi::Function::New(env, JsOpen, "open"));
+  exports.Set("close", Napi::Function::New(env, JsClose, "close"));
+  exports.Set("detach", Napi::Function::New(env, JsDetach, "detach"));
+  exports.Set("flush", Napi::Function::New(env, JsFlush, "flush"));
+  exports.Set("flushAsync", Napi::Function::New(env, JsFlushAsync, "flushAsync"));
+  exports.Set("unlink", Napi::Function::New(env, JsUnlink, "unlink"));
+  exports.Set("removeSysv", Napi::Function::New(env, JsRemoveSysv, "removeSysv"));
+  exports.Set("exists", Napi::Function::New(env, JsExists, "exists"));
+  return exports;
+}
+
+}  // namespace shm

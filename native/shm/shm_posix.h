@@ -1,0 +1,51 @@
+// The operating-system side of shared buffers: POSIX shm, mapped files and
+// System V segments. Knows nothing of Node-API; every call reports the errno
+// and the system call that failed, so the binding can raise an IPCError.
+#pragma once
+#include <sys/types.h>
+
+#include <cstddef>
+
+namespace shm {
+
+struct Status {
+  int err = 0;                   // errno, 0 on success
+  const char* syscall = nullptr; // the call that failed
+  bool ok() const { return err == 0; }
+};
+
+enum OpenFlags : int {
+  kCreate = 1,     // create when absent
+  kExclusive = 2,  // with kCreate: fail with EEXIST when present
+  kReadonly = 4,   // open read-only, map copy-on-write
+};
+
+struct Opened {
+  int fd = -1;        // POSIX shm and files: the open descriptor
+  int id = -1;        // System V: the segment id
+  size_t size = 0;    // bytes in the object after any growth
+  bool created = false;
+};
+
+// POSIX shared memory (`name` starts with '/') and files. Created objects get
+// exactly `mode`; a `size` larger than the object grows it (never shrinks).
+Status OpenPosix(const char* name, int flags, mode_t mode, size_t size, Opened* out);
+Status OpenFile(const char* path, int flags, mode_t mode, size_t size, Opened* out);
+// Maps `size` bytes of `fd` shared (or private copy-on-write), then closes fd.
+Status MapFd(int fd, size_t size, bool readonly, void** addr);
+Status Unmap(void* addr, size_t size);
+Status Flush(void* addr, size_t size);
+Status UnlinkPosix(const char* name);
+Status UnlinkFile(const char* path);
+Status ExistsPosix(const char* name, bool* exists);
+Status ExistsFile(const char* path, bool* exists);
+
+// System V segments. They cannot grow: a larger `size` than the segment is EINVAL.
+Status OpenSysv(key_t key, int flags, mode_t mode, size_t size, Opened* out);
+Status AttachSysv(int id, void** addr);
+Status DetachSysv(void* addr);
+Status RemoveSysvId(int id);
+Status RemoveSysvKey(key_t key);
+Status ExistsSysv(key_t key, bool* exists);
+
+}  // namespace shm

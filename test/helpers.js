@@ -1,0 +1,126 @@
+'use strict'
+// Shared by the test files: unique names, cleanup, and child processes.
+const { spawn } = require('node:child_process')
+const { join } = require('node:path')
+const os = require('node:os')
+const fs = require('node:fs')
+
+let counter = 0
+
+/** A name no other test (or concurrent run) uses: prefix, pid and a counter. */
+function uniqueName(prefix = 't') {
+  return `ipckit-${prefix}-${process.pid}-${++counter}`
+}
+
+/** A System V key unique to this process and call. */
+function uniqueKey() {
+  return ((process.pid & 0x7fff) << 16) | (++counter & 0xffff) || 1
+}
+
+/** A file path in the OS temp dir. */
+function uniquePath(prefix = 'f') {
+  return join(os.tmpdir(), uniqueName(prefix))
+}
+
+/**
+ * Runs fn(cleanup) and always runs the registered cleanups afterwards,
+ * even when fn throws: each test removes what it created.
+ */
+async function withCleanup(fn) {
+  const undo = []
+  try {
+    return await fn((action) => undo.push(action))
+  } finally {
+    for (const action of undo.reverse()) {
+      try {
+        action()
+      } catch {}
+    }
+  }
+}
+
+const FIXTURES = join(__dirname, 'fixtures')
+// The command that starts a child Node (e.g. qemu for an emulated arm64 run).
+const NODE = process.env.IPC_KIT_TEST_NODE ? process.env.IPC_KIT_TEST_NODE.split(' ') : [process.execPath]
+
+/**
+ * Runs a fixture in a child Node and resolves with its exit code, signal,
+ * stdout and any message it sent. Bounded: killed after `timeout` ms.
+ */
+function runChild(fixture, args = [], { timeout = 20000, uid, gid, onMessage, onSpawn } = {}) {
+  return new Promise((resolve, reject) => {
+    const [cmd, ...pre] = NODE
+    const child = spawn(cmd, [...pre, join(FIXTURES, fixture), ...args.map(String)], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      uid,
+      gid,
+    })
+    let stdout = ''
+    let stderr = ''
+    const messages = []
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('message', (m) => {
+      messages.push(m)
+      if (onMessage) onMessage(m, child)
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
+    child.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, messages })
+    })
+    if (onSpawn) onSpawn(child)
+  })
+}
+
+/** Resolves with the child's first IPC message matching `predicate`, bounded by `timeout`. */
+function nextMessage(child, predicate = () => true, timeout = 10000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off('message', onMessage)
+      reject(new Error('timed out waiting for a message from the child'))
+    }, timeout)
+    function onMessage(m) {
+      if (!predicate(m)) return
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      resolve(m)
+    }
+    child.on('message', onMessage)
+  })
+}
+
+/** uid/gid of an unprivileged user, for permission tests run as root. */
+function nobody() {
+  try {
+    const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))
+    const [, , uid, gid] = line.split(':')
+    return { uid: Number(uid), gid: Number(gid) }
+  } catch {
+    return { uid: 65534, gid: 65534 }
+  }
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+
+/** Our objects left in /dev/shm, to assert that a suite removed what it made. */
+function leftoversInDevShm() {
+  return fs.readdirSync('/dev/shm').filter((f) => f.includes(`ipckit-`) && f.includes(`-${process.pid}-`))
+}
+
+function throwsCode(fn, Type, code) {
+  try {
+    fn()
+  } catch (err) {
+    if (!(err instanceof Type)) throw new Error(`expected ${Type.name}, got ${err && err.constructor && err.constructor.name}: ${err && err.message}`)
+    if (err.code !== code) throw new Error(`expected code ${code}, got ${err.code}: ${err.message}`)
+    return err
+  }
+  throw new Error(`expected ${Type.name} ${code}, nothing was thrown`)
+}
+
+module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, nextMessage, nobody, isRoot, leftoversInDevShm, throwsCode, NODE, FIXTURES }

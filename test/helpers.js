@@ -47,10 +47,10 @@ const NODE = process.env.IPC_KIT_TEST_NODE ? process.env.IPC_KIT_TEST_NODE.split
  * Runs a fixture in a child Node and resolves with its exit code, signal,
  * stdout and any message it sent. Bounded: killed after `timeout` ms.
  */
-function runChild(fixture, args = [], { timeout = 20000, uid, gid, onMessage, onSpawn } = {}) {
+function runChild(fixture, args = [], { timeout = 20000, uid, gid, execArgv = [], onMessage, onSpawn } = {}) {
   return new Promise((resolve, reject) => {
     const [cmd, ...pre] = NODE
-    const child = spawn(cmd, [...pre, join(FIXTURES, fixture), ...args.map(String)], {
+    const child = spawn(cmd, [...pre, ...execArgv, join(FIXTURES, fixture), ...args.map(String)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       uid,
       gid,

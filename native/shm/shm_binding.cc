@@ -149,9 +149,9 @@ void JsFlush(const Napi::CallbackInfo& info) {
 // msync on libuv's pool: bounded work, unlike a wait. Keeps the mapping until done.
 class FlushWorker : public Napi::AsyncWorker {
  public:
-  FlushWorker(Napi::Env env, Mapping* m, Napi::Value subject)
+  FlushWorker(Napi::Env env, Mapping* m, std::string subject)
       : Napi::AsyncWorker(env, "ipc-kit:flush"), m_(m), deferred_(Napi::Promise::Deferred::New(env)),
-        subject_(Napi::Persistent(subject)) {
+        subject_(std::move(subject)) {
     m_->owners++;
     m_->flushing++;
   }
@@ -168,12 +168,13 @@ class FlushWorker : public Napi::AsyncWorker {
     if (status_.ok()) {
       deferred_.Resolve(env.Undefined());
     } else {
-      deferred_.Reject(ipc::ErrnoError(env, status_.err, status_.syscall, subject_.Value()).Value());
+      deferred_.Reject(
+          ipc::ErrnoError(env, status_.err, status_.syscall, Napi::String::New(env, subject_)).Value());
     }
   }
   Mapping* m_;
   Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Value> subject_;
+  std::string subject_;  // a name or path (System V segments are never flushed)
   Status status_;
 };
 
@@ -185,7 +186,7 @@ Napi::Value JsFlushAsync(const Napi::CallbackInfo& info) {
     done.Resolve(env.Undefined());
     return done.Promise();
   }
-  auto* worker = new FlushWorker(env, m, info[1]);
+  auto* worker = new FlushWorker(env, m, Utf8(info[1]));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -1,0 +1,144 @@
+'use strict'
+// Checks the npm tarball as a user gets it:
+// 1. `npm pack`, and the tarball holds what it must (prebuilds for x64 and
+//    arm64, dist JS + .d.ts, esm/, binding.gyp, native sources) and nothing
+//    it must not (tests, benches, build output, sysroot);
+// 2. installs it into an empty temp project with --ignore-scripts and a PATH
+//    holding only `node` (no compiler, no make, no python);
+// 3. type-checks a TypeScript file importing the package's .d.ts;
+// 4. runs test/smoke/smoke.js there (on x64, and with --arm64 also on
+//    Debian's arm64 Node under qemu, from .arm64-sysroot).
+// Usage: node scripts/pack-smoke.js [--arm64] [--keep]
+const { execFileSync, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const root = path.join(__dirname, '..')
+const args = new Set(process.argv.slice(2))
+const started = Date.now()
+const step = (what) => console.log(`pack-smoke: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+
+// Whatever is under native/ and dist/ is checked by folder, so new sources need no change here.
+const MUST = [
+  /^prebuilds\/linux-x64\/[^/]+\.node$/,
+  /^prebuilds\/linux-arm64\/[^/]+\.node$/,
+  /^dist\/index\.js$/,
+  /^dist\/index\.d\.ts$/,
+  /^esm\/index\.mjs$/,
+  /^binding\.gyp$/,
+  /^native\/addon\.cc$/,
+  /^package\.json$/,
+  /^README\.md$/,
+]
+const MUST_NOT = /^(test|bench|build|examples|scripts|lib|\.ci|\.arm64-sysroot|node_modules)\/|\.tgz$|\.tsbuildinfo$|^tsconfig\.json$/
+
+function fail(message) {
+  console.error(`pack-smoke: FAIL ${message}`)
+  process.exit(1)
+}
+
+function npmCli() {
+  // npm_execpath is set when run by npm; otherwise find the npm next to node.
+  const candidates = [process.env.npm_execpath, path.join(path.dirname(process.execPath), '../lib/node_modules/npm/bin/npm-cli.js')]
+  const found = candidates.find((p) => p && p.endsWith('.js') && fs.existsSync(p))
+  if (!found) fail('cannot find npm-cli.js')
+  return found
+}
+
+function sameFiles(dir) {
+  return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).filter((f) => fs.statSync(path.join(dir, f)).isFile()) : []
+}
+
+function pack(dest) {
+  for (const arch of ['x64', 'arm64']) {
+    if (!sameFiles(path.join(root, 'prebuilds', `linux-${arch}`)).length) fail(`no prebuilds/linux-${arch}: run npm run prebuild first`)
+  }
+  const out = execFileSync(process.execPath, [npmCli(), 'pack', '--json', '--pack-destination', dest], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  // npm pack runs `prepare` (tsc), whose output goes to stdout before the JSON.
+  const [info] = JSON.parse(out.slice(out.indexOf('\n[') + 1))
+  const files = info.files.map((f) => f.path)
+  const missing = MUST.filter((re) => !files.some((f) => re.test(f)))
+  const extra = files.filter((f) => MUST_NOT.test(f))
+  // Every native source and every compiled file of the checkout is in it.
+  for (const dir of ['native', 'dist']) {
+    for (const f of sameFiles(path.join(root, dir))) if (!files.includes(`${dir}/${f}`)) missing.push(`${dir}/${f}`)
+  }
+  for (const f of files.filter((f) => f.startsWith('dist/') && f.endsWith('.js'))) {
+    if (!files.includes(f.replace(/\.js$/, '.d.ts'))) missing.push(f.replace(/\.js$/, '.d.ts'))
+  }
+  if (missing.length || extra.length) {
+    fail(`tarball contents:${missing.map((m) => `\n  missing ${m}`).join('')}${extra.map((e) => `\n  unwanted ${e}`).join('')}`)
+  }
+  const prebuilds = info.files.filter((f) => f.path.startsWith('prebuilds/')).map((f) => `${f.path} ${f.size} B`)
+  step(`packed ${info.filename}: ${files.length} files, ${info.size} B (${prebuilds.join(', ')})`)
+  return path.join(dest, info.filename)
+}
+
+function main() {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ipc-kit-pack-smoke-'))
+  try {
+    const tarball = pack(tmp)
+
+    // An empty project, and a PATH with node alone: nothing can compile.
+    const project = path.join(tmp, 'project')
+    const bin = path.join(tmp, 'bin')
+    fs.mkdirSync(project)
+    fs.mkdirSync(bin)
+    fs.symlinkSync(process.execPath, path.join(bin, 'node'))
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'smoke', version: '1.0.0', private: true }))
+    const env = { ...process.env, PATH: bin }
+    for (const k of Object.keys(env)) if (/^npm_/i.test(k)) delete env[k]
+    for (const tool of ['cc', 'gcc', 'g++', 'c++', 'clang', 'make', 'python3']) {
+      if (spawnSync(tool, ['--version'], { env }).error?.code !== 'ENOENT') fail(`${tool} is reachable with PATH=${bin}`)
+    }
+    execFileSync(process.execPath, [npmCli(), 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', tarball], {
+      cwd: project,
+      env,
+      stdio: 'inherit',
+    })
+    step('installed with --ignore-scripts and no compiler on PATH')
+
+    // The package's types, as a TypeScript user sees them.
+    fs.writeFileSync(
+      path.join(project, 'types.ts'),
+      "import { IPCBuffer, IPCError } from 'ipc-kit'\nconst b: Buffer = IPCBuffer(8)\nconst e: typeof IPCError = IPCError\nvoid b, e\n",
+    )
+    const tsc = spawnSync(
+      process.execPath,
+      [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16',
+        '--target', 'ES2022', '--lib', 'ES2022,ESNext.Disposable', '--typeRoots', path.join(root, 'node_modules/@types'), '--types', 'node', 'types.ts'],
+      { cwd: project, env, stdio: 'inherit' },
+    )
+    if (tsc.status !== 0) fail('the installed .d.ts do not type-check')
+    step('types check')
+
+    const smoke = path.join(project, 'smoke')
+    fs.cpSync(path.join(root, 'test/smoke'), smoke, { recursive: true })
+    const run = (node, extraEnv = {}) => {
+      const [cmd, ...pre] = node
+      const r = spawnSync(cmd, [...pre, path.join(smoke, 'smoke.js')], { cwd: project, env: { ...env, ...extraEnv }, stdio: 'inherit' })
+      if (r.status !== 0) fail(`smoke test on ${cmd} exited with ${r.status ?? r.signal}`)
+    }
+    run([process.execPath])
+    step(`smoke passed on ${process.arch}`)
+
+    if (args.has('--arm64')) {
+      const sysroot = path.join(root, '.arm64-sysroot/root')
+      if (!fs.existsSync(path.join(sysroot, 'usr/bin/node'))) fail('no .arm64-sysroot: run scripts/arm64-sysroot.sh')
+      const qemu = execFileSync('sh', ['-c', 'command -v qemu-aarch64'], { encoding: 'utf8' }).trim()
+      const node = [qemu, '-L', sysroot, path.join(sysroot, 'usr/bin/node')]
+      run(node, { IPC_KIT_TEST_NODE: node.join(' ') })
+      step('smoke passed on arm64 (qemu)')
+    }
+  } finally {
+    if (args.has('--keep')) console.log(`pack-smoke: kept ${tmp}`)
+    else fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+main()

@@ -1,0 +1,609 @@
+'use strict'
+// One benchmark job per child process, so no job's JIT state or leftovers
+// reach another:  node bench/jobs.js JOB  (with BENCH_CONTEXT in the environment).
+// Prints one JSON line: {"figures": {ID: {"unit", "samples"}}} or {"unavailable": why}.
+// Every sample is the mean over many operations; bench/run.js takes the median.
+const { fork, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const net = require('node:net')
+const path = require('node:path')
+const { Worker } = require('node:worker_threads')
+
+const CHUNK = 1 << 20
+const RING_SLOTS = 8
+
+const ctx = JSON.parse(process.env.BENCH_CONTEXT || '{}')
+const reps = ctx.reps
+/** The operation count: the full figure, or the quick one. */
+const n = (full, quick) => (ctx.quick ? quick : full)
+let serial = 0
+/** A POSIX name unique to this run and call: the runner sweeps its prefix. */
+const uniqueName = (tag) => `/${ctx.prefix}-${tag}-${process.pid}-${++serial}`
+/** A System V key from this job's block of 64 keys. */
+const uniqueKey = () => ctx.keyBase + (++serial % 64)
+const tmpFile = (tag) => path.join(ctx.tmp, `${tag}-${process.pid}-${++serial}`)
+const now = () => process.hrtime.bigint()
+const elapsedNs = (t0) => Number(process.hrtime.bigint() - t0)
+
+class Unavailable extends Error {}
+
+/** The ipc-kit export `name`, or Unavailable if this build has no such API yet. */
+function kit(...names) {
+  const lib = require('..')
+  for (const name of names) {
+    if (typeof lib[name] !== 'function') throw new Unavailable(`${name} is not available yet`)
+  }
+  return lib
+}
+
+/** A warm-up call, then `reps` calls of fn(), each returning one sample. */
+async function samples(fn) {
+  await fn()
+  const out = []
+  for (let r = 0; r < reps; r++) out.push(await fn())
+  return out
+}
+
+/** Times fn(count) and returns ns per operation. */
+function perOp(fn, count) {
+  const t0 = now()
+  fn(count)
+  return elapsedNs(t0) / count
+}
+
+async function perOpAsync(fn, count) {
+  const t0 = now()
+  await fn(count)
+  return elapsedNs(t0) / count
+}
+
+/** Forks bench/peer.js; messages arrive in order through next(). */
+function peer(role, args, options = {}) {
+  const child = fork(path.join(__dirname, 'peer.js'), [role, ...args.map(String)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...(options.extraStdio || [])],
+  })
+  const queue = []
+  const waiting = []
+  child.on('message', (m) => (waiting.length ? waiting.shift().resolve(m) : queue.push(m)))
+  child.on('exit', (code, signal) => {
+    const err = new Error(`peer ${role} exited (${code ?? signal})`)
+    while (waiting.length) waiting.shift().reject(err)
+  })
+  return {
+    child,
+    next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => waiting.push({ resolve, reject }))),
+    send: (m) => child.send(m),
+    stop: () => {
+      if (child.connected) child.disconnect()
+      return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r))
+    },
+  }
+}
+
+// --- the C limits -------------------------------------------------------------
+
+function cJob(test, full, quick) {
+  return () => {
+    const name = uniqueName('c')
+    const res = spawnSync(ctx.baseline, [test, String(n(full, quick)), String(reps), name], { encoding: 'utf8' })
+    if (res.status !== 0) throw new Error(`baseline ${test} failed: ${res.stderr || res.signal}`)
+    const { unit, samples: s } = JSON.parse(res.stdout.trim().split('\n').pop())
+    return { [`c.${test}`]: { unit, samples: s } }
+  }
+}
+
+// --- uncontended locks -------------------------------------------------------------
+
+async function lockfileSync() {
+  const lockfile = require('proper-lockfile')
+  const file = tmpFile('lockfile')
+  fs.writeFileSync(file, '')
+  const run = (count) => {
+    for (let i = 0; i < count; i++) lockfile.lockSync(file)()
+  }
+  return { 'alt.lockfile_sync': { unit: 'ns', samples: await samples(() => perOp(run, n(2000, 300))) } }
+}
+
+async function lockfileAsync() {
+  const lockfile = require('proper-lockfile')
+  const file = tmpFile('lockfile')
+  fs.writeFileSync(file, '')
+  const run = async (count) => {
+    for (let i = 0; i < count; i++) await (await lockfile.lock(file))()
+  }
+  return { 'alt.lockfile_async': { unit: 'ns', samples: await samples(() => perOpAsync(run, n(1000, 150))) } }
+}
+
+async function flockPair() {
+  const { flockSync } = require('fs-ext')
+  const file = tmpFile('flock')
+  fs.writeFileSync(file, '')
+  const fd = fs.openSync(file, 'r+')
+  const run = (count) => {
+    for (let i = 0; i < count; i++) {
+      flockSync(fd, 'ex')
+      flockSync(fd, 'un')
+    }
+  }
+  try {
+    return { 'alt.flock_pair': { unit: 'ns', samples: await samples(() => perOp(run, n(500000, 100000))) } }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+async function atomicsPair() {
+  const { IPCBuffer } = kit('IPCBuffer')
+  const name = uniqueName('atomics')
+  const buf = IPCBuffer.posix(name, { size: 4096 })
+  buf.unlink()
+  const word = new Int32Array(buf.buffer, buf.byteOffset, 1)
+  const run = (count) => {
+    for (let i = 0; i < count; i++) {
+      if (Atomics.compareExchange(word, 0, 0, 1) !== 0) throw new Error('the word is taken')
+      Atomics.store(word, 0, 0)
+    }
+  }
+  try {
+    return { 'ref.atomics_pair': { unit: 'ns', samples: await samples(() => perOp(run, n(10000000, 2000000))) } }
+  } finally {
+    buf.close()
+  }
+}
+
+async function mutexPair() {
+  const { Mutex } = kit('Mutex')
+  const m = new Mutex(uniqueName('mutex'))
+  const run = (count) => {
+    for (let i = 0; i < count; i++) {
+      m.acquireSync()
+      m.release()
+    }
+  }
+  try {
+    return { 'kit.mutex_pair': { unit: 'ns', samples: await samples(() => perOp(run, n(2000000, 500000))) } }
+  } finally {
+    m.unlink()
+    m.close()
+  }
+}
+
+async function mutexAsyncPair() {
+  const { Mutex } = kit('Mutex')
+  const m = new Mutex(uniqueName('mutex'))
+  const run = async (count) => {
+    for (let i = 0; i < count; i++) (await m.acquire())()
+  }
+  try {
+    return { 'kit.mutex_async_pair': { unit: 'ns', samples: await samples(() => perOpAsync(run, n(200000, 50000))) } }
+  } finally {
+    m.unlink()
+    m.close()
+  }
+}
+
+// --- semaphore pairs -----------------------------------------------------------------
+
+function semPair(kind) {
+  return async () => {
+    const { Semaphore } = kit('Semaphore')
+    const sem = kind === 'posix' ? Semaphore.posix(uniqueName('sem'), { initial: 1, create: true }) : Semaphore.sysv(uniqueKey(), { initial: 1, create: true })
+    const run = (count) => {
+      for (let i = 0; i < count; i++) {
+        if (!sem.tryWait()) throw new Error('tryWait failed on a free semaphore')
+        sem.post()
+      }
+    }
+    try {
+      const count = kind === 'posix' ? n(2000000, 500000) : n(200000, 50000)
+      return { [`kit.sem_${kind}_pair`]: { unit: 'ns', samples: await samples(() => perOp(run, count)) } }
+    } finally {
+      sem.unlink()
+      sem.close()
+    }
+  }
+}
+
+// --- contended counters ------------------------------------------------------------
+
+/** Starts `procs` counter peers, runs warm-up + reps rounds; ns per increment overall. */
+async function counterRounds(role, args, procs, count, check) {
+  const peers = []
+  try {
+    for (let p = 0; p < procs; p++) peers.push(peer(role, [...args, count]))
+    for (const p of peers) await p.next()
+    return await samples(async () => {
+      for (const p of peers) p.send('go')
+      const times = await Promise.all(peers.map((p) => p.next()))
+      const start = times.reduce((min, t) => (BigInt(t.start) < min ? BigInt(t.start) : min), BigInt(times[0].start))
+      const end = times.reduce((max, t) => (BigInt(t.end) > max ? BigInt(t.end) : max), 0n)
+      return Number(end - start) / (procs * count)
+    }).then((s) => {
+      check((reps + 1) * procs * count)
+      return s
+    })
+  } finally {
+    await Promise.all(peers.map((p) => p.stop()))
+  }
+}
+
+function kitCounter(procs) {
+  return async () => {
+    const { GuardedBuffer } = kit('GuardedBuffer')
+    const name = uniqueName('counter')
+    const g = GuardedBuffer.open(name, { size: 4 })
+    try {
+      const s = await counterRounds('kit-counter', [name, 4], procs, n(200000, 50000), (expected) => {
+        const got = g.withLockSync((buf) => buf.readUInt32LE(0))
+        if (got !== expected) throw new Error(`counter is ${got}, expected ${expected}`)
+      })
+      return { [`kit.counter${procs}`]: { unit: 'ns', samples: s } }
+    } finally {
+      g.unlink()
+      g.close()
+    }
+  }
+}
+
+function flockCounter(procs) {
+  return async () => {
+    require('fs-ext')
+    const file = tmpFile('flock-counter')
+    fs.writeFileSync(file, Buffer.alloc(4))
+    const s = await counterRounds('flock-counter', [file], procs, n(20000, 4000), (expected) => {
+      const got = fs.readFileSync(file).readUInt32LE(0)
+      if (got !== expected) throw new Error(`counter is ${got}, expected ${expected}`)
+    })
+    return { [`alt.flock_counter${procs}`]: { unit: 'ns', samples: s } }
+  }
+}
+
+// --- ping-pong -------------------------------------------------------------------------
+
+async function processSendPingPong() {
+  const p = peer('echo-ipc', [])
+  await p.next()
+  const run = async (count) => {
+    for (let i = 0; i < count; i++) {
+      p.send(i)
+      if ((await p.next()) !== i) throw new Error('out of order')
+    }
+  }
+  try {
+    return { 'alt.process_send_pingpong': { unit: 'ns', samples: await samples(() => perOpAsync(run, n(5000, 1000))) } }
+  } finally {
+    await p.stop()
+  }
+}
+
+async function unixPingPong() {
+  const file = tmpFile('sock')
+  const server = net.createServer()
+  await new Promise((resolve) => server.listen(file, resolve))
+  const connection = new Promise((resolve) => server.once('connection', resolve))
+  const p = peer('echo-socket', [file])
+  const socket = await connection
+  await p.next()
+  const byte = Buffer.from([1])
+  const run = async (count) => {
+    for (let i = 0; i < count; i++) {
+      const answer = new Promise((resolve) => socket.once('data', resolve))
+      socket.write(byte)
+      await answer
+    }
+  }
+  try {
+    return { 'alt.unix_pingpong': { unit: 'ns', samples: await samples(() => perOpAsync(run, n(5000, 1000))) } }
+  } finally {
+    socket.destroy()
+    server.close()
+    await p.stop()
+  }
+}
+
+// Two threads of one process: the in-process limit, for contrast.
+function workerPingPong(mode) {
+  return async () => {
+    const count = mode === 'sync' ? n(20000, 5000) : n(10000, 3000)
+    const sab = new SharedArrayBuffer(8)
+    const turn = new Int32Array(sab)
+    const worker = new Worker(
+      `const { workerData: { sab, total } } = require('node:worker_threads')
+       const turn = new Int32Array(sab)
+       for (let i = 0; i < total; i++) {
+         Atomics.wait(turn, 0, 0)
+         Atomics.store(turn, 0, 0)
+         Atomics.notify(turn, 0)
+       }`,
+      { eval: true, workerData: { sab, total: count * (reps + 1) } },
+    )
+    const run = async (c) => {
+      for (let i = 0; i < c; i++) {
+        Atomics.store(turn, 0, 1)
+        Atomics.notify(turn, 0)
+        if (mode === 'sync') Atomics.wait(turn, 0, 1)
+        else {
+          const r = Atomics.waitAsync(turn, 0, 1)
+          if (r.async) await r.value
+        }
+      }
+    }
+    try {
+      return { [`alt.worker_pingpong_${mode}`]: { unit: 'ns', samples: await samples(() => perOpAsync(run, count)) } }
+    } finally {
+      await worker.terminate()
+    }
+  }
+}
+
+function kitPingPong(mode) {
+  return async () => {
+    const { Semaphore } = kit('Semaphore')
+    const count = mode === 'sync' ? n(20000, 5000) : n(10000, 3000)
+    const pingName = uniqueName('ping')
+    const pongName = uniqueName('pong')
+    const ping = Semaphore.posix(pingName, { initial: 0, create: true })
+    const pong = Semaphore.posix(pongName, { initial: 0, create: true })
+    const p = peer('kit-pong', ['posix', pingName, pongName, count * (reps + 1), mode])
+    try {
+      await p.next()
+      const run =
+        mode === 'sync'
+          ? (c) => {
+              for (let i = 0; i < c; i++) {
+                ping.post()
+                pong.waitSync()
+              }
+            }
+          : async (c) => {
+              for (let i = 0; i < c; i++) {
+                ping.post()
+                await pong.wait()
+              }
+            }
+      return { [`kit.pingpong_${mode}`]: { unit: 'ns', samples: await samples(() => perOpAsync(run, count)) } }
+    } finally {
+      await p.stop()
+      for (const sem of [ping, pong]) {
+        sem.unlink()
+        sem.close()
+      }
+    }
+  }
+}
+
+// --- bulk transfer: 1 GiB in 1 MiB chunks -------------------------------------------
+
+/** Runs warm-up + reps rounds of 'go' → `chunks` MiB arriving on `stream`; GB/s each. */
+function bulkRounds(p, stream, chunks) {
+  const total = chunks * CHUNK
+  let received = 0
+  let resolveRound = null
+  stream.on('data', (d) => {
+    received += d.length
+    if (received >= total && resolveRound) {
+      received -= total
+      const r = resolveRound
+      resolveRound = null
+      r()
+    }
+  })
+  return samples(async () => {
+    const round = new Promise((resolve) => (resolveRound = resolve))
+    const t0 = now()
+    p.send('go')
+    await round
+    return total / elapsedNs(t0)
+  })
+}
+
+async function unixBulk() {
+  const chunks = n(1024, 256)
+  const file = tmpFile('sock')
+  const server = net.createServer()
+  await new Promise((resolve) => server.listen(file, resolve))
+  const connection = new Promise((resolve) => server.once('connection', resolve))
+  const p = peer('bulk-socket', [file, chunks])
+  const socket = await connection
+  try {
+    await p.next()
+    return { 'alt.unix_bulk': { unit: 'GB/s', samples: await bulkRounds(p, socket, chunks) } }
+  } finally {
+    socket.destroy()
+    server.close()
+    await p.stop()
+  }
+}
+
+async function pipeBulk() {
+  const chunks = n(1024, 256)
+  const p = peer('bulk-pipe', [chunks], { extraStdio: ['pipe'] })
+  const stream = p.child.stdio[4]
+  try {
+    await p.next()
+    return { 'alt.pipe_bulk': { unit: 'GB/s', samples: await bulkRounds(p, stream, chunks) } }
+  } finally {
+    stream.destroy()
+    await p.stop()
+  }
+}
+
+// The ipc-kit ring: RING_SLOTS slots of 1 MiB in one IPCBuffer; `free` counts
+// empty slots, `full` filled ones. The writer copies each chunk in, the reader
+// (bench/peer.js) copies it out into its own memory, as a socket would deliver it.
+async function kitRing() {
+  const { IPCBuffer, Semaphore } = kit('IPCBuffer', 'Semaphore')
+  const chunks = n(1024, 256)
+  const ringName = uniqueName('ring')
+  const freeName = uniqueName('free')
+  const fullName = uniqueName('full')
+  const ring = IPCBuffer.posix(ringName, { size: RING_SLOTS * CHUNK })
+  const free = Semaphore.posix(freeName, { initial: RING_SLOTS, create: true })
+  const full = Semaphore.posix(fullName, { initial: 0, create: true })
+  const p = peer('kit-ring-reader', [ringName, freeName, fullName, RING_SLOTS, chunks * (reps + 1)])
+  const src = Buffer.alloc(CHUNK, 7)
+  let slot = 0
+  const run = () => {
+    const t0 = now()
+    for (let i = 0; i < chunks; i++) {
+      free.waitSync()
+      ring.set(src, slot * CHUNK)
+      full.post()
+      slot = (slot + 1) % RING_SLOTS
+    }
+    // Every slot free again: the reader has copied out the last chunk.
+    for (let s = 0; s < RING_SLOTS; s++) free.waitSync()
+    const gbps = (chunks * CHUNK) / elapsedNs(t0)
+    free.post(RING_SLOTS)
+    return gbps
+  }
+  try {
+    await p.next()
+    return { 'kit.ring_bulk': { unit: 'GB/s', samples: await samples(run) } }
+  } finally {
+    await p.stop()
+    ring.unlink()
+    ring.close()
+    for (const sem of [free, full]) {
+      sem.unlink()
+      sem.close()
+    }
+  }
+}
+
+// --- Buffer operations -------------------------------------------------------------------
+
+// Each (operation, buffer) pair gets its own compiled copy of the loop, so one
+// kind's inline caches never slow another's; the kinds alternate within each
+// repetition so a busy moment hits them alike.
+const BUFFER_OPS = {
+  fill: { perCall: 1, body: 'for (let i = 0; i < count; i++) b.fill(i & 255)' },
+  read: { perCall: 16384, body: 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) s += b.readUInt32LE(o); return s' },
+  write: { perCall: 16384, body: 'for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) b.writeUInt32LE(o + i, o)' },
+  index: { perCall: 65536, body: 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o++) s += b[o]; return s' },
+}
+
+async function bufferOps() {
+  const { IPCBuffer } = kit('IPCBuffer')
+  const size = 65536
+  const kitName = uniqueName('bufops')
+  const buffers = { plain: Buffer.alloc(size), kit: IPCBuffer.posix(kitName, { size }) }
+  buffers.kit.unlink()
+  let shmtaName = null
+  try {
+    const shm = require('shm-typed-array')
+    shmtaName = uniqueName('shmta')
+    buffers.shmta = shm.create(size, 'Buffer', shmtaName)
+  } catch {}
+  const figures = {}
+  try {
+    for (const [op, { perCall, body }] of Object.entries(BUFFER_OPS)) {
+      const count = n(2000, 400)
+      const runs = {}
+      for (const kind of Object.keys(buffers)) {
+        runs[kind] = new Function('b', 'count', body) // eslint-disable-line no-new-func
+        figures[`${kind}.buf_${op}`] = { unit: 'ns', samples: [] }
+        runs[kind](buffers[kind], count) // warm-up
+      }
+      for (let r = 0; r < reps; r++) {
+        for (const kind of Object.keys(buffers)) {
+          const t0 = now()
+          runs[kind](buffers[kind], count)
+          figures[`${kind}.buf_${op}`].samples.push(elapsedNs(t0) / (count * perCall))
+        }
+      }
+    }
+  } finally {
+    buffers.kit.close()
+    if (buffers.shmta) require('shm-typed-array').detach(shmtaName, true)
+  }
+  const renamed = {}
+  for (const [id, figure] of Object.entries(figures)) renamed[id.startsWith('kit.') ? id : `alt.${id}`] = figure
+  return renamed
+}
+
+// --- open + map + close + unlink -------------------------------------------------------------
+
+async function kitCycle() {
+  const { IPCBuffer } = kit('IPCBuffer')
+  const name = uniqueName('cycle')
+  const run = (count) => {
+    for (let i = 0; i < count; i++) {
+      const buf = IPCBuffer.posix(name, { size: 4096 })
+      buf.unlink()
+      buf.close()
+    }
+  }
+  return { 'kit.cycle': { unit: 'ns', samples: await samples(() => perOp(run, n(20000, 5000))) } }
+}
+
+async function shmtaCycle() {
+  const shm = require('shm-typed-array')
+  const name = uniqueName('shmta')
+  const run = (count) => {
+    for (let i = 0; i < count; i++) {
+      if (!shm.create(4096, 'Buffer', name)) throw new Error('shm-typed-array create failed')
+      shm.detach(name, true)
+    }
+  }
+  return { 'alt.shmta_cycle': { unit: 'ns', samples: await samples(() => perOp(run, n(20000, 5000))) } }
+}
+
+const jobs = {
+  'c.futex_pair': cJob('futex_pair', 20000000, 5000000),
+  'c.sem_pair': cJob('sem_pair', 10000000, 2000000),
+  'c.semop_pair': cJob('semop_pair', 200000, 50000),
+  'c.futex_pingpong': cJob('futex_pingpong', 20000, 5000),
+  'c.spin_pingpong': cJob('spin_pingpong', 100000, 20000),
+  'c.memcpy': cJob('memcpy', 1024, 256),
+  'c.memcpy_cached': cJob('memcpy_cached', 1024, 256),
+  'c.shm_cycle': cJob('shm_cycle', 20000, 5000),
+  'c.counter2': cJob('counter2', 2000000, 500000),
+  'c.counter4': cJob('counter4', 1000000, 250000),
+  'ref.atomics_pair': atomicsPair,
+  'alt.lockfile_sync': lockfileSync,
+  'alt.lockfile_async': lockfileAsync,
+  'alt.flock_pair': flockPair,
+  'kit.mutex_pair': mutexPair,
+  'kit.mutex_async_pair': mutexAsyncPair,
+  'kit.sem_posix_pair': semPair('posix'),
+  'kit.sem_sysv_pair': semPair('sysv'),
+  'kit.counter2': kitCounter(2),
+  'kit.counter4': kitCounter(4),
+  'alt.flock_counter2': flockCounter(2),
+  'alt.flock_counter4': flockCounter(4),
+  'alt.process_send_pingpong': processSendPingPong,
+  'alt.unix_pingpong': unixPingPong,
+  'alt.worker_pingpong_sync': workerPingPong('sync'),
+  'alt.worker_pingpong_async': workerPingPong('async'),
+  'kit.pingpong_sync': kitPingPong('sync'),
+  'kit.pingpong_async': kitPingPong('async'),
+  'alt.unix_bulk': unixBulk,
+  'alt.pipe_bulk': pipeBulk,
+  'kit.ring_bulk': kitRing,
+  bufops: bufferOps,
+  'kit.cycle': kitCycle,
+  'alt.shmta_cycle': shmtaCycle,
+}
+
+module.exports = { jobs }
+
+if (require.main === module) {
+  const id = process.argv[2]
+  Promise.resolve()
+    .then(() => jobs[id]())
+    .then(
+      (figures) => process.stdout.write(`${JSON.stringify({ figures })}\n`),
+      (err) => {
+        if (!(err instanceof Unavailable)) throw err
+        process.stdout.write(`${JSON.stringify({ unavailable: err.message })}\n`)
+      },
+    )
+    .then(
+      () => process.exit(0),
+      (err) => {
+        console.error(err && err.stack ? err.stack : err)
+        process.exit(1)
+      },
+    )
+}

@@ -1,0 +1,141 @@
+'use strict'
+// The other process of the cross-process benchmarks, forked by bench/jobs.js:
+//   node bench/peer.js ROLE ARGS...
+// It reports over the IPC channel and exits when its parent disconnects.
+const fs = require('node:fs')
+const net = require('node:net')
+
+const [role, ...args] = process.argv.slice(2)
+const CHUNK = 1 << 20
+
+const now = () => process.hrtime.bigint()
+const reply = (message) => process.send(message)
+
+// Sends `chunks` MiB into a stream on every 'go', honouring backpressure.
+function bulkWriter(stream, chunks) {
+  const chunk = Buffer.alloc(CHUNK, 7)
+  process.on('message', () => {
+    let left = Number(chunks)
+    const pump = () => {
+      while (left > 0) {
+        left--
+        if (!stream.write(chunk)) return stream.once('drain', pump)
+      }
+    }
+    pump()
+  })
+  reply('ready')
+}
+
+const roles = {
+  // process.send ping-pong: send every message straight back.
+  'echo-ipc'() {
+    process.on('message', (m) => reply(m))
+    reply('ready')
+  },
+
+  // Unix socket ping-pong: echo every byte back.
+  'echo-socket'(path) {
+    const socket = net.connect(path, () => reply('ready'))
+    socket.on('data', (d) => socket.write(d))
+    socket.on('error', () => process.exit(1))
+  },
+
+  'bulk-socket'(path, chunks) {
+    const socket = net.connect(path, () => bulkWriter(socket, chunks))
+    socket.on('error', () => process.exit(1))
+  },
+
+  // fd 4 is the write end of a pipe the parent reads.
+  'bulk-pipe'(chunks) {
+    bulkWriter(new net.Socket({ fd: 4, readable: false }), chunks)
+  },
+
+  // Semaphore ping-pong: wait for ping, post pong, `count` times.
+  async 'kit-pong'(kind, pingId, pongId, count, mode) {
+    const { Semaphore } = require('..')
+    const open = (id) => (kind === 'posix' ? Semaphore.posix(id, { create: false }) : Semaphore.sysv(Number(id), { create: false }))
+    const ping = open(pingId)
+    const pong = open(pongId)
+    reply('ready')
+    const n = Number(count)
+    if (mode === 'sync') {
+      for (let i = 0; i < n; i++) {
+        ping.waitSync()
+        pong.post()
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        await ping.wait()
+        pong.post()
+      }
+    }
+    ping.close()
+    pong.close()
+  },
+
+  // The reading end of the ipc-kit ring: wait for a full slot, copy it out, free it.
+  'kit-ring-reader'(ringName, freeName, fullName, slots, chunks) {
+    const { IPCBuffer, Semaphore } = require('..')
+    const ring = IPCBuffer.posix(ringName, { create: false })
+    const free = Semaphore.posix(freeName, { create: false })
+    const full = Semaphore.posix(fullName, { create: false })
+    const views = []
+    for (let s = 0; s < Number(slots); s++) views.push(ring.subarray(s * CHUNK, (s + 1) * CHUNK))
+    const dst = Buffer.alloc(CHUNK)
+    reply('ready')
+    const n = Number(chunks)
+    for (let i = 0; i < n; i++) {
+      full.waitSync()
+      dst.set(views[i % views.length])
+      free.post()
+    }
+    ring.close()
+    free.close()
+    full.close()
+  },
+
+  // Contended counter: on each 'go', `count` increments; reports its start and end.
+  'kit-counter'(name, size, count) {
+    const { GuardedBuffer } = require('..')
+    const g = GuardedBuffer.open(name, { size: Number(size) })
+    const n = Number(count)
+    const increment = (buf) => {
+      buf.writeUInt32LE(buf.readUInt32LE(0) + 1, 0)
+    }
+    process.on('message', () => {
+      const start = now()
+      for (let i = 0; i < n; i++) g.withLockSync(increment)
+      reply({ start: String(start), end: String(now()) })
+    })
+    process.on('disconnect', () => g.close())
+    reply('ready')
+  },
+
+  // The same with fs-ext flock on a file that holds the counter, as users do today.
+  'flock-counter'(path, count) {
+    const { flockSync } = require('fs-ext')
+    const fd = fs.openSync(path, 'r+')
+    const word = Buffer.alloc(4)
+    const n = Number(count)
+    process.on('message', () => {
+      const start = now()
+      for (let i = 0; i < n; i++) {
+        flockSync(fd, 'ex')
+        fs.readSync(fd, word, 0, 4, 0)
+        word.writeUInt32LE(word.readUInt32LE(0) + 1, 0)
+        fs.writeSync(fd, word, 0, 4, 0)
+        flockSync(fd, 'un')
+      }
+      reply({ start: String(start), end: String(now()) })
+    })
+    process.on('disconnect', () => fs.closeSync(fd))
+    reply('ready')
+  },
+}
+
+process.on('disconnect', () => setImmediate(() => process.exit(0)))
+Promise.resolve(roles[role](...args)).catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,173 @@
+'use strict'
+// npm run bench [-- --quick] [-- --only REGEXP]
+//
+// Compiles the C limits (bench/baseline.c) with the system cc, runs every job
+// of bench/jobs.js in its own child process, prints the table and writes
+// bench/RESULTS.md and bench/results.svg. Each figure is the median of several
+// repetitions; every ratio is computed from figures of this one run.
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { jobs } = require('./jobs')
+const { FIGURES, COMPARISONS } = require('./scenarios')
+const { formatFigure, renderTable, renderResults, renderSvg } = require('./report')
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const onlyAt = args.indexOf('--only')
+const only = onlyAt >= 0 ? new RegExp(args[onlyAt + 1]) : null
+const REPS = quick ? 3 : 7
+const JOB_TIMEOUT = quick ? 30000 : 300000
+const BUILD = path.join(__dirname, '.build')
+const PREFIX = `ipckit-bench-${process.pid}`
+const KEY_BASE = 0x1b000000 + (process.pid & 0xfff) * 0x1000
+
+function compileBaseline() {
+  fs.mkdirSync(BUILD, { recursive: true })
+  const out = path.join(BUILD, 'baseline')
+  const cc = process.env.CC || 'cc'
+  const res = spawnSync(cc, ['-O2', '-o', out, path.join(__dirname, 'baseline.c'), '-lrt'], { encoding: 'utf8' })
+  if (res.status !== 0) {
+    console.error(`bench: ${cc} could not build bench/baseline.c; the C figures will be missing\n${res.stderr || res.error}`)
+    return null
+  }
+  return out
+}
+
+/** Runs one job in a child Node; resolves with {figures} or {unavailable} or {failed}. */
+function runJob(id, index, context) {
+  return new Promise((resolve) => {
+    const env = { ...process.env, BENCH_CONTEXT: JSON.stringify({ ...context, keyBase: KEY_BASE + index * 64 }) }
+    const child = spawn(process.execPath, [path.join(__dirname, 'jobs.js'), id], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), JOB_TIMEOUT)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      const last = stdout.trim().split('\n').pop()
+      if (code === 0 && last) {
+        try {
+          return resolve(JSON.parse(last))
+        } catch {}
+      }
+      const why = signal === 'SIGKILL' ? `timed out after ${JOB_TIMEOUT / 1000} s` : `exit ${code ?? signal}`
+      resolve({ failed: `${why}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` })
+    })
+  })
+}
+
+/** Removes whatever a crashed job may have left: names with our prefix, keys in our block. */
+function sweep(context) {
+  const left = []
+  for (const entry of fs.readdirSync('/dev/shm')) {
+    if (entry.startsWith(PREFIX) || entry.startsWith(`sem.${PREFIX}`)) {
+      fs.rmSync(path.join('/dev/shm', entry), { force: true })
+      left.push(`/dev/shm/${entry}`)
+    }
+  }
+  for (const [flag, rm] of [['-m', '-m'], ['-s', '-s']]) {
+    const res = spawnSync('ipcs', [flag], { encoding: 'utf8' })
+    for (const line of (res.stdout || '').split('\n')) {
+      const [key, id] = line.trim().split(/\s+/)
+      if (!/^0x[0-9a-f]+$/i.test(key || '')) continue
+      const k = parseInt(key, 16)
+      if (k >= KEY_BASE && k < KEY_BASE + 0x1000) {
+        spawnSync('ipcrm', [rm, id])
+        left.push(`System V ${flag === '-m' ? 'segment' : 'semaphore'} ${key}`)
+      }
+    }
+  }
+  fs.rmSync(context.tmp, { recursive: true, force: true })
+  return left
+}
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+function machine() {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
+  const model = (cpuinfo.match(/^model name\s*:\s*(.*)$/m) || [])[1] || os.cpus()[0]?.model || 'unknown CPU'
+  const cpus = (cpuinfo.match(/^processor\s*:/gm) || []).length || os.cpus().length
+  let distro = os.type()
+  try {
+    distro = (fs.readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)"?$/m) || [])[1] || distro
+  } catch {}
+  const flags = (cpuinfo.match(/^flags\s*:(.*)$/m) || [])[1] || ''
+  const virt = / hypervisor( |$)/.test(flags) ? ', virtual machine' : ''
+  return `${cpus} × ${model}${virt}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM; ${distro}, Linux ${os.release()} ${os.arch()}`
+}
+
+async function main() {
+  const started = new Date()
+  const baseline = compileBaseline()
+  const context = { quick, reps: REPS, prefix: PREFIX, baseline, tmp: fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`)) }
+  const figures = {}
+  const notes = {}
+  const ids = Object.keys(jobs).filter((id) => !only || only.test(id))
+  console.log(`ipc-kit benchmarks${quick ? ' (quick)' : ''}: ${ids.length} jobs, median of ${REPS} repetitions each\n`)
+  let left = []
+  try {
+    for (const [index, id] of ids.entries()) {
+      if (id.startsWith('c.') && !baseline) {
+        notes[id] = 'not measured: no C compiler'
+        continue
+      }
+      const t0 = Date.now()
+      const result = await runJob(id, index, context)
+      const secs = ((Date.now() - t0) / 1000).toFixed(1)
+      if (result.figures) {
+        for (const [fid, f] of Object.entries(result.figures)) {
+          figures[fid] = { ...f, median: median(f.samples), min: Math.min(...f.samples), max: Math.max(...f.samples) }
+          console.log(`  ${fid.padEnd(30)} ${formatFigure(figures[fid]).padStart(12)}   (${secs} s)`)
+        }
+      } else {
+        notes[id] = result.unavailable ? `not available yet: ${result.unavailable}` : `failed: ${result.failed}`
+        console.log(`  ${id.padEnd(30)} ${result.unavailable ? 'not available yet' : 'FAILED'}   (${secs} s)${result.failed ? `\n    ${result.failed}` : ''}`)
+      }
+    }
+  } finally {
+    left = sweep(context)
+  }
+  if (left.length) console.log(`\nremoved leftovers: ${left.join(', ')}`)
+
+  const rows = COMPARISONS.map((c) => {
+    const kit = figures[c.kit]
+    const vs = figures[c.vs]
+    let speedup = null
+    if (kit && vs) speedup = kit.unit === 'GB/s' ? kit.median / vs.median : vs.median / kit.median
+    const met = speedup === null || !c.goal ? null : speedup >= c.goal.min
+    return { ...c, kitFigure: kit, vsFigure: vs, speedup, met, missing: !kit ? c.kit : !vs ? c.vs : null }
+  })
+  const why = (id) => notes[id] || notes[Object.keys(notes).find((j) => id.startsWith(j)) || ''] || 'not measured'
+  for (const r of rows) if (r.missing) r.missingWhy = why(r.missing.replace(/^(kit|alt\.plain|alt\.shmta)\.buf_.*/, 'bufops'))
+
+  const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
+  const meta = {
+    command,
+    date: started.toISOString().replace(/\.\d+Z$/, 'Z'),
+    seconds: Math.round((Date.now() - started) / 1000),
+    machine: machine(),
+    node: `Node ${process.version} (V8 ${process.versions.v8}), ${os.arch()}`,
+    reps: REPS,
+    quick,
+  }
+  console.log(`\n${renderTable(rows)}`)
+  console.log(`\n${rows.filter((r) => r.met === true).length} goals met, ${rows.filter((r) => r.met === false).length} not met, ${rows.filter((r) => r.goal && r.met === null).length} not measured; ${meta.seconds} s`)
+  if (only) return // a partial run does not replace the recorded results
+  const analysisFile = path.join(__dirname, 'analysis.md')
+  const analysis = fs.existsSync(analysisFile) ? fs.readFileSync(analysisFile, 'utf8') : ''
+  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), renderResults({ meta, rows, figures, notes, labels: FIGURES, analysis }))
+  fs.writeFileSync(path.join(__dirname, 'results.svg'), renderSvg(rows, meta))
+  console.log('wrote bench/RESULTS.md and bench/results.svg')
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})

@@ -1,0 +1,93 @@
+'use strict'
+// What each figure is, and which figures are compared against which, with the
+// goals of issue 5. Figures in 'ns' are times per operation (lower is better);
+// figures in 'GB/s' are throughputs (higher is better).
+
+/** id: what was measured. */
+const FIGURES = {
+  'kit.mutex_pair': 'ipc-kit Mutex acquireSync + release',
+  'kit.mutex_async_pair': 'ipc-kit Mutex await acquire() + release',
+  'kit.sem_posix_pair': 'ipc-kit Semaphore.posix tryWait + post',
+  'kit.sem_sysv_pair': 'ipc-kit Semaphore.sysv tryWait + post',
+  'kit.counter2': 'ipc-kit GuardedBuffer.withLockSync increment, 2 processes',
+  'kit.counter4': 'ipc-kit GuardedBuffer.withLockSync increment, 4 processes',
+  'kit.pingpong_sync': 'ipc-kit semaphore ping-pong, waitSync (round trip)',
+  'kit.pingpong_async': 'ipc-kit semaphore ping-pong, await wait() (round trip)',
+  'kit.ring_bulk': 'ipc-kit IPCBuffer ring + 2 semaphores, 1 GiB in 1 MiB chunks',
+  'kit.buf_fill': 'IPCBuffer.posix 64 KiB fill()',
+  'kit.buf_read': 'IPCBuffer.posix readUInt32LE',
+  'kit.buf_write': 'IPCBuffer.posix writeUInt32LE',
+  'kit.buf_index': 'IPCBuffer.posix buf[i]',
+  'kit.cycle': 'ipc-kit IPCBuffer.posix open+map, unlink, close (4 KiB)',
+  'c.futex_pair': 'C futex mutex lock + unlock',
+  'c.sem_pair': 'C sem_trywait + sem_post',
+  'c.semop_pair': 'C System V semop -1 (IPC_NOWAIT) + semop +1',
+  'c.futex_pingpong': 'C sleeping futex ping-pong (round trip)',
+  'c.spin_pingpong': 'C spinning ping-pong (round trip)',
+  'c.memcpy': 'C memcpy, 1 GiB in 1 MiB chunks, beyond cache',
+  'c.memcpy_cached': 'C memcpy, 1 MiB chunk into an 8 MiB ring (in cache)',
+  'c.shm_cycle': 'C shm_open+ftruncate+mmap+close+munmap+shm_unlink (4 KiB)',
+  'c.counter2': 'C futex-mutex counter increment, 2 processes',
+  'c.counter4': 'C futex-mutex counter increment, 4 processes',
+  'ref.atomics_pair': 'JS Atomics.compareExchange + store on mapped memory',
+  'alt.lockfile_sync': 'proper-lockfile lockSync + release',
+  'alt.lockfile_async': 'proper-lockfile await lock() + release',
+  'alt.flock_pair': 'fs-ext flockSync ex + un',
+  'alt.flock_counter2': 'fs-ext flock counter in a file, 2 processes',
+  'alt.flock_counter4': 'fs-ext flock counter in a file, 4 processes',
+  'alt.process_send_pingpong': 'process.send ping-pong (round trip)',
+  'alt.unix_pingpong': 'Unix socket ping-pong (round trip)',
+  'alt.worker_pingpong_sync': 'worker_threads Atomics.wait ping-pong (one process)',
+  'alt.worker_pingpong_async': 'worker_threads Atomics.waitAsync ping-pong (one process)',
+  'alt.unix_bulk': 'Unix socket, 1 GiB in 1 MiB chunks',
+  'alt.pipe_bulk': 'pipe, 1 GiB in 1 MiB chunks',
+  'alt.plain.buf_fill': 'plain Buffer 64 KiB fill()',
+  'alt.plain.buf_read': 'plain Buffer readUInt32LE',
+  'alt.plain.buf_write': 'plain Buffer writeUInt32LE',
+  'alt.plain.buf_index': 'plain Buffer buf[i]',
+  'alt.shmta.buf_fill': 'shm-typed-array Buffer 64 KiB fill()',
+  'alt.shmta.buf_read': 'shm-typed-array Buffer readUInt32LE',
+  'alt.shmta.buf_write': 'shm-typed-array Buffer writeUInt32LE',
+  'alt.shmta.buf_index': 'shm-typed-array Buffer buf[i]',
+  'alt.shmta_cycle': 'shm-typed-array create + detach(destroy) (4 KiB)',
+}
+
+// A goal bounds the speedup: alternative time / ipc-kit time (or ipc-kit
+// throughput / alternative throughput). "≤ 4× C" is a speedup of at least 1/4.
+const atLeast = (x, text) => ({ min: x, text })
+const atMost = (x, text) => ({ min: 1 / x, text })
+
+/** Rows of the result table: ipc-kit's figure against another, and the goal if the issue sets one. */
+const COMPARISONS = [
+  { scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'c.futex_pair', short: 'C futex', goal: atMost(4, '≤ 4× C') },
+  { scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'alt.lockfile_sync', short: 'proper-lockfile sync', goal: atLeast(10000, '≥ 10,000×') },
+  { scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'alt.flock_pair', short: 'fs-ext flock', goal: atLeast(10, '≥ 10×') },
+  { scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'ref.atomics_pair', short: 'JS Atomics CAS+store', goal: null },
+  { scenario: 'uncontended async lock pair', kit: 'kit.mutex_async_pair', vs: 'alt.lockfile_async', short: 'proper-lockfile async', goal: atLeast(500, '≥ 500×') },
+  { scenario: 'semaphore pair (POSIX)', kit: 'kit.sem_posix_pair', vs: 'c.sem_pair', short: 'C sem pair', goal: atMost(3, '≤ 3× C') },
+  { scenario: 'semaphore pair (System V)', kit: 'kit.sem_sysv_pair', vs: 'c.semop_pair', short: 'C semop pair', goal: atMost(3, '≤ 3× C') },
+  { scenario: 'contended counter, 2 processes', kit: 'kit.counter2', vs: 'c.counter2', short: 'C counter ×2', goal: atLeast(0.25, '≥ 0.25× C') },
+  { scenario: 'contended counter, 2 processes', kit: 'kit.counter2', vs: 'alt.flock_counter2', short: 'flock counter ×2', goal: atLeast(10, '≥ 10×') },
+  { scenario: 'contended counter, 4 processes', kit: 'kit.counter4', vs: 'c.counter4', short: 'C counter ×4', goal: atLeast(0.25, '≥ 0.25× C') },
+  { scenario: 'contended counter, 4 processes', kit: 'kit.counter4', vs: 'alt.flock_counter4', short: 'flock counter ×4', goal: atLeast(10, '≥ 10×') },
+  { scenario: 'ping-pong, sync', kit: 'kit.pingpong_sync', vs: 'alt.process_send_pingpong', short: 'process.send (sync)', goal: atLeast(20, '≥ 20×') },
+  { scenario: 'ping-pong, sync', kit: 'kit.pingpong_sync', vs: 'alt.unix_pingpong', short: 'Unix socket (sync)', goal: null },
+  { scenario: 'ping-pong, sync', kit: 'kit.pingpong_sync', vs: 'c.futex_pingpong', short: 'C futex ping-pong', goal: null },
+  { scenario: 'ping-pong, sync', kit: 'kit.pingpong_sync', vs: 'alt.worker_pingpong_sync', short: 'worker Atomics.wait', goal: null },
+  { scenario: 'ping-pong, async', kit: 'kit.pingpong_async', vs: 'alt.process_send_pingpong', short: 'process.send (async)', goal: atLeast(2, '≥ 2×') },
+  { scenario: 'ping-pong, async', kit: 'kit.pingpong_async', vs: 'alt.unix_pingpong', short: 'Unix socket (async)', goal: null },
+  { scenario: 'ping-pong, async', kit: 'kit.pingpong_async', vs: 'alt.worker_pingpong_async', short: 'worker waitAsync', goal: null },
+  { scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'c.memcpy', short: 'memcpy', goal: atLeast(0.6, '≥ 0.6× memcpy') },
+  { scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'c.memcpy_cached', short: 'memcpy in cache', goal: null },
+  { scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'alt.unix_bulk', short: 'Unix socket bulk', goal: atLeast(3, '≥ 3×') },
+  { scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'alt.pipe_bulk', short: 'pipe bulk', goal: atLeast(2, '≥ 2×') },
+  { scenario: 'Buffer fill', kit: 'kit.buf_fill', vs: 'alt.plain.buf_fill', short: 'Buffer fill', goal: atMost(1.05, '≤ 1.05×') },
+  { scenario: 'Buffer readUInt32LE', kit: 'kit.buf_read', vs: 'alt.plain.buf_read', short: 'Buffer read', goal: atMost(1.05, '≤ 1.05×') },
+  { scenario: 'Buffer writeUInt32LE', kit: 'kit.buf_write', vs: 'alt.plain.buf_write', short: 'Buffer write', goal: atMost(1.05, '≤ 1.05×') },
+  { scenario: 'Buffer index', kit: 'kit.buf_index', vs: 'alt.plain.buf_index', short: 'Buffer index', goal: atMost(1.05, '≤ 1.05×') },
+  { scenario: 'Buffer fill', kit: 'kit.buf_fill', vs: 'alt.shmta.buf_fill', short: 'shm-typed-array fill', goal: null },
+  { scenario: 'open + map + close + unlink', kit: 'kit.cycle', vs: 'c.shm_cycle', short: 'C shm cycle', goal: atMost(2, '≤ 2× C') },
+  { scenario: 'open + map + close + unlink', kit: 'kit.cycle', vs: 'alt.shmta_cycle', short: 'shm-typed-array cycle', goal: null },
+]
+
+module.exports = { FIGURES, COMPARISONS }

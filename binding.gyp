@@ -7,7 +7,10 @@
         "native/common/errors.cc",
         "native/shm/shm_binding.cc",
         "native/shm/shm_posix.cc",
-        "native/sem/sem_binding.cc"
+        "native/sem/sem_binding.cc",
+        "native/sem/posix_sem.cc",
+        "native/sem/sysv_sem.cc",
+        "native/sem/waiter.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,3 +1,5 @@
 export { IPCError } from './errors'
 export { IPCBuffer } from './ipc-buffer'
 export type { Kind, SharedKind, OpenOptions } from './ipc-buffer'
+export { Semaphore, SEM_VALUE_MAX, SEMVMX } from './semaphore'
+export type { SemaphoreKind, SemaphoreOptions, SysvSemaphoreOptions, WaitOptions } from './semaphore'

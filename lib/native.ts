@@ -26,10 +26,41 @@ export interface ShmBinding {
   exists(kind: number, id: string | number): boolean
 }
 
+/** The waiter engine's functions (native/sem/waiter.h), on every module that makes queues. */
+export interface WaitBinding {
+  /** Queues a wait; timeoutMs < 0 waits forever. Returns its id. */
+  waitAdd(queue: Handle, timeoutMs: number): number
+  /** true: the wait was still queued and will never settle. */
+  waitCancel(queue: Handle, id: number): boolean
+  /** Stops the queue; returns the ids of the waits that will never settle. */
+  waitClose(queue: Handle): number[]
+}
+
+export interface SemOpened {
+  handle: Handle
+  created: boolean
+  /** System V set id (-1 for POSIX). */
+  id: number
+}
+
+export interface SemBinding extends WaitBinding {
+  readonly SEM_VALUE_MAX: number
+  readonly SEMVMX: number
+  open(kind: number, id: string | number, flags: number, mode: number, initial: number, undo: boolean): SemOpened
+  close(handle: Handle): void
+  waitSync(handle: Handle, timeoutMs: number, subject: string | number): boolean
+  tryWait(handle: Handle, subject: string | number): boolean
+  post(handle: Handle, count: number, subject: string | number): void
+  value(handle: Handle, subject: string | number): number
+  unlink(kind: number, id: string | number): void
+  removeSysv(semid: number, key: number): void
+  waitQueue(handle: Handle, onSettled: (id: number, err: number, value: number) => void): Handle
+}
+
 export interface Binding {
   setErrorFactory(factory: typeof makeSystemError): void
   shm: ShmBinding
-  sem: Record<string, unknown>
+  sem: SemBinding
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,3 +69,4 @@ const load = require('node-gyp-build') as (dir: string) => Binding
 export const binding: Binding = load(join(__dirname, '..'))
 binding.setErrorFactory(makeSystemError)
 export const shm = binding.shm
+export const sem = binding.sem

@@ -1,9 +1,181 @@
+// Marshals JavaScript arguments to sem_os and plugs semaphores into the
+// waiter engine. A semaphore is shared by its JavaScript handle and, while
+// async waits run, by the waiter thread: the last owner closes it, so close()
+// never frees it under a running wait.
 #include "sem_binding.h"
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "../common/errors.h"
+#include "sem_os.h"
+#include "waiter.h"
 
 namespace sem {
 
+namespace {
+
+enum Kind : int { kPosix = 0, kSysv = 1 };
+
+struct Sem {
+  sem_t* posix = nullptr;  // POSIX: the sem_open handle
+  int id = -1;             // System V: the set id
+  bool undo = false;       // System V: SEM_UNDO on every operation
+  ~Sem() {
+    if (posix != nullptr) PosixClose(posix);
+  }
+  Status Wait(int64_t timeoutNs, bool* taken) const {
+    return posix != nullptr ? PosixWait(posix, timeoutNs, taken) : SysvWait(id, undo, timeoutNs, taken);
+  }
+  Status Post(int count) const {
+    return posix != nullptr ? PosixPost(posix, static_cast<unsigned>(count)) : SysvPost(id, undo, count);
+  }
+};
+
+using Box = std::shared_ptr<Sem>;
+
+// One unit of the semaphore, in slices, for the waiter engine.
+class SemSource : public waiter::Source {
+ public:
+  explicit SemSource(std::shared_ptr<Sem> sem) : sem_(std::move(sem)) {}
+
+  waiter::Result Attempt(waiter::Clock::time_point until) override {
+    bool taken = false;
+    Status s;
+    if (sem_->posix != nullptr) {
+      // steady_clock is CLOCK_MONOTONIC, which sem_clockwait is given.
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
+      timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+      s = PosixWaitUntil(sem_->posix, ts, &taken);
+    } else {
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - waiter::Clock::now()).count();
+      s = SysvWait(sem_->id, sem_->undo, left > 0 ? left : 0, &taken);
+    }
+    if (!s.ok()) return waiter::Result::Failed(s.err);
+    return taken ? waiter::Result::Acquired() : waiter::Result::Again();
+  }
+
+  void Undo(int) override { sem_->Post(1); }
+
+ private:
+  std::shared_ptr<Sem> sem_;
+};
+
+void Check(Napi::Env env, const Status& s, Napi::Value subject) {
+  if (!s.ok()) ipc::ThrowErrno(env, s.err, s.syscall, subject);
+}
+
+const std::shared_ptr<Sem>& Get(Napi::Env env, Napi::Value handle) {
+  const Box& sem = *handle.As<Napi::External<Box>>().Data();
+  if (!sem) throw Napi::Error::New(env, "Semaphore is closed");
+  return sem;
+}
+
+// Milliseconds from JavaScript to a wait limit: < 0 forever, 0 a try.
+int64_t LimitNs(Napi::Value ms) {
+  double v = ms.As<Napi::Number>().DoubleValue();
+  if (!(v >= 0) || v >= 1e12) return kForever;
+  return static_cast<int64_t>(std::ceil(v * 1e6));
+}
+
+// open(kind, id, flags, mode, initial, undo) -> { handle, created, id }
+Napi::Value JsOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int kind = info[0].As<Napi::Number>().Int32Value();
+  Napi::Value subject = info[1];
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  auto mode = static_cast<mode_t>(info[3].As<Napi::Number>().Uint32Value());
+  auto initial = info[4].As<Napi::Number>().Int64Value();
+  auto sem = std::make_shared<Sem>();
+  bool created = false;
+  if (kind == kSysv) {
+    sem->undo = info[5].As<Napi::Boolean>().Value();
+    auto key = static_cast<key_t>(subject.As<Napi::Number>().Int32Value());
+    Check(env, SysvOpen(key, flags, mode, static_cast<int>(initial), &sem->id, &created), subject);
+  } else {
+    std::string name = subject.As<Napi::String>().Utf8Value();
+    Check(env, PosixOpen(name.c_str(), flags, mode, static_cast<unsigned>(initial), &sem->posix, &created), subject);
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("handle", Napi::External<Box>::New(env, new Box(sem), [](Napi::Env, Box* box) { delete box; }));
+  result.Set("created", Napi::Boolean::New(env, created));
+  result.Set("id", Napi::Number::New(env, sem->id));
+  return result;
+}
+
+// close(handle): this handle lets go; a running waiter thread may hold on a little longer.
+void JsClose(const Napi::CallbackInfo& info) { info[0].As<Napi::External<Box>>().Data()->reset(); }
+
+// waitSync(handle, timeoutMs, subject) -> taken: blocks this thread.
+Napi::Value JsWaitSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool taken = false;
+  Check(env, Get(env, info[0])->Wait(LimitNs(info[1]), &taken), info[2]);
+  return Napi::Boolean::New(env, taken);
+}
+
+// tryWait(handle, subject) -> taken
+Napi::Value JsTryWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool taken = false;
+  Check(env, Get(env, info[0])->Wait(0, &taken), info[1]);
+  return Napi::Boolean::New(env, taken);
+}
+
+// post(handle, count, subject)
+void JsPost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Check(env, Get(env, info[0])->Post(info[1].As<Napi::Number>().Int32Value()), info[2]);
+}
+
+// value(handle, subject) -> the current count
+Napi::Value JsValue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& sem = Get(env, info[0]);
+  int value = 0;
+  Check(env, sem->posix != nullptr ? PosixValue(sem->posix, &value) : SysvValue(sem->id, &value), info[1]);
+  return Napi::Number::New(env, value);
+}
+
+// unlink(kind, id): removes a POSIX name, or the System V set of a key.
+void JsUnlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value subject = info[1];
+  if (info[0].As<Napi::Number>().Int32Value() == kSysv) {
+    Check(env, SysvRemoveKey(static_cast<key_t>(subject.As<Napi::Number>().Int32Value())), subject);
+  } else {
+    Check(env, PosixUnlink(subject.As<Napi::String>().Utf8Value().c_str()), subject);
+  }
+}
+
+// removeSysv(semid, key): removes the very set this handle opened.
+void JsRemoveSysv(const Napi::CallbackInfo& info) {
+  Check(info.Env(), SysvRemoveId(info[0].As<Napi::Number>().Int32Value()), info[1]);
+}
+
+// waitQueue(handle, onSettled) -> a queue for waitAdd/waitCancel/waitClose.
+Napi::Value JsWaitQueue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return waiter::NewQueue(env, std::make_shared<SemSource>(Get(env, info[0])), info[1].As<Napi::Function>());
+}
+
+}  // namespace
+
 Napi::Object Init(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
+  exports.Set("SEM_VALUE_MAX", Napi::Number::New(env, static_cast<double>(kPosixMax)));
+  exports.Set("SEMVMX", Napi::Number::New(env, static_cast<double>(kSysvMax)));
+  exports.Set("open", Napi::Function::New(env, JsOpen, "open"));
+  exports.Set("close", Napi::Function::New(env, JsClose, "close"));
+  exports.Set("waitSync", Napi::Function::New(env, JsWaitSync, "waitSync"));
+  exports.Set("tryWait", Napi::Function::New(env, JsTryWait, "tryWait"));
+  exports.Set("post", Napi::Function::New(env, JsPost, "post"));
+  exports.Set("value", Napi::Function::New(env, JsValue, "value"));
+  exports.Set("unlink", Napi::Function::New(env, JsUnlink, "unlink"));
+  exports.Set("removeSysv", Napi::Function::New(env, JsRemoveSysv, "removeSysv"));
+  exports.Set("waitQueue", Napi::Function::New(env, JsWaitQueue, "waitQueue"));
+  waiter::Export(env, exports);
   return exports;
 }
 

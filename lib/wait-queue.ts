@@ -1,0 +1,85 @@
+// Promises over the native waiter engine (native/sem/waiter.h): each wait is
+// served by a dedicated thread, settles on this thread, and can time out, be
+// aborted or be rejected by close(). Shared by every kind of cross-process wait.
+import type { Handle, WaitBinding } from './native'
+
+interface Pending {
+  resolve(value: number): void
+  reject(reason: unknown): void
+  signal?: AbortSignal
+  onAbort?: () => void
+}
+
+export interface WaitQueueOptions {
+  /** The native functions (waitAdd/waitCancel/waitClose) of the module that made the queue. */
+  binding: WaitBinding
+  /** Makes the native queue; `onSettled` must reach waiter::NewQueue. */
+  open(onSettled: (id: number, err: number, value: number) => void): Handle
+  /** The error of a wait that timed out. */
+  timedOut(): Error
+  /** The error of a wait whose attempt failed with `errno` (positive). */
+  failed(errno: number): Error
+}
+
+const ETIMEDOUT = 110
+
+export class WaitQueue {
+  readonly #options: WaitQueueOptions
+  #queue: Handle | undefined
+  readonly #pending = new Map<number, Pending>()
+
+  constructor(options: WaitQueueOptions) {
+    this.#options = options
+  }
+
+  /** Waits not yet settled. */
+  get size(): number {
+    return this.#pending.size
+  }
+
+  /**
+   * Resolves with the attempt's value once the thread has acquired for this
+   * wait. `timeout` in ms (undefined: forever); `signal` aborts with its reason.
+   */
+  wait(timeout: number | undefined, signal?: AbortSignal): Promise<number> {
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    const { binding } = this.#options
+    this.#queue ??= this.#options.open((id, err, value) => this.#settle(id, err, value))
+    const queue = this.#queue
+    return new Promise<number>((resolve, reject) => {
+      const id = binding.waitAdd(queue, timeout ?? -1)
+      const pending: Pending = { resolve, reject, signal }
+      if (signal !== undefined) {
+        // Only a wait still queued can be aborted: one already served resolves.
+        pending.onAbort = () => {
+          if (binding.waitCancel(queue, id)) this.#finish(id)?.reject(signal.reason)
+        }
+        signal.addEventListener('abort', pending.onAbort, { once: true })
+      }
+      this.#pending.set(id, pending)
+    })
+  }
+
+  /** Rejects every unsettled wait with `reason`; what they took goes back. Idempotent. */
+  close(reason: () => Error): void {
+    if (this.#queue === undefined) return
+    const ids = this.#options.binding.waitClose(this.#queue)
+    this.#queue = undefined
+    for (const id of ids) this.#finish(id)?.reject(reason())
+  }
+
+  #finish(id: number): Pending | undefined {
+    const pending = this.#pending.get(id)
+    if (pending === undefined) return undefined
+    this.#pending.delete(id)
+    if (pending.onAbort !== undefined) pending.signal!.removeEventListener('abort', pending.onAbort)
+    return pending
+  }
+
+  #settle(id: number, err: number, value: number): void {
+    const pending = this.#finish(id)
+    if (pending === undefined) return
+    if (err === 0) pending.resolve(value)
+    else pending.reject(err === ETIMEDOUT ? this.#options.timedOut() : this.#options.failed(err))
+  }
+}

@@ -1,0 +1,126 @@
+// POSIX named semaphores over glibc's sem_open family.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <string>
+
+#include "sem_os.h"
+
+namespace sem {
+
+const int64_t kPosixMax = SEM_VALUE_MAX;
+
+namespace {
+
+Status Fail(const char* syscall) { return Status{errno, syscall}; }
+
+// Gives a freshly created semaphore exactly `mode`: sem_open applied the umask.
+// Linux (glibc, musl) keeps a named semaphore in /dev/shm/sem.NAME; another
+// OS would answer here with its own object path or fchmod.
+Status FixMode(const char* name, mode_t mode) {
+#ifdef __linux__
+  std::string path = std::string("/dev/shm/sem.") + (name + 1);
+  if (chmod(path.c_str(), mode) != 0) return Fail("chmod");
+#endif
+  return Status{};
+}
+
+timespec MonotonicAfter(int64_t ns) {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ns += ts.tv_nsec;
+  ts.tv_sec += static_cast<time_t>(ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000);
+  return ts;
+}
+
+}  // namespace
+
+Status PosixOpen(const char* name, int flags, mode_t mode, unsigned initial, sem_t** out, bool* created) {
+  // An object removed between our two opens sends us round again; bounded.
+  for (int round = 0;; round++) {
+    if (flags & kCreate) {
+      sem_t* s = sem_open(name, O_CREAT | O_EXCL, mode, initial);
+      if (s != SEM_FAILED) {
+        Status fixed = FixMode(name, mode);
+        if (!fixed.ok()) {
+          sem_close(s);
+          sem_unlink(name);
+          return fixed;
+        }
+        *out = s;
+        *created = true;
+        return Status{};
+      }
+      if (errno != EEXIST || (flags & kExclusive)) return Fail("sem_open");
+    }
+    sem_t* s = sem_open(name, 0);
+    if (s != SEM_FAILED) {
+      *out = s;
+      *created = false;
+      return Status{};
+    }
+    if (errno != ENOENT || !(flags & kCreate) || round >= 100) return Fail("sem_open");
+  }
+}
+
+Status PosixClose(sem_t* s) { return sem_close(s) == 0 ? Status{} : Fail("sem_close"); }
+
+Status PosixUnlink(const char* name) { return sem_unlink(name) == 0 ? Status{} : Fail("sem_unlink"); }
+
+Status PosixWaitUntil(sem_t* s, const timespec& until, bool* taken) {
+  // The deadline is absolute, so resuming after EINTR waits only the time left.
+  while (sem_clockwait(s, CLOCK_MONOTONIC, &until) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == ETIMEDOUT) {
+      *taken = false;
+      return Status{};
+    }
+    return Fail("sem_clockwait");
+  }
+  *taken = true;
+  return Status{};
+}
+
+Status PosixWait(sem_t* s, int64_t timeoutNs, bool* taken) {
+  if (timeoutNs == 0) {
+    if (sem_trywait(s) == 0) {
+      *taken = true;
+      return Status{};
+    }
+    if (errno != EAGAIN) return Fail("sem_trywait");
+    *taken = false;
+    return Status{};
+  }
+  if (timeoutNs == kForever) {
+    while (sem_wait(s) != 0) {
+      if (errno != EINTR) return Fail("sem_wait");
+    }
+    *taken = true;
+    return Status{};
+  }
+  return PosixWaitUntil(s, MonotonicAfter(timeoutNs), taken);
+}
+
+Status PosixPost(sem_t* s, unsigned count) {
+  // No sem_post takes a count: refuse up front what would overflow midway.
+  int value = 0;
+  if (sem_getvalue(s, &value) != 0) return Fail("sem_getvalue");
+  if (static_cast<int64_t>(value) + count > kPosixMax) return Status{EOVERFLOW, "sem_post"};
+  for (unsigned i = 0; i < count; i++) {
+    if (sem_post(s) != 0) return Fail("sem_post");
+  }
+  return Status{};
+}
+
+Status PosixValue(sem_t* s, int* value) {
+  if (sem_getvalue(s, value) != 0) return Fail("sem_getvalue");
+  // Linux never reports waiters as a negative value; other systems may.
+  if (*value < 0) *value = 0;
+  return Status{};
+}
+
+}  // namespace sem

@@ -1,0 +1,55 @@
+// The operating-system side of semaphores: POSIX named (sem_open family) and
+// System V (semget/semop/semctl, one semaphore per set). Knows nothing of
+// Node-API; every call reports the errno and the system call that failed.
+// Timeouts are relative durations measured on CLOCK_MONOTONIC; EINTR resumes
+// with the time left.
+#pragma once
+#include <semaphore.h>
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace sem {
+
+struct Status {
+  int err = 0;                    // errno, 0 on success
+  const char* syscall = nullptr;  // the call that failed
+  bool ok() const { return err == 0; }
+};
+
+enum OpenFlags : int {
+  kCreate = 1,     // create when absent
+  kExclusive = 2,  // with kCreate: fail with EEXIST when present
+};
+
+// Largest counts each kind holds (initial values, posts).
+extern const int64_t kPosixMax;  // SEM_VALUE_MAX
+extern const int64_t kSysvMax;   // SEMVMX
+
+// A wait's limit: kForever, 0 for a try, else nanoseconds.
+constexpr int64_t kForever = -1;
+
+// POSIX named semaphores; `name` starts with '/'. A created semaphore gets
+// exactly `mode` (sem_open applies the umask; the object is chmod-ed after).
+Status PosixOpen(const char* name, int flags, mode_t mode, unsigned initial, sem_t** out, bool* created);
+Status PosixClose(sem_t* s);
+Status PosixUnlink(const char* name);
+// *taken is false when the wait timed out (or, for a try, found no unit).
+Status PosixWait(sem_t* s, int64_t timeoutNs, bool* taken);
+// Waits until an absolute CLOCK_MONOTONIC time (for the sliced waits).
+Status PosixWaitUntil(sem_t* s, const struct timespec& until, bool* taken);
+Status PosixPost(sem_t* s, unsigned count);
+Status PosixValue(sem_t* s, int* value);
+
+// System V: a set of one semaphore. Created with IPC_CREAT|IPC_EXCL, then its
+// initial value is set by semop so sem_otime marks it initialised; openers
+// wait (bounded) for that mark, never seeing a half-made set.
+Status SysvOpen(key_t key, int flags, mode_t mode, int initial, int* id, bool* created);
+// `undo` adds SEM_UNDO: the kernel reverses the operation when the process exits.
+Status SysvWait(int id, bool undo, int64_t timeoutNs, bool* taken);
+Status SysvPost(int id, bool undo, int count);
+Status SysvValue(int id, int* value);
+Status SysvRemoveId(int id);
+Status SysvRemoveKey(key_t key);
+
+}  // namespace sem

@@ -1,0 +1,141 @@
+// System V semaphores: one semaphore per set, index 0.
+#include <errno.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sem_os.h"
+
+namespace sem {
+
+#ifdef SEMVMX
+const int64_t kSysvMax = SEMVMX;
+#else
+const int64_t kSysvMax = 32767;  // Linux's SEMVMX (linux/sem.h)
+#endif
+
+namespace {
+
+// The caller defines it (sys/sem.h says so).
+union semun {
+  int val;
+  struct semid_ds* buf;
+  unsigned short* array;
+};
+
+Status Fail(const char* syscall) { return Status{errno, syscall}; }
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// An opener can meet a set between its creator's semget and first semop.
+// sem_otime turns non-zero at that semop; wait for it, bounded (a creator
+// that died in between leaves the set at 0, which is still usable).
+Status AwaitInitialised(int id) {
+  for (int i = 0; i < 200; i++) {
+    struct semid_ds ds {};
+    semun arg;
+    arg.buf = &ds;
+    if (semctl(id, 0, IPC_STAT, arg) != 0) return Fail("semctl");
+    if (ds.sem_otime != 0) break;
+    usleep(1000);
+  }
+  return Status{};
+}
+
+}  // namespace
+
+Status SysvOpen(key_t key, int flags, mode_t mode, int initial, int* id, bool* created) {
+  for (int round = 0;; round++) {
+    if (flags & kCreate) {
+      // System V ignores the umask: the set gets exactly `mode`.
+      int made = semget(key, 1, IPC_CREAT | IPC_EXCL | (mode & 0777));
+      if (made >= 0) {
+        // Not SEM_UNDO: the initial value outlives its creator. A semop even
+        // for 0 (wait-for-zero succeeds at once) sets sem_otime.
+        struct sembuf op = {0, static_cast<short>(initial), 0};
+        if (semop(made, &op, 1) != 0) {
+          Status s = Fail("semop");
+          semctl(made, 0, IPC_RMID);
+          return s;
+        }
+        *id = made;
+        *created = true;
+        return Status{};
+      }
+      if (errno != EEXIST || (flags & kExclusive)) return Fail("semget");
+    }
+    // Ask for read and alter permission now, so EACCES comes at open.
+    int found = semget(key, 1, S_IRUSR | S_IWUSR);
+    if (found >= 0) {
+      Status s = AwaitInitialised(found);
+      if (!s.ok()) return s;
+      *id = found;
+      *created = false;
+      return Status{};
+    }
+    if (errno != ENOENT || !(flags & kCreate) || round >= 100) return Fail("semget");
+  }
+}
+
+Status SysvWait(int id, bool undo, int64_t timeoutNs, bool* taken) {
+  short flags = undo ? SEM_UNDO : 0;
+  int64_t deadline = timeoutNs > 0 ? MonotonicNs() + timeoutNs : 0;
+  for (;;) {
+    struct sembuf op = {0, -1, flags};
+    int rc;
+    if (timeoutNs == kForever) {
+      rc = semop(id, &op, 1);
+    } else {
+      // semtimedop takes a relative timeout: recompute what is left of the
+      // monotonic deadline on every round (EINTR resumes with the rest).
+      int64_t left = timeoutNs == 0 ? 0 : deadline - MonotonicNs();
+      if (left <= 0) {
+        op.sem_flg |= IPC_NOWAIT;
+        rc = semop(id, &op, 1);
+      } else {
+        timespec ts{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+        rc = semtimedop(id, &op, 1, &ts);
+      }
+    }
+    if (rc == 0) {
+      *taken = true;
+      return Status{};
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      if (timeoutNs > 0 && deadline - MonotonicNs() > 0) continue;  // woke early
+      *taken = false;
+      return Status{};
+    }
+    return Fail(timeoutNs == kForever ? "semop" : "semtimedop");
+  }
+}
+
+Status SysvPost(int id, bool undo, int count) {
+  if (count == 0) return Status{};  // a semop of 0 would wait for zero
+  struct sembuf op = {0, static_cast<short>(count), static_cast<short>(undo ? SEM_UNDO : 0)};
+  return semop(id, &op, 1) == 0 ? Status{} : Fail("semop");
+}
+
+Status SysvValue(int id, int* value) {
+  int v = semctl(id, 0, GETVAL);
+  if (v < 0) return Fail("semctl");
+  *value = v;
+  return Status{};
+}
+
+Status SysvRemoveId(int id) { return semctl(id, 0, IPC_RMID) == 0 ? Status{} : Fail("semctl"); }
+
+Status SysvRemoveKey(key_t key) {
+  int id = semget(key, 0, 0);
+  if (id < 0) return Fail("semget");
+  return SysvRemoveId(id);
+}
+
+}  // namespace sem

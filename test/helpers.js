@@ -112,6 +112,18 @@ function leftoversInDevShm() {
   return fs.readdirSync('/dev/shm').filter((f) => f.includes(`ipckit-`) && f.includes(`-${process.pid}-`))
 }
 
+/** Resolves with the error when `promise` rejects with `code`; throws if it resolves or rejects otherwise. */
+async function rejectsCode(promise, Type, code) {
+  try {
+    await promise
+  } catch (err) {
+    if (!(err instanceof Type)) throw new Error(`expected ${Type.name}, got ${err && err.constructor && err.constructor.name}: ${err && err.message}`)
+    if (err.code !== code) throw new Error(`expected code ${code}, got ${err.code}: ${err.message}`)
+    return err
+  }
+  throw new Error(`expected a rejection with ${Type.name} ${code}, it resolved`)
+}
+
 function throwsCode(fn, Type, code) {
   try {
     fn()
@@ -123,4 +135,4 @@ function throwsCode(fn, Type, code) {
   throw new Error(`expected ${Type.name} ${code}, nothing was thrown`)
 }
 
-module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, nextMessage, nobody, isRoot, leftoversInDevShm, throwsCode, NODE, FIXTURES }
+module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, nextMessage, nobody, isRoot, leftoversInDevShm, throwsCode, rejectsCode, NODE, FIXTURES }

@@ -1,6 +1,7 @@
 'use strict'
 // Checks prebuilds/linux-<arch>/: exactly one .node, an ELF shared object for
 // that machine, with no symbol table (stripped). Usage: node check-prebuilds.js x64 arm64
+const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
@@ -29,10 +30,19 @@ for (const arch of archs.length ? archs : Object.keys(MACHINE)) {
     console.error(`check-prebuilds: ${file}: ${problems.join(', ')}`)
     failed = true
   } else {
-    console.log(`${path.relative(process.cwd(), file)}  ${arch}  ${elf.length} bytes`)
+    console.log(`${path.relative(process.cwd(), file)}  ${arch}  ${elf.length} bytes${glibcFloor(file)}`)
   }
 }
 process.exitCode = failed ? 1 : 0
+
+/** The newest glibc symbol version the binary needs: the oldest glibc it loads on. */
+function glibcFloor(file) {
+  const r = spawnSync('objdump', ['-T', file], { encoding: 'utf8' })
+  const versions = (r.stdout || '').match(/GLIBC_[0-9.]+/g)
+  if (!versions) return ''
+  const newest = versions.map((v) => v.slice(6).split('.').map(Number)).sort((a, b) => a[0] - b[0] || (a[1] || 0) - (b[1] || 0) || (a[2] || 0) - (b[2] || 0)).pop()
+  return `  needs glibc >= ${newest.join('.')}`
+}
 
 /** Section names of a 64-bit little-endian ELF file. */
 function sectionNames(elf) {

@@ -7,8 +7,10 @@
 //    holding only `node` (no compiler, no make, no python);
 // 3. type-checks a TypeScript file importing the package's .d.ts;
 // 4. runs test/smoke/smoke.js there (on x64, and with --arm64 also on
-//    Debian's arm64 Node under qemu, from .arm64-sysroot).
-// Usage: node scripts/pack-smoke.js [--arm64] [--keep]
+//    Debian's arm64 Node under qemu, from .arm64-sysroot);
+// 5. with --from-source, installs it again with scripts and --build-from-source
+//    (what a platform without a prebuild gets) and runs the smoke test on that.
+// Usage: node scripts/pack-smoke.js [--arm64] [--from-source] [--keep]
 const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -117,14 +119,14 @@ function main() {
     if (tsc.status !== 0) fail('the installed .d.ts do not type-check')
     step('types check')
 
-    const smoke = path.join(project, 'smoke')
-    fs.cpSync(path.join(root, 'test/smoke'), smoke, { recursive: true })
-    const run = (node, extraEnv = {}) => {
+    const run = (dir, node, extraEnv = {}) => {
+      const smoke = path.join(dir, 'smoke')
+      fs.cpSync(path.join(root, 'test/smoke'), smoke, { recursive: true })
       const [cmd, ...pre] = node
-      const r = spawnSync(cmd, [...pre, path.join(smoke, 'smoke.js')], { cwd: project, env: { ...env, ...extraEnv }, stdio: 'inherit' })
+      const r = spawnSync(cmd, [...pre, path.join(smoke, 'smoke.js')], { cwd: dir, env: { ...env, ...extraEnv }, stdio: 'inherit' })
       if (r.status !== 0) fail(`smoke test on ${cmd} exited with ${r.status ?? r.signal}`)
     }
-    run([process.execPath])
+    run(project, [process.execPath])
     step(`smoke passed on ${process.arch}`)
 
     if (args.has('--arm64')) {
@@ -132,8 +134,25 @@ function main() {
       if (!fs.existsSync(path.join(sysroot, 'usr/bin/node'))) fail('no .arm64-sysroot: run scripts/arm64-sysroot.sh')
       const qemu = execFileSync('sh', ['-c', 'command -v qemu-aarch64'], { encoding: 'utf8' }).trim()
       const node = [qemu, '-L', sysroot, path.join(sysroot, 'usr/bin/node')]
-      run(node, { IPC_KIT_TEST_NODE: node.join(' ') })
+      run(project, node, { IPC_KIT_TEST_NODE: node.join(' ') })
       step('smoke passed on arm64 (qemu)')
+    }
+
+    if (args.has('--from-source')) {
+      // The package's own sources must build (binding.gyp + native/): this is
+      // what a platform without a prebuild gets. Needs the usual build tools.
+      const built = path.join(tmp, 'from-source')
+      fs.mkdirSync(built)
+      fs.writeFileSync(path.join(built, 'package.json'), JSON.stringify({ name: 'smoke', version: '1.0.0', private: true }))
+      const withTools = { ...env, PATH: process.env.PATH }
+      execFileSync(process.execPath, [npmCli(), 'install', '--build-from-source', '--no-audit', '--no-fund', '--loglevel=error', tarball], {
+        cwd: built,
+        env: withTools,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      })
+      step('installed with --build-from-source')
+      run(built, [process.execPath], { PATH: process.env.PATH, IPC_KIT_SMOKE_FROM: 'build' })
+      step('smoke passed on the source build')
     }
   } finally {
     if (args.has('--keep')) console.log(`pack-smoke: kept ${tmp}`)

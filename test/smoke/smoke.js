@@ -28,11 +28,14 @@ const CHECKS = [
   { name: 'Mutex across two processes', needs: 'Mutex', run: () => mutex(`${id}-mutex`) },
 ]
 
-function loadedFromPrebuilds() {
+// Where the addon must come from: the package's prebuilds (the default), or
+// with IPC_KIT_SMOKE_FROM=build, its own source build (build/Release).
+function loadedFromExpectedPlace() {
   const file = require('node-gyp-build').resolve(pkgDir)
-  const expected = path.join(pkgDir, 'prebuilds', `${process.platform}-${process.arch}`) + path.sep
-  assert.ok(file.startsWith(expected), `addon loaded from ${file}, not from ${expected}`)
-  assert.ok(!fs.existsSync(path.join(pkgDir, 'build')), 'the package has a build/ folder: it was compiled')
+  const fromBuild = process.env.IPC_KIT_SMOKE_FROM === 'build'
+  const expected = fromBuild ? path.join(pkgDir, 'build', 'Release') : path.join(pkgDir, 'prebuilds', `${process.platform}-${process.arch}`)
+  assert.ok(file.startsWith(expected + path.sep), `addon loaded from ${file}, not from ${expected}`)
+  if (!fromBuild) assert.ok(!fs.existsSync(path.join(pkgDir, 'build')), 'the package has a build/ folder: it was compiled')
   return path.relative(pkgDir, file)
 }
 
@@ -130,7 +133,7 @@ async function child(verb, ...args) {
 }
 
 async function main() {
-  const file = loadedFromPrebuilds()
+  const file = loadedFromExpectedPlace()
   console.log(`smoke: node ${process.version} ${process.arch}, ipc-kit from ${file}`)
   await esmMatchesCommonJS()
   let failed = 0

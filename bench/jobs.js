@@ -151,6 +151,14 @@ async function atomicsPair() {
   }
 }
 
+async function napiNoop() {
+  const { noop } = require(ctx.noop)
+  const run = (count) => {
+    for (let i = 0; i < count; i++) noop()
+  }
+  return { 'ref.napi_noop': { unit: 'ns', samples: await samples(() => perOp(run, n(10000000, 2000000))) } }
+}
+
 async function mutexPair() {
   const { Mutex } = kit('Mutex')
   const m = new Mutex(uniqueName('mutex'))
@@ -473,53 +481,74 @@ async function kitRing() {
 
 // --- Buffer operations -------------------------------------------------------------------
 
-// Each (operation, buffer) pair gets its own compiled copy of the loop, so one
-// kind's inline caches never slow another's; the kinds alternate within each
-// repetition so a busy moment hits them alike.
+// Each buffer kind is measured in processes of its own: in one process, the
+// first kind to run gets Node's shared Buffer helpers optimised for it and
+// every later kind runs some 15% slower, whatever the memory. The processes
+// alternate (plain, ipc-kit, shm-typed-array, plain, ...) so a busy moment of
+// the machine hits every kind alike; each takes many short samples.
+const BUFFER_KINDS = ['plain', 'kit', 'shmta']
 const BUFFER_OPS = {
-  fill: { perCall: 1, body: 'for (let i = 0; i < count; i++) b.fill(i & 255)' },
-  read: { perCall: 16384, body: 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) s += b.readUInt32LE(o); return s' },
-  write: { perCall: 16384, body: 'for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) b.writeUInt32LE(o + i, o)' },
-  index: { perCall: 65536, body: 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o++) s += b[o]; return s' },
+  fill: { perCall: 1, calls: 8000, body: 'for (let i = 0; i < count; i++) b.fill(i & 255)' },
+  read: { perCall: 16384, calls: 50, body: 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) s += b.readUInt32LE(o); return s' },
+  write: { perCall: 16384, calls: 40, body: 'for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) b.writeUInt32LE(o + i, o)' },
+  index: { perCall: 65536, calls: 100, body: 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o++) s += b[o]; return s' },
+}
+const BUFFER_SAMPLES = 9
+
+/** Runs in a child of bufferOps: every operation on one kind of 64 KiB buffer. */
+async function bufferOpsOf(kind) {
+  const size = 65536
+  const name = uniqueName(kind)
+  let b
+  let release = () => {}
+  if (kind === 'plain') b = Buffer.alloc(size)
+  else if (kind === 'kit') {
+    b = kit('IPCBuffer').IPCBuffer.posix(name, { size })
+    b.unlink()
+    release = () => b.close()
+  } else {
+    const shm = require('shm-typed-array')
+    b = shm.create(size, 'Buffer', name)
+    release = () => shm.detach(name, true)
+  }
+  const figures = {}
+  try {
+    for (const [op, { perCall, calls, body }] of Object.entries(BUFFER_OPS)) {
+      // Its own compiled copy of the loop per operation; distinct source text
+      // keeps V8's compilation cache from sharing one copy's feedback.
+      const run = new Function('b', 'count', `${body} // ${op}`) // eslint-disable-line no-new-func
+      for (let w = 0; w < 3; w++) run(b, calls)
+      const s = []
+      for (let r = 0; r < BUFFER_SAMPLES; r++) {
+        const t0 = now()
+        run(b, calls)
+        s.push(elapsedNs(t0) / (calls * perCall))
+      }
+      figures[`${kind === 'kit' ? 'kit' : `alt.${kind}`}.buf_${op}`] = { unit: 'ns', samples: s }
+    }
+  } finally {
+    release()
+  }
+  return figures
 }
 
 async function bufferOps() {
-  const { IPCBuffer } = kit('IPCBuffer')
-  const size = 65536
-  const kitName = uniqueName('bufops')
-  const buffers = { plain: Buffer.alloc(size), kit: IPCBuffer.posix(kitName, { size }) }
-  buffers.kit.unlink()
-  let shmtaName = null
-  try {
-    const shm = require('shm-typed-array')
-    shmtaName = uniqueName('shmta')
-    buffers.shmta = shm.create(size, 'Buffer', shmtaName)
-  } catch {}
+  kit('IPCBuffer')
   const figures = {}
-  try {
-    for (const [op, { perCall, body }] of Object.entries(BUFFER_OPS)) {
-      const count = n(2000, 400)
-      const runs = {}
-      for (const kind of Object.keys(buffers)) {
-        runs[kind] = new Function('b', 'count', body) // eslint-disable-line no-new-func
-        figures[`${kind}.buf_${op}`] = { unit: 'ns', samples: [] }
-        runs[kind](buffers[kind], count) // warm-up
+  for (let round = 0; round < n(4, 2); round++) {
+    for (const kind of BUFFER_KINDS) {
+      const res = spawnSync(process.execPath, [__filename, `bufops.${kind}`], { encoding: 'utf8' })
+      if (res.status !== 0) {
+        if (kind === 'shmta') continue // shm-typed-array did not build: its rows read n/a
+        throw new Error(`bufops.${kind} failed: ${res.stderr}`)
       }
-      for (let r = 0; r < reps; r++) {
-        for (const kind of Object.keys(buffers)) {
-          const t0 = now()
-          runs[kind](buffers[kind], count)
-          figures[`${kind}.buf_${op}`].samples.push(elapsedNs(t0) / (count * perCall))
-        }
+      for (const [id, f] of Object.entries(JSON.parse(res.stdout.trim().split('\n').pop()).figures)) {
+        figures[id] ??= { unit: f.unit, samples: [] }
+        figures[id].samples.push(...f.samples)
       }
     }
-  } finally {
-    buffers.kit.close()
-    if (buffers.shmta) require('shm-typed-array').detach(shmtaName, true)
   }
-  const renamed = {}
-  for (const [id, figure] of Object.entries(figures)) renamed[id.startsWith('kit.') ? id : `alt.${id}`] = figure
-  return renamed
+  return figures
 }
 
 // --- open + map + close + unlink -------------------------------------------------------------
@@ -561,6 +590,7 @@ const jobs = {
   'c.counter2': cJob('counter2', 2000000, 500000),
   'c.counter4': cJob('counter4', 1000000, 250000),
   'ref.atomics_pair': atomicsPair,
+  'ref.napi_noop': napiNoop,
   'alt.lockfile_sync': lockfileSync,
   'alt.lockfile_async': lockfileAsync,
   'alt.flock_pair': flockPair,
@@ -586,12 +616,19 @@ const jobs = {
   'alt.shmta_cycle': shmtaCycle,
 }
 
+// Run by other jobs, not by bench/run.js.
+const subjobs = {
+  'bufops.plain': () => bufferOpsOf('plain'),
+  'bufops.kit': () => bufferOpsOf('kit'),
+  'bufops.shmta': () => bufferOpsOf('shmta'),
+}
+
 module.exports = { jobs }
 
 if (require.main === module) {
   const id = process.argv[2]
   Promise.resolve()
-    .then(() => jobs[id]())
+    .then(() => (jobs[id] || subjobs[id])())
     .then(
       (figures) => process.stdout.write(`${JSON.stringify({ figures })}\n`),
       (err) => {

@@ -23,16 +23,28 @@ const BUILD = path.join(__dirname, '.build')
 const PREFIX = `ipckit-bench-${process.pid}`
 const KEY_BASE = 0x1b000000 + (process.pid & 0xfff) * 0x1000
 
-function compileBaseline() {
-  fs.mkdirSync(BUILD, { recursive: true })
-  const out = path.join(BUILD, 'baseline')
+function compile(args, what) {
   const cc = process.env.CC || 'cc'
-  const res = spawnSync(cc, ['-O2', '-o', out, path.join(__dirname, 'baseline.c'), '-lrt'], { encoding: 'utf8' })
-  if (res.status !== 0) {
-    console.error(`bench: ${cc} could not build bench/baseline.c; the C figures will be missing\n${res.stderr || res.error}`)
-    return null
+  const res = spawnSync(cc, args, { encoding: 'utf8' })
+  if (res.status === 0) return true
+  console.error(`bench: ${cc} could not build ${what}; its figures will be missing\n${res.stderr || res.error}`)
+  return false
+}
+
+/** The C limits (bench/baseline.c) and a no-op Node-API addon (bench/noop.c), built with the system cc. */
+function compileNative() {
+  fs.mkdirSync(BUILD, { recursive: true })
+  const baseline = path.join(BUILD, 'baseline')
+  const noop = path.join(BUILD, 'noop.node')
+  const headers = [
+    path.resolve(process.execPath, '../../include/node'),
+    path.join(os.homedir(), '.cache/node-gyp', process.versions.node, 'include/node'),
+    '/usr/include/node',
+  ].find((dir) => fs.existsSync(path.join(dir, 'node_api.h')))
+  return {
+    baseline: compile(['-O2', '-o', baseline, path.join(__dirname, 'baseline.c'), '-lrt'], 'bench/baseline.c') ? baseline : null,
+    noop: headers && compile(['-O2', '-shared', '-fPIC', `-I${headers}`, '-o', noop, path.join(__dirname, 'noop.c')], 'bench/noop.c') ? noop : null,
   }
-  return out
 }
 
 /** Runs one job in a child Node; resolves with {figures} or {unavailable} or {failed}. */
@@ -105,8 +117,8 @@ function machine() {
 
 async function main() {
   const started = new Date()
-  const baseline = compileBaseline()
-  const context = { quick, reps: REPS, prefix: PREFIX, baseline, tmp: fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`)) }
+  const { baseline, noop } = compileNative()
+  const context = { quick, reps: REPS, prefix: PREFIX, baseline, noop, tmp: fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`)) }
   const figures = {}
   const notes = {}
   const ids = Object.keys(jobs).filter((id) => !only || only.test(id))
@@ -114,8 +126,8 @@ async function main() {
   let left = []
   try {
     for (const [index, id] of ids.entries()) {
-      if (id.startsWith('c.') && !baseline) {
-        notes[id] = 'not measured: no C compiler'
+      if ((id.startsWith('c.') && !baseline) || (id === 'ref.napi_noop' && !noop)) {
+        notes[id] = 'not measured: bench/.build could not be compiled (see above)'
         continue
       }
       const t0 = Date.now()

@@ -10,7 +10,9 @@
         "native/sem/sem_binding.cc",
         "native/sem/posix_sem.cc",
         "native/sem/sysv_sem.cc",
-        "native/sem/waiter.cc"
+        "native/sem/waiter.cc",
+        "native/sem/futex_linux.cc",
+        "native/sem/mutex_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -57,10 +57,20 @@ export interface SemBinding extends WaitBinding {
   waitQueue(handle: Handle, onSettled: (id: number, err: number, value: number) => void): Handle
 }
 
+/** The Mutex's functions in the `sem` namespace (native/sem/mutex_binding.cc). */
+export interface MutexBinding {
+  /** [thread id, start time (low 32 bits), pid namespace inode] of the calling thread. */
+  mutexIdentity(): [number, number, number]
+  /** Blocks until the lock is taken (1), taken from a dead owner (2) or timeoutMs passes (0). */
+  mutexAcquireSync(header: Int32Array, mine: number, start: number, foreign: boolean, timeoutMs: number): number
+  /** Wakes one waiter sleeping on the lock word. */
+  mutexWake(header: Int32Array): void
+}
+
 export interface Binding {
   setErrorFactory(factory: typeof makeSystemError): void
   shm: ShmBinding
-  sem: SemBinding
+  sem: SemBinding & MutexBinding
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../common/errors.h"
+#include "mutex_binding.h"
 #include "sem_os.h"
 #include "waiter.h"
 
@@ -176,6 +177,7 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("removeSysv", Napi::Function::New(env, JsRemoveSysv, "removeSysv"));
   exports.Set("waitQueue", Napi::Function::New(env, JsWaitQueue, "waitQueue"));
   waiter::Export(env, exports);
+  RegisterMutex(env, exports);
   return exports;
 }
 

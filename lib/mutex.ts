@@ -1,0 +1,432 @@
+import { IPCError, closedError, invalidValue, type Subject } from './errors'
+import { IPCBuffer, type SharedKind } from './ipc-buffer'
+import { sem } from './native'
+import * as check from './validate'
+
+export interface MutexOptions {
+  /** Where the lock lives: 'posix' (default for a string), 'file' (a path) or 'sysv' (default for a number). */
+  kind?: SharedKind
+  /** true (default): open or create; 'exclusive': EEXIST if present; false: ENOENT if absent. */
+  create?: boolean | 'exclusive'
+  /** Permission bits of a created lock. Default 0o600. */
+  mode?: number
+}
+
+export interface AcquireOptions {
+  /** ms; undefined waits forever, 0 is a try. Rejects with IPCError 'ETIMEDOUT'. */
+  timeout?: number
+  /** Aborting rejects the acquire with `signal.reason`. */
+  signal?: AbortSignal
+}
+
+// The lock's header page (native/sem/futex_linux.h has the same layout).
+/** Bytes before a GuardedBuffer's data: the lock's page. */
+export const HEADER_SIZE = 4096
+const WORD = 0 // futex word: owner thread id | FOREIGN | WAITERS; 0 = free
+const START = 1 // owner's start time (low 32 bits); 0 = not yet written
+const MAGIC = 2 // 'IPCM' once any process has opened it as a lock
+const HOME_NS = 3 // pid namespace of the first opener
+const HEADER_WORDS = 16
+const MAGIC_VALUE = 0x4d435049
+const OWNER_MASK = 0x003fffff
+const FOREIGN = 0x20000000
+const WAITERS = 0x40000000
+
+const ETIMEDOUT = -110
+const EDEADLK = -35
+const EINVAL = -22
+
+/** Who this JavaScript thread is in a lock word: its thread id and start time. */
+interface Identity {
+  tid: number
+  start: number
+  pidns: number
+}
+let self: Identity | undefined
+
+function identity(): Identity {
+  if (self === undefined) {
+    const [tid, start, pidns] = sem.mutexIdentity()
+    self = { tid, start, pidns }
+  }
+  return self
+}
+
+/** A wait for the cross-process lock, off the JavaScript thread: resolves 1 (taken) or 2 (taken from a dead owner). */
+interface ContendedWaits {
+  wait(timeout: number | undefined, signal: AbortSignal): Promise<number>
+  close(reason: () => Error): void
+}
+
+/** Maps the name's header page: what `new Mutex(name)` does. */
+function openHeader(name: unknown, raw: unknown): [IPCBuffer, SharedKind] {
+  const opts = check.options<MutexOptions>(raw)
+  const kind = opts.kind ?? (typeof name === 'number' ? 'sysv' : 'posix')
+  if (kind !== 'posix' && kind !== 'file' && kind !== 'sysv') {
+    throw invalidValue('options.kind', kind, "must be 'posix', 'file' or 'sysv'")
+  }
+  const create = check.create(opts.create, true)
+  const mode = check.mode(opts.mode, 'options.mode')
+  // A size of one page never shrinks an existing object (a GuardedBuffer's, say): it maps its header.
+  const open = { size: HEADER_SIZE, create, mode }
+  if (kind === 'posix') return [IPCBuffer.posix(name as string, open), kind]
+  if (kind === 'file') return [IPCBuffer.file(name as string, open), kind]
+  return [IPCBuffer.sysv(name as number, open), kind]
+}
+
+/** A mapping someone else opened (a GuardedBuffer): the Mutex uses its first page. */
+class Adopted {
+  constructor(readonly map: IPCBuffer) {}
+}
+
+/** @internal Makes a Mutex over the first page of `map`, which stays the caller's to close. */
+export function mutexOver(map: IPCBuffer): Mutex {
+  return new Mutex(new Adopted(map) as unknown as string)
+}
+
+interface Waiter {
+  resolve(release: () => void): void
+  reject(reason: unknown): void
+  /** performance.now() deadline; Infinity: none. */
+  deadline: number
+  signal?: AbortSignal
+  onAbort?: () => void
+  timer?: NodeJS.Timeout
+  /** Aborts the contended wait while this waiter is at the head. */
+  active?: AbortController
+}
+
+/**
+ * A lock shared by every process (and thread) that opens its name, with the
+ * API of async-mutex. If its holder dies, the next waiter takes it over and
+ * sees `ownerDied === true`.
+ */
+export class Mutex {
+  readonly #map: IPCBuffer
+  readonly #owned: boolean
+  readonly #view: Int32Array
+  readonly #subject: Subject
+  /** Our word (thread id | FOREIGN) and start time, as written into the header. */
+  readonly #mine: number
+  readonly #start: number
+  readonly #foreign: boolean
+  #held = false
+  /** Not held, nothing queued, not closed: the fast paths may take the lock. */
+  #idle = true
+  #ownerDied = false
+  #closed = false
+  readonly #queue: Waiter[] = []
+  #contended: ContendedWaits | undefined
+
+  constructor(name: string | number, options?: MutexOptions) {
+    let map: IPCBuffer
+    if ((name as unknown) instanceof Adopted) {
+      map = (name as unknown as Adopted).map
+      this.#owned = false
+    } else {
+      ;[map] = openHeader(name, options)
+      this.#owned = true
+    }
+    this.#map = map
+    this.#subject = map.name
+    this.#view = new Int32Array(map.buffer, map.byteOffset, HEADER_WORDS)
+    const magic = Atomics.compareExchange(this.#view, MAGIC, 0, MAGIC_VALUE)
+    if (magic !== 0 && magic !== MAGIC_VALUE) {
+      if (this.#owned) map.close()
+      throw new IPCError(EINVAL, 'open', this.#subject, 'the object exists and is not an ipc-kit lock')
+    }
+    const me = identity()
+    // The first opener's pid namespace is the lock's home; owners outside it are
+    // flagged FOREIGN and no one judges their liveness (their pids mean nothing here).
+    const home = Atomics.compareExchange(this.#view, HOME_NS, 0, me.pidns | 0)
+    this.#foreign = me.pidns === 0 || (home !== 0 && home !== (me.pidns | 0))
+    this.#mine = me.tid | (this.#foreign ? FOREIGN : 0)
+    this.#start = me.start | 0
+  }
+
+  /** true while this Mutex holds the lock after taking it from an owner that died. */
+  get ownerDied(): boolean {
+    return this.#held && this.#ownerDied
+  }
+
+  /** Whether any process (this one included) holds the lock. */
+  isLocked(): boolean {
+    this.#check()
+    return Atomics.load(this.#view, WORD) !== 0
+  }
+
+  /** Takes the lock if it is free and no acquire of this Mutex is waiting. No system call. */
+  tryAcquire(): boolean {
+    if (this.#idle) return this.#take()
+    this.#check()
+    return false
+  }
+
+  /**
+   * Takes the lock, blocking this thread up to `timeout` ms (undefined: forever;
+   * 0: a try). false on timeout. Uncontended, it makes no system call.
+   */
+  acquireSync(timeout?: number): boolean {
+    // The uncontended path first: one compare-and-swap, no call into the addon.
+    if (this.#idle && timeout === undefined && Atomics.compareExchange(this.#view, WORD, 0, this.#mine) === 0) {
+      this.#view[START] = this.#start
+      this.#held = true
+      this.#idle = false
+      return true
+    }
+    return this.#acquireSyncSlow(timeout)
+  }
+
+  #acquireSyncSlow(timeout: unknown): boolean {
+    const ms = check.timeout(timeout)
+    this.#check()
+    if (!this.#idle) {
+      if (ms === 0) return false
+      // Blocking here would stop the event loop that must release it.
+      throw new IPCError(EDEADLK, 'futex', this.#subject)
+    }
+    if (this.#take()) return true
+    if (ms === 0) return false
+    if (this.#heldByThisThread()) throw new IPCError(EDEADLK, 'futex', this.#subject)
+    const got = sem.mutexAcquireSync(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, ms ?? -1)
+    if (got === 0) return false
+    this.#held = true
+    this.#idle = false
+    this.#ownerDied = got === 2
+    return true
+  }
+
+  /**
+   * Resolves with a release function once the lock is ours. Acquires of one
+   * process are served in order; waiting happens off the JavaScript thread.
+   */
+  acquire(options?: AcquireOptions): Promise<() => void> {
+    let ms: number | undefined
+    let signal: AbortSignal | undefined
+    try {
+      const opts = check.options<AcquireOptions>(options)
+      ms = check.timeout(opts.timeout, 'options.timeout')
+      signal = check.abortSignal(opts.signal)
+      this.#check()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (this.#idle && this.#take()) return Promise.resolve(this.#releaser())
+    if (ms === 0) return Promise.reject(this.#timedOut())
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, deadline: ms === undefined ? Infinity : performance.now() + ms, signal }
+      if (ms !== undefined) waiter.timer = setTimeout(() => this.#drop(waiter, this.#timedOut()), ms)
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.#drop(waiter, signal.reason)
+        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      }
+      this.#queue.push(waiter)
+      this.#idle = false
+      if (this.#queue.length === 1 && !this.#held) this.#serve()
+    })
+  }
+
+  /** Runs `fn` holding the lock; releases it however `fn` ends, and returns its result. */
+  async runExclusive<T>(fn: () => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+    if (typeof fn !== 'function') throw invalidValue('fn', fn, 'must be a function')
+    const release = await this.acquire(options)
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  /** Releases the lock if this Mutex holds it; otherwise does nothing. */
+  release(): void {
+    if (!this.#held) return
+    const view = this.#view
+    view[START] = 0
+    const word = Atomics.exchange(view, WORD, 0)
+    this.#held = false
+    if (word === this.#mine && this.#queue.length === 0) this.#idle = true
+    else this.#afterRelease(word)
+  }
+
+  #afterRelease(word: number): void {
+    if (word & WAITERS) sem.mutexWake(this.#view)
+    this.#ownerDied = false
+    if (this.#queue.length > 0) this.#serve()
+    else this.#idle = !this.#closed
+  }
+
+  /** Rejects this process's pending acquires of this Mutex (code 'ERR_IPC_CANCELED'). */
+  cancel(): void {
+    for (const waiter of this.#queue.slice()) this.#drop(waiter, canceledError())
+  }
+
+  /**
+   * Rejects pending acquires, releases the lock if held, and unmaps. Later
+   * calls throw ERR_IPC_CLOSED. Idempotent. The lock's name stays (see unlink).
+   */
+  close(): void {
+    if (this.#closed) return
+    for (const waiter of this.#queue.slice()) this.#drop(waiter, closedError('Mutex'))
+    this.#contended?.close(() => closedError('Mutex'))
+    this.#contended = undefined
+    this.release()
+    this.#closed = true
+    this.#idle = false
+    if (this.#owned) this.#map.close()
+  }
+
+  /** Removes the lock's name; processes that have it open keep using it. */
+  unlink(): void {
+    this.#map.unlink()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  #check(): void {
+    if (this.#closed) throw closedError('Mutex')
+  }
+
+  /** The uncontended path: one compare-and-swap on the shared word. */
+  #take(): boolean {
+    const view = this.#view
+    if (Atomics.compareExchange(view, WORD, 0, this.#mine) !== 0) return false
+    // Until this store a waiter sees start 0 and presumes the owner alive.
+    view[START] = this.#start
+    this.#held = true
+    this.#idle = false
+    return true
+  }
+
+  #heldByThisThread(): boolean {
+    const word = Atomics.load(this.#view, WORD)
+    const start = Atomics.load(this.#view, START)
+    return (word & OWNER_MASK) === (this.#mine & OWNER_MASK) && (start === 0 || start === this.#start)
+  }
+
+  #releaser(): () => void {
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.release()
+    }
+  }
+
+  #timedOut(): IPCError {
+    return new IPCError(ETIMEDOUT, 'futex', this.#subject)
+  }
+
+  /** Settles `waiter` with `reason` and takes it out of the queue. */
+  #drop(waiter: Waiter, reason: unknown): void {
+    const index = this.#queue.indexOf(waiter)
+    if (index < 0) return
+    if (waiter.active !== undefined) {
+      // At the head, in a contended wait: aborting it settles the waiter (or
+      // loses the race to an acquire, and then the waiter gets the lock).
+      waiter.active.abort(reason)
+      return
+    }
+    this.#queue.splice(index, 1)
+    this.#idle = !this.#held && this.#queue.length === 0 && !this.#closed
+    this.#settled(waiter)
+    waiter.reject(reason)
+  }
+
+  #settled(waiter: Waiter): void {
+    this.#idle = !this.#held && this.#queue.length === 0 && !this.#closed
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer)
+    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort)
+  }
+
+  /** Gives the lock to the first waiter: now if it is free, else after a wait off this thread. */
+  #serve(): void {
+    const head = this.#queue[0]
+    if (head === undefined || this.#held || head.active !== undefined) return
+    if (this.#take()) {
+      this.#queue.shift()
+      this.#settled(head)
+      head.resolve(this.#releaser())
+      return
+    }
+    const active = new AbortController()
+    head.active = active
+    const left = head.deadline === Infinity ? undefined : Math.max(0, head.deadline - performance.now())
+    this.#contended ??= this.#openContended()
+    this.#contended.wait(left, active.signal).then(
+      (got) => {
+        head.active = undefined
+        if (this.#closed) return // close() gave the lock back with the wait
+        this.#held = true
+        this.#idle = false
+        this.#ownerDied = got === 2
+        if (this.#queue[0] === head) {
+          this.#queue.shift()
+          this.#settled(head)
+          head.resolve(this.#releaser())
+        } else {
+          this.release() // closed meanwhile
+        }
+      },
+      (err) => {
+        head.active = undefined
+        if (this.#queue[0] === head) {
+          this.#queue.shift()
+          this.#settled(head)
+          head.reject(err instanceof IPCError && err.errno === ETIMEDOUT ? this.#timedOut() : err)
+        }
+        if (!this.#closed) this.#serve()
+      },
+    )
+  }
+
+  #openContended(): ContendedWaits {
+    return new PollingWaits(this.#view, this.#mine, this.#start, this.#foreign, () => this.#timedOut())
+  }
+}
+
+/** An acquire rejected by cancel(). */
+function canceledError(): Error {
+  const err = new Error('the acquire was canceled') as Error & { code: string }
+  err.code = 'ERR_IPC_CANCELED'
+  return err
+}
+
+/**
+ * TEMPORARY, until the waiter engine (native/sem/waiter.h) is on main:
+ * polls the lock with a non-blocking native attempt (which also recovers it
+ * from a dead owner), backing off from 0 to 8 ms.
+ */
+class PollingWaits implements ContendedWaits {
+  #closed = false
+  constructor(
+    readonly view: Int32Array,
+    readonly mine: number,
+    readonly start: number,
+    readonly foreign: boolean,
+    readonly timedOut: () => Error,
+  ) {}
+
+  wait(timeout: number | undefined, signal: AbortSignal): Promise<number> {
+    const deadline = timeout === undefined ? Infinity : performance.now() + timeout
+    return new Promise((resolve, reject) => {
+      let delay = 0
+      const attempt = (): void => {
+        if (this.#closed) return reject(closedError('Mutex'))
+        if (signal.aborted) return reject(signal.reason)
+        const got = sem.mutexAcquireSync(this.view, this.mine >>> 0, this.start >>> 0, this.foreign, 0)
+        if (got !== 0) return resolve(got)
+        if (performance.now() >= deadline) return reject(this.timedOut())
+        delay = Math.min(8, delay === 0 ? 1 : delay * 2)
+        setTimeout(attempt, delay)
+      }
+      setImmediate(attempt)
+    })
+  }
+
+  close(): void {
+    this.#closed = true
+  }
+}

@@ -1,0 +1,182 @@
+#include "futex_linux.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the futex word must be the low half of the 64-bit {word, start} pair");
+
+namespace sem {
+
+namespace {
+
+uint64_t Pack(uint32_t word, uint32_t start) { return (static_cast<uint64_t>(start) << 32) | word; }
+
+uint64_t* Pair(Lock lock) { return reinterpret_cast<uint64_t*>(lock.word); }
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Shared (not FUTEX_PRIVATE): the word lives in memory mapped by several processes.
+// FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so EINTR and
+// spurious wakes resume with the time left and a wall-clock jump changes nothing.
+int FutexWaitUntil(uint32_t* addr, uint32_t expected, const timespec& until) {
+  long r = syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, expected, &until, nullptr, FUTEX_BITSET_MATCH_ANY);
+  return r == 0 ? 0 : errno;
+}
+
+// State letter and start time (field 22, low 32 bits) of /proc/TID/stat.
+bool ReadStat(const char* path, char* state, uint32_t* start) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  ssize_t n;
+  do {
+    n = read(fd, buf, sizeof buf - 1);
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  // comm (field 2) may contain spaces and parentheses: parse after the last ')'.
+  char* p = strrchr(buf, ')');
+  if (p == nullptr || p[1] != ' ') return false;
+  p += 2;
+  *state = *p;
+  // Fields 3..22: skip 19 separators to reach field 22.
+  for (int field = 3; field < 22; field++) {
+    p = strchr(p, ' ');
+    if (p == nullptr) return false;
+    p++;
+  }
+  *start = static_cast<uint32_t>(strtoull(p, nullptr, 10));
+  return true;
+}
+
+bool TakeFree(Lock lock, uint32_t want, uint32_t start) {
+  uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
+  if (static_cast<uint32_t>(pair) != 0) return false;
+  return __atomic_compare_exchange_n(Pair(lock), &pair, Pack(want, start), false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST);
+}
+
+}  // namespace
+
+timespec MonotonicNow() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t;
+}
+
+int64_t ToNs(const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
+
+static timespec FromNs(int64_t ns) {
+  timespec t;
+  t.tv_sec = static_cast<time_t>(ns / 1000000000);
+  t.tv_nsec = static_cast<long>(ns % 1000000000);
+  return t;
+}
+
+timespec MonotonicAfterMs(double ms) {
+  return FromNs(ToNs(MonotonicNow()) + static_cast<int64_t>(ms * 1e6));
+}
+
+int ThisThread(Identity* out) {
+  out->tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  if ((out->tid & ~kOwnerMask) != 0) return ERANGE;  // pid_max is at most 2^22
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%u/stat", out->tid);
+  char state;
+  if (!ReadStat(path, &state, &out->start)) return errno != 0 ? errno : EIO;
+  struct stat st;
+  out->pidns = stat("/proc/self/ns/pid", &st) == 0 ? static_cast<uint32_t>(st.st_ino ^ (st.st_ino >> 32)) : 0;
+  return 0;
+}
+
+bool OwnerAlive(uint32_t word, uint32_t start) {
+  uint32_t tid = word & kOwnerMask;
+  if (tid == 0 || (word & kForeign) != 0) return true;  // free, or not ours to judge
+  if (kill(static_cast<pid_t>(tid), 0) != 0 && errno == ESRCH) return false;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%u/stat", tid);
+  char state;
+  uint32_t actual;
+  // Unreadable (hidepid, no /proc): kill() said it exists, so it is alive.
+  if (!ReadStat(path, &state, &actual)) return true;
+  if (state == 'Z' || state == 'X') return false;       // exited, not yet reaped
+  if (start != 0 && actual != start) return false;      // the id now names a younger thread
+  return true;
+}
+
+Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, const timespec& until,
+                    int64_t checkEveryNs, int64_t* lastCheck) {
+  uint32_t* word = lock.word;
+  // A short spin first: a holder on another core usually lets go within it.
+  for (int i = 0; i < 64; i++) {
+    // Without kWaiters: a sleeper woken by the last release sets it again.
+    if (__atomic_load_n(word, __ATOMIC_RELAXED) == 0 && TakeFree(lock, mine, start)) {
+      return Outcome::kAcquired;
+    }
+    CpuRelax();
+  }
+  int64_t untilNs = ToNs(until);
+  for (;;) {
+    uint32_t w = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+    if (w == 0) {
+      // Taken with kWaiters: other sleepers may exist and must be woken in turn.
+      if (TakeFree(lock, mine | kWaiters, start)) return Outcome::kAcquired;
+      continue;
+    }
+    if ((w & kWaiters) == 0) {
+      if (!__atomic_compare_exchange_n(word, &w, w | kWaiters, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        continue;
+      }
+      w |= kWaiters;
+    }
+    int64_t now = ToNs(MonotonicNow());
+    if (!foreign && (*lastCheck == 0 || now - *lastCheck >= checkEveryNs)) {
+      *lastCheck = now;
+      uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
+      auto ownerWord = static_cast<uint32_t>(pair);
+      auto ownerStart = static_cast<uint32_t>(pair >> 32);
+      if (ownerWord != 0 && !OwnerAlive(ownerWord, ownerStart)) {
+        // One CAS of the whole pair: if the lock changed hands since we
+        // looked, it fails and we look again. Exactly one waiter wins.
+        if (__atomic_compare_exchange_n(Pair(lock), &pair, Pack(mine | kWaiters, start), false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+          return Outcome::kOwnerDied;
+        }
+        continue;
+      }
+    }
+    if (now >= untilNs) return Outcome::kAgain;
+    int64_t wakeAt = untilNs;
+    if (!foreign && *lastCheck + checkEveryNs < wakeAt) wakeAt = *lastCheck + checkEveryNs;
+    int err = FutexWaitUntil(word, w, FromNs(wakeAt));
+    // 0 (woken), EAGAIN (the word changed), EINTR, ETIMEDOUT: all loop back and look.
+    (void)err;
+  }
+}
+
+void LockWake(Lock lock) { syscall(SYS_futex, lock.word, FUTEX_WAKE, 1, nullptr, nullptr, 0); }
+
+void LockRelease(Lock lock) {
+  __atomic_store_n(lock.word + 1, 0u, __ATOMIC_SEQ_CST);
+  uint32_t w = __atomic_exchange_n(lock.word, 0u, __ATOMIC_SEQ_CST);
+  if ((w & kWaiters) != 0) LockWake(lock);
+}
+
+}  // namespace sem

@@ -1,0 +1,66 @@
+// The cross-process lock word and the Linux calls behind it (futex, kill,
+// /proc). Knows nothing of Node-API: the binding and the waiter engine call it.
+//
+// Layout (shared with lib/mutex.ts), at the start of the lock's header page:
+//   uint32 word   owner thread id (bits 0-21) | kForeign | kWaiters; 0 = free
+//   uint32 start  the owner's start time (low 32 bits of /proc/TID/stat field
+//                 22); 0 while not yet written (the owner is then presumed alive)
+// The pair is 8-byte aligned, so a recovering waiter can replace {word, start}
+// with one 64-bit compare-and-swap: it never takes a lock that changed hands.
+#pragma once
+#include <cstdint>
+#include <ctime>
+
+namespace sem {
+
+constexpr uint32_t kOwnerMask = 0x003fffff;  // pid_max <= 2^22
+constexpr uint32_t kForeign = 0x20000000;     // owner outside the lock's home pid namespace
+constexpr uint32_t kWaiters = 0x40000000;     // someone sleeps: release must wake
+
+// Who the calling thread is, as recorded in a lock word.
+struct Identity {
+  uint32_t tid = 0;
+  uint32_t start = 0;    // start time, low 32 bits
+  uint32_t pidns = 0;    // inode of /proc/self/ns/pid; 0 if unknown
+};
+
+// The calling thread's identity (gettid, /proc/thread-self/stat, /proc/self/ns/pid).
+// Returns 0 or an errno.
+int ThisThread(Identity* out);
+
+struct Lock {
+  uint32_t* word;  // word[0] the futex word, word[1] the start time
+};
+
+// What one blocking attempt achieved.
+enum class Outcome { kAcquired, kOwnerDied, kAgain };
+
+// The value this thread writes into the word (without kWaiters).
+inline uint32_t WordOf(uint32_t tid, bool foreign) { return tid | (foreign ? kForeign : 0); }
+
+// Tries to take the lock until `until` (CLOCK_MONOTONIC): a short spin, then
+// FUTEX_WAIT in the kernel. A dead owner (gone, a zombie, or its pid reused by
+// a younger process) is replaced with one 64-bit CAS: kOwnerDied. Liveness is
+// checked on entry and every `checkEveryNs` of waiting (*lastCheck carries
+// the time of the previous check between calls; 0 = never). `foreign`: the
+// caller is outside the home pid namespace and so never judges an owner.
+// EINTR resumes with the time left. Returns kAgain when `until` passes.
+Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, const timespec& until,
+                    int64_t checkEveryNs, int64_t* lastCheck);
+
+// Frees the lock (clears start, then the word) and wakes one sleeper if
+// kWaiters was set.
+void LockRelease(Lock lock);
+
+// Wakes one thread sleeping on the word (after a JavaScript release saw kWaiters).
+void LockWake(Lock lock);
+
+// true unless the owner recorded in {word, start} is certainly dead.
+bool OwnerAlive(uint32_t word, uint32_t start);
+
+// CLOCK_MONOTONIC helpers.
+timespec MonotonicNow();
+timespec MonotonicAfterMs(double ms);
+int64_t ToNs(const timespec& t);
+
+}  // namespace sem

@@ -1,0 +1,81 @@
+// Marshals the Mutex's native calls. The uncontended paths (take, release)
+// run in JavaScript on the mapped header; only waiting and waking come here.
+#include "mutex_binding.h"
+
+#include <cerrno>
+#include <cmath>
+
+#include "../common/errors.h"
+#include "futex_linux.h"
+
+namespace sem {
+
+namespace {
+
+// How often a waiter checks that the owner still lives.
+constexpr int64_t kLivenessEveryNs = 200 * 1000 * 1000;
+
+// The lock pair at the start of an Int32Array over the mapped header.
+Lock LockOf(const Napi::Value& value) {
+  auto view = value.As<Napi::TypedArray>();
+  auto* base = static_cast<uint8_t*>(view.ArrayBuffer().Data());
+  if (base == nullptr || view.ByteLength() < 8) {
+    throw Napi::Error::New(value.Env(), "the mutex header is not mapped");
+  }
+  auto* word = reinterpret_cast<uint32_t*>(base + view.ByteOffset());
+  if (reinterpret_cast<uintptr_t>(word) % 8 != 0) {
+    throw Napi::Error::New(value.Env(), "the mutex header is not 8-byte aligned");
+  }
+  return Lock{word};
+}
+
+// mutexIdentity() -> [tid, start, pidns] of the calling thread.
+Napi::Value JsIdentity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Identity id;
+  int err = ThisThread(&id);
+  if (err != 0) ipc::ThrowErrno(env, err, "open", Napi::String::New(env, "/proc/self/task/TID/stat"));
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, id.tid));
+  out.Set(1u, Napi::Number::New(env, id.start));
+  out.Set(2u, Napi::Number::New(env, id.pidns));
+  return out;
+}
+
+// mutexAcquireSync(header, mine, start, foreign, timeoutMs) -> 0 timed out,
+// 1 acquired, 2 acquired from a dead owner. timeoutMs < 0: forever. Blocks
+// this thread (that is what the caller asked for).
+Napi::Value JsAcquireSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Lock lock = LockOf(info[0]);
+  uint32_t mine = info[1].As<Napi::Number>().Uint32Value();
+  uint32_t start = info[2].As<Napi::Number>().Uint32Value();
+  bool foreign = info[3].As<Napi::Boolean>().Value();
+  double timeoutMs = info[4].As<Napi::Number>().DoubleValue();
+  // "Forever" is a century: the loop below never sees it pass.
+  if (timeoutMs < 0 || !std::isfinite(timeoutMs)) timeoutMs = 100.0 * 365 * 24 * 3600 * 1000;
+  timespec until = MonotonicAfterMs(timeoutMs);
+  int64_t lastCheck = 0;
+  switch (LockAttempt(lock, mine, start, foreign, until, kLivenessEveryNs, &lastCheck)) {
+    case Outcome::kAcquired:
+      return Napi::Number::New(env, 1);
+    case Outcome::kOwnerDied:
+      return Napi::Number::New(env, 2);
+    case Outcome::kAgain:
+      break;
+  }
+  return Napi::Number::New(env, 0);
+}
+
+// mutexWake(header): wakes one sleeper, after a release that saw kWaiters.
+void JsWake(const Napi::CallbackInfo& info) { LockWake(LockOf(info[0])); }
+
+}  // namespace
+
+void RegisterMutex(Napi::Env env, Napi::Object exports) {
+  exports.Set("mutexIdentity", Napi::Function::New(env, JsIdentity, "mutexIdentity"));
+  exports.Set("mutexAcquireSync", Napi::Function::New(env, JsAcquireSync, "mutexAcquireSync"));
+  exports.Set("mutexWake", Napi::Function::New(env, JsWake, "mutexWake"));
+}
+
+}  // namespace sem

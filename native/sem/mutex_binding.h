@@ -1,0 +1,7 @@
+#pragma once
+#include <napi.h>
+
+namespace sem {
+// Adds the Mutex's functions (mutexIdentity, mutexAcquireSync, mutexWake) to the `sem` namespace.
+void RegisterMutex(Napi::Env env, Napi::Object exports);
+}

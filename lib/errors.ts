@@ -31,7 +31,15 @@ export class IPCError extends Error {
   }
 }
 
+// Linux errnos that libuv's table (and so Node's) does not name.
+const EXTRA_ERRORS = new Map<number, [string, string]>([
+  [-35, ['EDEADLK', 'resource deadlock avoided']],
+  [-43, ['EIDRM', 'identifier removed']],
+])
+
 function safeErrorName(errno: number): string {
+  const extra = EXTRA_ERRORS.get(errno)
+  if (extra !== undefined) return extra[0]
   try {
     return getSystemErrorName(errno)
   } catch {
@@ -43,7 +51,7 @@ function describe(errno: number, syscall: string): string {
   if (errno === 0 && syscall === 'napi_create_external_buffer') {
     return 'this runtime does not allow external buffers (V8 sandbox, e.g. Electron)'
   }
-  return getSystemErrorMap().get(errno)?.[1] ?? `unknown error ${errno}`
+  return (EXTRA_ERRORS.get(errno) ?? getSystemErrorMap().get(errno))?.[1] ?? `unknown error ${errno}`
 }
 
 /** Makes the IPCError for a native failure; handed to the addon at load. */

@@ -1,4 +1,4 @@
-import { IPCError, closedError, invalidValue, type Subject } from './errors'
+import { IPCError, closedError, invalidType, invalidValue, type Subject } from './errors'
 import { IPCBuffer, type SharedKind } from './ipc-buffer'
 import { sem } from './native'
 import * as check from './validate'
@@ -229,7 +229,7 @@ export class Mutex {
 
   /** Runs `fn` holding the lock; releases it however `fn` ends, and returns its result. */
   async runExclusive<T>(fn: () => T | Promise<T>, options?: AcquireOptions): Promise<T> {
-    if (typeof fn !== 'function') throw invalidValue('fn', fn, 'must be a function')
+    if (typeof fn !== 'function') throw invalidType('fn', 'of type function', fn)
     const release = await this.acquire(options)
     try {
       return await fn()

@@ -1,0 +1,202 @@
+'use strict'
+// Mutex and GuardedBuffer across real processes: exact counts, crash recovery,
+// live owners kept, the liveness rules on forged lock words, no system call.
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { test } = require('uvu')
+const assert = require('uvu/assert')
+const { GuardedBuffer, Mutex, IPCBuffer } = require('..')
+const { uniqueName, withCleanup, runChild, nextMessage, NODE } = require('./helpers')
+
+const ROOT = path.join(__dirname, '..')
+const FOREIGN = 0x20000000
+
+/** Runs a script of this package in a child Node; bounded. */
+function runScript(file, args, timeout = 60000) {
+  return new Promise((resolve, reject) => {
+    const [cmd, ...pre] = NODE
+    const child = spawn(cmd, [...pre, path.join(ROOT, file), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+for (const flag of [[], ['--sync']]) {
+  test(`4 processes x 100,000 increments ${flag.length ? 'with withLockSync' : 'with withLock'}: the exact count`, async () => {
+    const { code, signal, stdout, stderr } = await runScript('examples/counter.js', ['--procs', '4', '--n', '100000', ...flag], 90000)
+    assert.is(stderr, '')
+    assert.is(signal, null)
+    assert.match(stdout, /expected 400000\nfinal    400000\n/)
+    assert.is(code, 0, stdout)
+  })
+}
+
+/** A GuardedBuffer on a fresh name, removed afterwards. */
+function guarded(cleanup, size = 8) {
+  const name = uniqueName('guard')
+  const g = GuardedBuffer.open(name, { size })
+  cleanup(() => g.close())
+  cleanup(() => g.unlink())
+  return { g, name }
+}
+
+for (const how of ['acquire', 'acquireSync']) {
+  test(`a holder SIGKILLed inside withLock: the next owner (${how}) gets it within a second, ownerDied`, () =>
+    withCleanup(async (cleanup) => {
+      const { g, name } = guarded(cleanup)
+      let child
+      const done = runChild('mutex-holder.js', ['posix', name, 'hang'], { onSpawn: (c) => (child = c), timeout: 30000 })
+      cleanup(() => child.kill('SIGKILL'))
+      await nextMessage(child, (m) => m === 'held')
+      assert.is(g.mutex.isLocked(), true)
+      assert.is(g.mutex.tryAcquire(), false)
+      let took
+      if (how === 'acquire') {
+        const waiting = g.lock({ timeout: 10000 })
+        await new Promise((resolve) => setTimeout(resolve, 50)) // waiting off the thread by now
+        child.kill('SIGKILL')
+        const t0 = performance.now()
+        await waiting
+        took = performance.now() - t0
+      } else {
+        child.kill('SIGKILL')
+        const t0 = performance.now()
+        // The event loop is blocked: the dead child stays a zombie, and counts as dead.
+        assert.is(g.mutex.acquireSync(10000), true)
+        took = performance.now() - t0
+      }
+      assert.ok(took < 1000, `took over in ${took.toFixed(0)} ms`)
+      assert.is(g.mutex.ownerDied, true)
+      assert.is(g.buffer.readUInt32LE(0), child.pid) // what the dead owner wrote is there to repair
+      g.unlock()
+      assert.is(g.mutex.ownerDied, false)
+      assert.is(await g.withLock(() => g.mutex.ownerDied), false)
+      const { signal } = await done
+      assert.is(signal, 'SIGKILL')
+    }))
+}
+
+test('a live owner is never robbed: a child holds for 3 s while we wait with timeouts', () =>
+  withCleanup(async (cleanup) => {
+    const { g, name } = guarded(cleanup)
+    let child
+    const done = runChild('mutex-holder.js', ['posix', name, 'hold', 3000], { onSpawn: (c) => (child = c), timeout: 30000 })
+    cleanup(() => child.kill('SIGKILL'))
+    await nextMessage(child, (m) => m === 'held')
+    const t0 = performance.now()
+    assert.is(g.mutex.acquireSync(800), false)
+    assert.ok(performance.now() - t0 >= 790)
+    try {
+      await g.lock({ timeout: 800 })
+      assert.unreachable('took a lock a live process holds')
+    } catch (err) {
+      assert.is(err.code, 'ETIMEDOUT')
+    }
+    const release = await g.lock({ timeout: 20000 })
+    assert.ok(performance.now() - t0 >= 2000, 'the lock came only once the child let go')
+    assert.is(g.mutex.ownerDied, false)
+    release()
+    const { code, signal, messages } = await done
+    assert.is(signal, null)
+    assert.is(code, 0)
+    assert.equal(messages, ['held', 'released'])
+  }))
+
+/** The pid of a process that has exited and been reaped. */
+function deadPid() {
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
+  return Number(child.stdout)
+}
+
+function startTime(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) >>> 0
+}
+
+test('liveness rules on forged lock words: dead, reused, unwritten, foreign', () =>
+  withCleanup(async (cleanup) => {
+    const name = uniqueName('forged')
+    const m = new Mutex(name)
+    cleanup(() => m.close())
+    cleanup(() => m.unlink())
+    const header = IPCBuffer.posix(name)
+    cleanup(() => header.close())
+    const word = new Uint32Array(header.buffer, header.byteOffset, 2)
+    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' })
+    cleanup(() => sleeper.kill('SIGKILL'))
+    await new Promise((resolve) => sleeper.once('spawn', resolve))
+    const live = sleeper.pid
+    const dead = deadPid()
+    const forge = (w, s) => {
+      word[0] = w
+      word[1] = s
+    }
+    // Gone: taken over.
+    forge(dead, 12345)
+    assert.is(m.acquireSync(3000), true)
+    assert.is(m.ownerDied, true)
+    m.release()
+    // Alive, but started at another time: its pid was reused, the owner is gone.
+    forge(live, (startTime(live) + 1) >>> 0)
+    assert.is(m.acquireSync(3000), true)
+    assert.is(m.ownerDied, true)
+    m.release()
+    forge(live, (startTime(live) + 7) >>> 0)
+    const release = await m.acquire({ timeout: 3000 })
+    assert.is(m.ownerDied, true)
+    release()
+    // Alive with the recorded start time, or start not yet written: kept.
+    forge(live, startTime(live))
+    assert.is(m.acquireSync(300), false)
+    forge(live, 0)
+    assert.is(m.acquireSync(300), false)
+    // Owner from another pid namespace: never judged, even if the pid means nothing here.
+    forge(dead | FOREIGN, 12345)
+    assert.is(m.acquireSync(300), false)
+    assert.is(word[0] & 0x3fffff, dead) // untouched (a waiter only adds the WAITERS bit)
+    forge(0, 0)
+    assert.is(m.tryAcquire(), true)
+    m.release()
+  }))
+
+test('an uncontended acquireSync() + release() makes no system call (strace -c -f)', async () => {
+  const probe = spawnSync('strace', ['-f', '-c', '-o', '/dev/null', 'true'])
+  if (probe.error || probe.status !== 0) {
+    console.log('  (skipped: strace is not available or not permitted here)')
+    return
+  }
+  const name = uniqueName('strace')
+  const m = new Mutex(name)
+  try {
+    const count = (pairs) => {
+      const out = path.join(os.tmpdir(), `${uniqueName('strace')}.txt`)
+      try {
+        const r = spawnSync('strace', ['-f', '-c', '-o', out, process.execPath, path.join(__dirname, 'fixtures', 'mutex-holder.js'), 'posix', name, 'pairs', String(pairs)], { timeout: 60000 })
+        assert.is(r.status, 0, String(r.stderr))
+        const total = fs.readFileSync(out, 'utf8').split('\n').find((l) => /\btotal$/.test(l.trim()))
+        return Number(total.trim().split(/\s+/)[3])
+      } finally {
+        fs.rmSync(out, { force: true })
+      }
+    }
+    const few = count(10)
+    const many = count(1000000)
+    // One call per pair would add a million; JIT and GC housekeeping add a few.
+    assert.ok(many - few < 2000, `${few} system calls for 10 pairs, ${many} for 1,000,000`)
+  } finally {
+    m.unlink()
+    m.close()
+  }
+})
+
+test.run()

@@ -180,16 +180,22 @@ void CallJs(napi_env env, napi_value onSettled, void* context, void* /*data*/) {
     batch.swap(c->done);
     c->scheduled = false;
   }
-  if (c->closed) return;
   napi_value undefined;
   napi_get_undefined(env, &undefined);
   for (const auto& d : batch) {
+    if (c->closed) {  // close() already settled every wait: nobody wants this
+      if (d.err == 0) c->source->Undo(d.value);
+      continue;
+    }
     c->unsettled--;
     napi_value args[3];
     napi_create_uint32(env, d.id, &args[0]);
     napi_create_int32(env, d.err, &args[1]);
     napi_create_int32(env, d.value, &args[2]);
-    napi_call_function(env, undefined, onSettled, 3, args, nullptr);
+    // During teardown JavaScript may no longer run: a unit nobody received goes back.
+    if (napi_call_function(env, undefined, onSettled, 3, args, nullptr) != napi_ok && d.err == 0) {
+      c->source->Undo(d.value);
+    }
   }
   UnrefIfIdle(c);
 }

@@ -1,0 +1,140 @@
+'use strict'
+// Semaphore waits and the rest of Node: the event loop and libuv's threadpool
+// stay free with hundreds of waits pending; worker_threads wait, post, load
+// and unload the addon; several copies of the addon run side by side.
+const fs = require('node:fs')
+const dns = require('node:dns')
+const os = require('node:os')
+const { join } = require('node:path')
+const { Worker } = require('node:worker_threads')
+const { suite } = require('uvu')
+const assert = require('uvu/assert')
+const { Semaphore } = require('..')
+const { uniqueName, uniqueKey, withCleanup, FIXTURES } = require('./helpers')
+
+const WORKER = join(FIXTURES, 'semaphore-worker.js')
+
+function fresh(kind, cleanup) {
+  const id = kind === 'sysv' ? uniqueKey() : uniqueName('semt')
+  const sem = kind === 'sysv' ? Semaphore.sysv(id, { initial: 0 }) : Semaphore.posix(id, { initial: 0 })
+  cleanup(() => sem.close())
+  cleanup(() => Semaphore.unlink(kind, id))
+  return sem
+}
+
+const idOf = (sem) => (sem.kind === 'posix' ? sem.name.slice(1) : sem.name)
+
+/** Milliseconds `fn()` (a promise) takes. */
+async function timed(fn) {
+  const t0 = performance.now()
+  await fn()
+  return performance.now() - t0
+}
+
+function nextFrom(worker, predicate = () => true) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for the worker')), 15000)
+    const onMessage = (m) => {
+      if (typeof m === 'string' && m.startsWith('error')) reject(new Error(m))
+      if (!predicate(m)) return
+      clearTimeout(timer)
+      worker.off('message', onMessage)
+      resolve(m)
+    }
+    worker.on('message', onMessage)
+  })
+}
+
+const loop = suite('Semaphore waits and the event loop')
+
+loop('with 256 waits pending, fs.readFile, dns.lookup and a timer complete promptly', () =>
+  withCleanup(async (cleanup) => {
+    // 16 POSIX and 16 System V semaphores, 8 waits on each.
+    const sems = []
+    for (let i = 0; i < 16; i++) sems.push(fresh('posix', cleanup), fresh('sysv', cleanup))
+    let resolved = 0
+    const waits = []
+    for (const sem of sems) for (let i = 0; i < 8; i++) waits.push(sem.wait().then(() => resolved++))
+    assert.is(waits.length, 256)
+    await new Promise((r) => setTimeout(r, 20)) // let every waiter thread block
+    const [readFile, lookup, timer] = await Promise.all([
+      timed(() => fs.promises.readFile(__filename)),
+      timed(() => dns.promises.lookup('localhost')),
+      timed(() => new Promise((r) => setTimeout(r, 10))),
+    ])
+    // Four of each in parallel: more than libuv's default pool of 4 threads.
+    const more = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(() => timed(() => fs.promises.readFile(__filename))))
+    if (process.env.IPC_KIT_VERBOSE) console.log({ readFile, lookup, timer, more: Math.max(...more) })
+    assert.ok(readFile < 500, `fs.readFile took ${readFile} ms`)
+    assert.ok(lookup < 1000, `dns.lookup took ${lookup} ms`)
+    assert.ok(timer < 200, `a 10 ms timer took ${timer} ms`)
+    assert.ok(Math.max(...more) < 1000, `8 parallel reads took ${Math.max(...more)} ms`)
+    assert.is(resolved, 0)
+    for (const sem of sems) sem.post(8)
+    await Promise.all(waits)
+    assert.is(resolved, 256)
+  }))
+
+loop.run()
+
+const workers = suite('Semaphore and worker_threads')
+
+for (const kind of ['posix', 'sysv']) {
+  workers(`${kind}: a worker waits, the main thread posts`, () =>
+    withCleanup(async (cleanup) => {
+      const sem = fresh(kind, cleanup)
+      const worker = new Worker(WORKER, { workerData: { cmd: 'wait', kind, id: idOf(sem) } })
+      cleanup(() => worker.terminate())
+      await nextFrom(worker, (m) => m === 'ready')
+      sem.post()
+      assert.is(await nextFrom(worker), 'waited')
+      assert.is(sem.value, 0)
+    }))
+}
+
+workers('workers terminated with waits pending and units in flight: no crash, every unit given back', () =>
+  withCleanup(async (cleanup) => {
+    const sem = fresh('posix', cleanup)
+    for (let round = 0; round < 6; round++) {
+      const batch = [0, 1, 2].map(() => new Worker(WORKER, { workerData: { cmd: 'pending', kind: 'posix', id: idOf(sem), count: 4 } }))
+      for (const w of batch) w.on('message', (m) => assert.not.equal(m, 'resolved'))
+      await Promise.all(batch.map((w) => nextFrom(w, (m) => m === 'ready')))
+      // The workers' JavaScript is blocked: their waiter threads take these
+      // units but cannot deliver them. Teardown must give them back.
+      sem.post(2)
+      for (let i = 0; i < 1000 && sem.value > 0; i++) await new Promise((r) => setTimeout(r, 1))
+      assert.is(sem.value, 0)
+      const took = await timed(() => Promise.all(batch.map((w) => w.terminate())))
+      assert.ok(took < 2000, `terminating 3 workers took ${took} ms`)
+      assert.is(sem.value, 2)
+      assert.is(sem.tryWait() && sem.tryWait(), true)
+    }
+  }))
+
+workers('two copies of the addon in one process (and in a worker) each serve their waits', () =>
+  withCleanup(async (cleanup) => {
+    const sem = fresh('posix', cleanup)
+    const original = require('node-gyp-build').path(join(__dirname, '..'))
+    const dir = fs.mkdtempSync(join(os.tmpdir(), `ipckit-addon-${process.pid}-`))
+    cleanup(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const copy = join(dir, 'ipc_kit.node')
+    fs.copyFileSync(original, copy)
+
+    // In this thread: the copy's engine waits, the package's Semaphore posts.
+    const module = { exports: {} }
+    process.dlopen(module, copy)
+    assert.is.not(module.exports.sem, require('../dist/native').sem)
+    const raw = module.exports.sem
+    const { handle } = raw.open(0, sem.name, 0, 0o600, 0, false)
+    const settled = new Promise((resolve) => raw.waitAdd(raw.waitQueue(handle, (id, err) => resolve(err)), -1))
+    const inWorker = new Worker(WORKER, { workerData: { cmd: 'copy', id: sem.name, addon: copy } })
+    cleanup(() => inWorker.terminate())
+    await nextFrom(inWorker, (m) => m === 'ready')
+    sem.post(2)
+    assert.is(await settled, 0)
+    assert.is(await nextFrom(inWorker), 'waited')
+    raw.close(handle)
+    assert.is(sem.value, 0)
+  }))
+
+workers.run()

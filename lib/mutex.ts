@@ -2,6 +2,7 @@ import { IPCError, closedError, invalidType, invalidValue, type Subject } from '
 import { IPCBuffer, type SharedKind } from './ipc-buffer'
 import { sem } from './native'
 import * as check from './validate'
+import { WaitQueue } from './wait-queue'
 
 export interface MutexOptions {
   /** Where the lock lives: 'posix' (default for a string), 'file' (a path) or 'sysv' (default for a number). */
@@ -52,7 +53,7 @@ function identity(): Identity {
   return self
 }
 
-/** A wait for the cross-process lock, off the JavaScript thread: resolves 1 (taken) or 2 (taken from a dead owner). */
+/** Waits for the cross-process lock on the waiter engine's thread (lib/wait-queue.ts): resolves 1 (taken) or 2 (taken from a dead owner). */
 interface ContendedWaits {
   wait(timeout: number | undefined, signal: AbortSignal): Promise<number>
   close(reason: () => Error): void
@@ -383,7 +384,12 @@ export class Mutex {
   }
 
   #openContended(): ContendedWaits {
-    return new PollingWaits(this.#view, this.#mine, this.#start, this.#foreign, () => this.#timedOut())
+    return new WaitQueue({
+      binding: sem,
+      open: (onSettled) => sem.mutexWaitQueue(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, onSettled),
+      timedOut: () => this.#timedOut(),
+      failed: (errno) => new IPCError(-errno, 'futex', this.#subject),
+    })
   }
 }
 
@@ -392,41 +398,4 @@ function canceledError(): Error {
   const err = new Error('the acquire was canceled') as Error & { code: string }
   err.code = 'ERR_IPC_CANCELED'
   return err
-}
-
-/**
- * TEMPORARY, until the waiter engine (native/sem/waiter.h) is on main:
- * polls the lock with a non-blocking native attempt (which also recovers it
- * from a dead owner), backing off from 0 to 8 ms.
- */
-class PollingWaits implements ContendedWaits {
-  #closed = false
-  constructor(
-    readonly view: Int32Array,
-    readonly mine: number,
-    readonly start: number,
-    readonly foreign: boolean,
-    readonly timedOut: () => Error,
-  ) {}
-
-  wait(timeout: number | undefined, signal: AbortSignal): Promise<number> {
-    const deadline = timeout === undefined ? Infinity : performance.now() + timeout
-    return new Promise((resolve, reject) => {
-      let delay = 0
-      const attempt = (): void => {
-        if (this.#closed) return reject(closedError('Mutex'))
-        if (signal.aborted) return reject(signal.reason)
-        const got = sem.mutexAcquireSync(this.view, this.mine >>> 0, this.start >>> 0, this.foreign, 0)
-        if (got !== 0) return resolve(got)
-        if (performance.now() >= deadline) return reject(this.timedOut())
-        delay = Math.min(8, delay === 0 ? 1 : delay * 2)
-        setTimeout(attempt, delay)
-      }
-      setImmediate(attempt)
-    })
-  }
-
-  close(): void {
-    this.#closed = true
-  }
 }

@@ -65,6 +65,8 @@ export interface MutexBinding {
   mutexAcquireSync(header: Int32Array, mine: number, start: number, foreign: boolean, timeoutMs: number): number
   /** Wakes one waiter sleeping on the lock word. */
   mutexWake(header: Int32Array): void
+  /** A waiter-engine queue of contended acquires; waits settle with 1 (taken) or 2 (taken from a dead owner). */
+  mutexWaitQueue(header: Int32Array, mine: number, start: number, foreign: boolean, onSettled: (id: number, err: number, value: number) => void): Handle
 }
 
 export interface Binding {

@@ -4,7 +4,8 @@ const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
-const { NODE } = require('./helpers')
+const fs = require('node:fs')
+const { NODE, uniquePath, withCleanup } = require('./helpers')
 
 const EXAMPLES = path.join(__dirname, '..', 'examples')
 
@@ -63,6 +64,51 @@ test('share-buffer: the child reads what the parent wrote and answers in place',
   const { code, stdout } = await run('share-buffer.js')
   assert.is(code, 0)
   assert.match(stdout, /^parent \d+ wrote "hello from \d+"\nchild \d+ read "hello from \d+"\n$/)
+})
+
+test('file-counter: the count survives restarts; --remove deletes the file', () =>
+  withCleanup(async (cleanup) => {
+    const file = uniquePath('file-counter')
+    cleanup(() => fs.rmSync(file, { force: true }))
+    for (const n of [1, 2, 3]) {
+      const { code, stdout } = await run('file-counter.js', [file])
+      assert.is(code, 0)
+      assert.is(stdout, `run ${n} of the counter in ${file}\n`)
+    }
+    const { code, stdout } = await run('file-counter.js', [file, '--remove'])
+    assert.is(code, 0)
+    assert.is(stdout, `run 4 of the counter in ${file}\nremoved\n`)
+    assert.is(fs.existsSync(file), false)
+  }))
+
+test('producer-consumer: every item arrives once, in order, through the bounded ring', async () => {
+  const { code, stdout, stderr } = await run('producer-consumer.js', ['--items', '2000', '--slots', '4'])
+  assert.is(stderr, '')
+  assert.match(stdout, /^2000 items through 4 slots in \d+ ms\n/)
+  assert.match(stdout, 'last item received: "item 2000"\n')
+  assert.match(stdout, 'sum of items: 2001000 (expected 2001000)\n')
+  assert.is(code, 0)
+})
+
+test('constructor-forms: the seed forms give the documented kinds and bytes', async () => {
+  const { code, stdout, stderr } = await run('constructor-forms.js')
+  assert.is(stderr, '')
+  assert.is(code, 0)
+  const lines = stdout.trim().split('\n')
+  assert.is(lines.length, 8)
+  assert.match(lines[0], /^IPCBuffer\(5\) +kind=memory length=5 "hello"$/)
+  assert.match(lines[1], /kind=memory length=2 "cafe"$/)
+  assert.match(lines[2], /kind=memory length=5 "héllo"$/)
+  assert.match(lines[3], /kind=memory length=8 "abXYZfgh"$/)
+  assert.match(lines[4], /kind=posix length=16 "posix shm"$/)
+  assert.match(lines[5], /kind=file length=16 "in a file"$/)
+  assert.match(lines[6], /kind=sysv length=16 "system v"$/)
+  assert.is(lines[7], 'a second mapping of the POSIX object reads "posix shm"')
+})
+
+test('every example is tested here', () => {
+  const tested = ['counter.js', 'share-buffer.js', 'file-counter.js', 'producer-consumer.js', 'constructor-forms.js']
+  assert.equal(fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.js')).sort(), tested.sort())
 })
 
 test.run()

@@ -241,7 +241,7 @@ function kitCounter(procs) {
     const name = uniqueName('counter')
     const g = GuardedBuffer.open(name, { size: 4 })
     try {
-      const s = await counterRounds('kit-counter', [name, 4], procs, n(200000, 50000), (expected) => {
+      const s = await counterRounds('kit-counter', [name, 4], procs, n(2000000, 300000), (expected) => {
         const got = g.withLockSync((buf) => buf.readUInt32LE(0))
         if (got !== expected) throw new Error(`counter is ${got}, expected ${expected}`)
       })
@@ -258,7 +258,7 @@ function flockCounter(procs) {
     require('fs-ext')
     const file = tmpFile('flock-counter')
     fs.writeFileSync(file, Buffer.alloc(4))
-    const s = await counterRounds('flock-counter', [file], procs, n(20000, 4000), (expected) => {
+    const s = await counterRounds('flock-counter', [file], procs, n(50000, 10000), (expected) => {
       const got = fs.readFileSync(file).readUInt32LE(0)
       if (got !== expected) throw new Error(`counter is ${got}, expected ${expected}`)
     })
@@ -316,8 +316,9 @@ function workerPingPong(mode) {
     const sab = new SharedArrayBuffer(8)
     const turn = new Int32Array(sab)
     const worker = new Worker(
-      `const { workerData: { sab, total } } = require('node:worker_threads')
+      `const { workerData: { sab, total }, parentPort } = require('node:worker_threads')
        const turn = new Int32Array(sab)
+       parentPort.postMessage('ready')
        for (let i = 0; i < total; i++) {
          Atomics.wait(turn, 0, 0)
          Atomics.store(turn, 0, 0)
@@ -325,6 +326,8 @@ function workerPingPong(mode) {
        }`,
       { eval: true, workerData: { sab, total: count * (reps + 1) } },
     )
+    // Blocking the main thread in Atomics.wait before the worker runs can stall its start.
+    await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject))
     const run = async (c) => {
       for (let i = 0; i < c; i++) {
         Atomics.store(turn, 0, 1)
@@ -587,8 +590,8 @@ const jobs = {
   'c.memcpy': cJob('memcpy', 1024, 256),
   'c.memcpy_cached': cJob('memcpy_cached', 1024, 256),
   'c.shm_cycle': cJob('shm_cycle', 20000, 5000),
-  'c.counter2': cJob('counter2', 2000000, 500000),
-  'c.counter4': cJob('counter4', 1000000, 250000),
+  'c.counter2': cJob('counter2', 10000000, 2000000),
+  'c.counter4': cJob('counter4', 5000000, 1000000),
   'ref.atomics_pair': atomicsPair,
   'ref.napi_noop': napiNoop,
   'alt.lockfile_sync': lockfileSync,

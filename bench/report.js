@@ -98,49 +98,64 @@ ${missing.length ? `\nNot measured in this run:\n\n${missing.join('\n')}\n` : ''
 ${analysis ? `\n${analysis.trim()}\n` : ''}`
 }
 
-/** A horizontal bar per comparison: ipc-kit's speedup on a log scale, with the goal marked. */
+/**
+ * A horizontal bar per comparison, grouped by scenario: ipc-kit's speedup on a
+ * log scale (right of 1× = ipc-kit faster), with the goal marked.
+ */
 function renderSvg(rows, meta) {
   const data = rows.filter((r) => r.speedup !== null)
   const missing = rows.filter((r) => r.speedup === null)
-  const rowH = 24
-  const left = 330
+  const lines = [] // { head: scenario } or { row }
+  for (const r of data) {
+    if (!lines.length || lines[lines.length - 1].scenario !== r.scenario) lines.push({ head: r.scenario, scenario: r.scenario })
+    lines.push({ row: r, scenario: r.scenario })
+  }
+  const rowH = 22
+  const left = 230
   const plotW = 520
-  const top = 58
-  const height = top + Math.max(data.length, 1) * rowH + 40 + (missing.length ? 18 : 0)
-  const width = left + plotW + 110
+  const top = 78
+  const plotH = lines.length * rowH
+  const height = top + plotH + 36 + (missing.length ? 20 : 0)
+  const width = left + plotW + 250
   const values = data.flatMap((r) => [r.speedup, r.goal ? r.goal.min : 1]).concat([1])
-  const lo = Math.floor(Math.log10(Math.min(...values))) - (Math.min(...values) < 1 ? 0 : 0)
+  const lo = Math.floor(Math.log10(Math.min(...values)))
   const hi = Math.ceil(Math.log10(Math.max(...values)))
   const x = (v) => left + ((Math.log10(v) - lo) / Math.max(hi - lo, 1)) * plotW
   const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   const out = []
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`)
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`)
-  out.push(`<text x="12" y="20" font-size="15" font-weight="bold">ipc-kit speedup over each alternative (log scale; right of 1× = ipc-kit faster)</text>`)
-  out.push(`<text x="12" y="38" fill="#555">${esc(`${meta.command}, ${meta.date}; ${meta.node}`)}. Green: goal met, red: not met, grey: no goal; | marks the goal.</text>`)
+  out.push(`<text x="12" y="22" font-size="16" font-weight="bold">How much faster ipc-kit is than each alternative</text>`)
+  out.push(`<text x="12" y="42" fill="#444">Log scale; right of 1× ipc-kit is faster, left of it slower. Green: goal met; red: goal not met; grey: no goal. The black tick is the goal.</text>`)
+  out.push(`<text x="12" y="60" fill="#777">${esc(`${meta.command} · ${meta.date} · ${meta.node.split(',')[0]} · ${meta.machine.split(';')[0]}`)}</text>`)
   for (let e = lo; e <= hi; e++) {
     const gx = x(10 ** e).toFixed(1)
-    const label = e >= 0 ? `${(10 ** e).toLocaleString('en-US')}×` : `${10 ** e}×`
-    out.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${top + data.length * rowH}" stroke="${e === 0 ? '#333' : '#ddd'}" stroke-width="${e === 0 ? 1.5 : 1}"/>`)
-    out.push(`<text x="${gx}" y="${top + data.length * rowH + 16}" text-anchor="middle" fill="#555">${label}</text>`)
+    const label = e >= 0 ? `${(10 ** e).toLocaleString('en-US')}×` : `${Number((10 ** e).toFixed(-e))}×`
+    out.push(`<line x1="${gx}" y1="${top - 4}" x2="${gx}" y2="${top + plotH}" stroke="${e === 0 ? '#333' : '#e2e2e2'}" stroke-width="${e === 0 ? 1.5 : 1}"/>`)
+    out.push(`<text x="${gx}" y="${top + plotH + 16}" text-anchor="middle" fill="#555">${label}</text>`)
   }
-  data.forEach((r, i) => {
+  lines.forEach((line, i) => {
     const y = top + i * rowH
+    if (line.head) {
+      out.push(`<text x="12" y="${y + 16}" font-weight="bold">${esc(line.head)}</text>`)
+      return
+    }
+    const r = line.row
     const x1 = x(1)
     const x2 = x(r.speedup)
     const color = r.met === true ? '#2e9d4c' : r.met === false ? '#d0453a' : '#9aa0a6'
-    out.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(`${r.scenario} — vs ${r.short}`)}</text>`)
-    out.push(`<rect x="${Math.min(x1, x2).toFixed(1)}" y="${y + 4}" width="${Math.max(Math.abs(x2 - x1), 1).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`)
+    out.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(`vs ${r.short}`)}</text>`)
+    out.push(`<rect x="${Math.min(x1, x2).toFixed(1)}" y="${y + 4}" width="${Math.max(Math.abs(x2 - x1), 1.5).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`)
     if (r.goal) {
       const gx = x(r.goal.min).toFixed(1)
       out.push(`<line x1="${gx}" y1="${y + 1}" x2="${gx}" y2="${y + rowH - 1}" stroke="#000" stroke-width="2"/>`)
     }
-    const label = r.speedup >= 1 ? `${formatRatio(r.speedup)}×` : `1/${formatRatio(1 / r.speedup)}`
-    out.push(`<text x="${(Math.max(x1, x2, r.goal ? x(r.goal.min) : 0) + 6).toFixed(1)}" y="${y + 15}">${esc(label)}</text>`)
+    const label = `${formatSpeedup(r.speedup)}${r.goal ? ` (goal ${r.goal.text})` : ''}`
+    out.push(`<text x="${(Math.max(x1, x2, r.goal ? x(r.goal.min) : 0) + 6).toFixed(1)}" y="${y + 15}" fill="#222">${esc(label)}</text>`)
   })
   if (missing.length) {
-    const names = [...new Set(missing.map((r) => r.scenario))].join('; ')
-    out.push(`<text x="12" y="${height - 10}" fill="#555">${esc(`Not measured: ${names}`)}</text>`)
+    const names = [...new Set(missing.map((r) => `${r.scenario} vs ${r.short}`))].join('; ')
+    out.push(`<text x="12" y="${height - 10}" fill="#777">${esc(`Not measured in this run: ${names}`)}</text>`)
   }
   out.push('</svg>')
   return `${out.join('\n')}\n`

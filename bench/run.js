@@ -1,5 +1,5 @@
 'use strict'
-// npm run bench [-- --quick] [-- --only REGEXP]
+// npm run bench [-- --quick] [-- --only REGEXP] [-- --report]
 //
 // Compiles the C limits (bench/baseline.c) with the system cc, runs every job
 // of bench/jobs.js in its own child process, prints the table and writes
@@ -20,6 +20,7 @@ const only = onlyAt >= 0 ? new RegExp(args[onlyAt + 1]) : null
 const REPS = quick ? 3 : 7
 const JOB_TIMEOUT = quick ? 30000 : 300000
 const BUILD = path.join(__dirname, '.build')
+const LAST_RUN = path.join(BUILD, 'last-run.json')
 const PREFIX = `ipckit-bench-${process.pid}`
 const KEY_BASE = 0x1b000000 + (process.pid & 0xfff) * 0x1000
 
@@ -116,6 +117,10 @@ function machine() {
 }
 
 async function main() {
+  if (args.includes('--report')) {
+    // Rewrites RESULTS.md and results.svg from the last full run (after editing analysis.md or the report code).
+    return write(JSON.parse(fs.readFileSync(LAST_RUN, 'utf8')))
+  }
   const started = new Date()
   const { baseline, noop } = compileNative()
   const context = { quick, reps: REPS, prefix: PREFIX, baseline, noop, tmp: fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`)) }
@@ -148,17 +153,6 @@ async function main() {
   }
   if (left.length) console.log(`\nremoved leftovers: ${left.join(', ')}`)
 
-  const rows = COMPARISONS.map((c) => {
-    const kit = figures[c.kit]
-    const vs = figures[c.vs]
-    let speedup = null
-    if (kit && vs) speedup = kit.unit === 'GB/s' ? kit.median / vs.median : vs.median / kit.median
-    const met = speedup === null || !c.goal ? null : speedup >= c.goal.min
-    return { ...c, kitFigure: kit, vsFigure: vs, speedup, met, missing: !kit ? c.kit : !vs ? c.vs : null }
-  })
-  const why = (id) => notes[id] || notes[Object.keys(notes).find((j) => id.startsWith(j)) || ''] || 'not measured'
-  for (const r of rows) if (r.missing) r.missingWhy = why(r.missing.replace(/^(kit|alt\.plain|alt\.shmta)\.buf_.*/, 'bufops'))
-
   const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
   const meta = {
     command,
@@ -169,9 +163,32 @@ async function main() {
     reps: REPS,
     quick,
   }
+  const rows = compare(figures, notes)
   console.log(`\n${renderTable(rows)}`)
   console.log(`\n${rows.filter((r) => r.met === true).length} goals met, ${rows.filter((r) => r.met === false).length} not met, ${rows.filter((r) => r.goal && r.met === null).length} not measured; ${meta.seconds} s`)
   if (only) return // a partial run does not replace the recorded results
+  fs.writeFileSync(LAST_RUN, JSON.stringify({ meta, figures, notes }, null, 1))
+  write({ meta, figures, notes })
+}
+
+/** The rows of the result table: each comparison of scenarios.js with its speedup and verdict. */
+function compare(figures, notes) {
+  const rows = COMPARISONS.map((c) => {
+    const kit = figures[c.kit]
+    const vs = figures[c.vs]
+    let speedup = null
+    if (kit && vs) speedup = kit.unit === 'GB/s' ? kit.median / vs.median : vs.median / kit.median
+    const met = speedup === null || !c.goal ? null : speedup >= c.goal.min
+    return { ...c, kitFigure: kit, vsFigure: vs, speedup, met, missing: !kit ? c.kit : !vs ? c.vs : null }
+  })
+  const why = (id) => notes[id] || notes[Object.keys(notes).find((j) => id.startsWith(j)) || ''] || 'not measured'
+  for (const r of rows) if (r.missing) r.missingWhy = why(r.missing.replace(/^(kit|alt\.plain|alt\.shmta)\.buf_.*/, 'bufops'))
+  return rows
+}
+
+/** Writes bench/RESULTS.md (with bench/analysis.md, hand-written) and bench/results.svg. */
+function write({ meta, figures, notes }) {
+  const rows = compare(figures, notes)
   const analysisFile = path.join(__dirname, 'analysis.md')
   const analysis = fs.existsSync(analysisFile) ? fs.readFileSync(analysisFile, 'utf8') : ''
   fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), renderResults({ meta, rows, figures, notes, labels: FIGURES, analysis }))

@@ -59,7 +59,7 @@ export interface SemBinding extends WaitBinding {
 
 /** The Mutex's functions in the `sem` namespace (native/sem/mutex_binding.cc). */
 export interface MutexBinding {
-  /** [thread id, start time (low 32 bits), pid namespace inode] of the calling thread. */
+  /** [thread id, start time (low 32 bits), pid+time namespace id] of the calling thread. */
   mutexIdentity(): [number, number, number]
   /** Blocks until the lock is taken (1), taken from a dead owner (2) or timeoutMs passes (0). */
   mutexAcquireSync(header: Int32Array, mine: number, start: number, foreign: boolean, timeoutMs: number): number

@@ -2,6 +2,7 @@
 // Mutex and GuardedBuffer across real processes: exact counts, crash recovery,
 // live owners kept, the liveness rules on forged lock words, no system call.
 const { spawn, spawnSync } = require('node:child_process')
+const { Worker } = require('node:worker_threads')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -167,6 +168,59 @@ test('liveness rules on forged lock words: dead, reused, unwritten, foreign', ()
     forge(0, 0)
     assert.is(m.tryAcquire(), true)
     m.release()
+  }))
+
+test('worker_threads: threads exclude each other; a worker terminated holding the lock is recovered', () =>
+  withCleanup(async (cleanup) => {
+    const { g, name } = guarded(cleanup)
+    const fixture = path.join(__dirname, 'fixtures', 'mutex-worker.js')
+    const workers = [0, 1].map(() => new Worker(fixture, { workerData: { how: 'count', name, n: 20000 } }))
+    cleanup(() => workers.forEach((w) => w.terminate()))
+    for (let i = 0; i < 20000; i++) g.withLockSync((buf) => buf.writeUInt32LE(buf.readUInt32LE(0) + 1, 0))
+    await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))))
+    assert.is(g.withLockSync((buf) => buf.readUInt32LE(0)), 60000)
+    const holder = new Worker(fixture, { workerData: { how: 'hold', name } })
+    cleanup(() => holder.terminate())
+    await new Promise((resolve) => holder.once('message', resolve))
+    assert.is(g.mutex.tryAcquire(), false) // same process, another thread: excluded
+    const waiting = g.lock({ timeout: 10000 })
+    await holder.terminate()
+    const t0 = performance.now()
+    await waiting
+    const took = performance.now() - t0
+    assert.ok(took < 1000, `took over in ${took.toFixed(0)} ms`)
+    assert.is(g.mutex.ownerDied, true)
+    g.unlock()
+  }))
+
+test('pid namespaces: an owner in another namespace is never judged from here', () =>
+  withCleanup(async (cleanup) => {
+    const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'])
+    if (probe.error || probe.status !== 0) {
+      console.log('  (skipped: cannot make a pid namespace here)')
+      return
+    }
+    const { g, name } = guarded(cleanup)
+    // sh is pid 1 in the new namespace and node pid 2: here, pid 2 is kthreadd, alive
+    // and started at another time, so a naive check would call the owner's pid reused.
+    const fixture = path.join(__dirname, 'fixtures', 'mutex-holder.js')
+    const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '/bin/sh', '-c', `"${process.execPath}" "${fixture}" posix ${name} print-hold 2500; true`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    cleanup(() => child.kill('SIGKILL'))
+    let out = ''
+    await new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => (out += d) && out.includes('held') && resolve())
+      child.once('exit', () => reject(new Error(`the holder exited: ${out}`)))
+    })
+    const header = IPCBuffer.posix(name)
+    cleanup(() => header.close())
+    const word = new Uint32Array(header.buffer, header.byteOffset, 2)
+    assert.is(word[0] & 0x3fffff, 2, 'the holder is pid 2 in its namespace')
+    assert.ok((word[0] & FOREIGN) !== 0, 'flagged foreign')
+    assert.is(g.mutex.acquireSync(1000), false)
+    const release = await g.lock({ timeout: 20000 }) // once the holder lets go
+    assert.is(g.mutex.ownerDied, false)
+    release()
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
   }))
 
 test('an uncontended acquireSync() + release() makes no system call (strace -c -f)', async () => {

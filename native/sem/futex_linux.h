@@ -21,10 +21,10 @@ constexpr uint32_t kWaiters = 0x40000000;     // someone sleeps: release must wa
 struct Identity {
   uint32_t tid = 0;
   uint32_t start = 0;    // start time, low 32 bits
-  uint32_t pidns = 0;    // inode of /proc/self/ns/pid; 0 if unknown
+  uint32_t pidns = 0;    // the pid (and time) namespace, hashed from /proc/self/ns inodes; 0 if unknown
 };
 
-// The calling thread's identity (gettid, /proc/thread-self/stat, /proc/self/ns/pid).
+// The calling thread's identity (gettid, /proc/thread-self/stat, /proc/self/ns/{pid,time}).
 // Returns 0 or an errno.
 int ThisThread(Identity* out);
 

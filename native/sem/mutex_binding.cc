@@ -39,7 +39,7 @@ Napi::Value JsIdentity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Identity id;
   int err = ThisThread(&id);
-  if (err != 0) ipc::ThrowErrno(env, err, "open", Napi::String::New(env, "/proc/self/task/TID/stat"));
+  if (err != 0) ipc::ThrowErrno(env, err, "open", Napi::String::New(env, "/proc/thread-self/stat"));
   Napi::Array out = Napi::Array::New(env, 3);
   out.Set(0u, Napi::Number::New(env, id.tid));
   out.Set(1u, Napi::Number::New(env, id.start));

@@ -60,7 +60,7 @@ interface ContendedWaits {
 }
 
 /** Maps the name's header page: what `new Mutex(name)` does. */
-function openHeader(name: unknown, raw: unknown): [IPCBuffer, SharedKind] {
+function openHeader(name: unknown, raw: unknown): IPCBuffer {
   const opts = check.options<MutexOptions>(raw)
   const kind = opts.kind ?? (typeof name === 'number' ? 'sysv' : 'posix')
   if (kind !== 'posix' && kind !== 'file' && kind !== 'sysv') {
@@ -70,9 +70,9 @@ function openHeader(name: unknown, raw: unknown): [IPCBuffer, SharedKind] {
   const mode = check.mode(opts.mode, 'options.mode')
   // A size of one page never shrinks an existing object (a GuardedBuffer's, say): it maps its header.
   const open = { size: HEADER_SIZE, create, mode }
-  if (kind === 'posix') return [IPCBuffer.posix(name as string, open), kind]
-  if (kind === 'file') return [IPCBuffer.file(name as string, open), kind]
-  return [IPCBuffer.sysv(name as number, open), kind]
+  if (kind === 'posix') return IPCBuffer.posix(name as string, open)
+  if (kind === 'file') return IPCBuffer.file(name as string, open)
+  return IPCBuffer.sysv(name as number, open)
 }
 
 /** A mapping someone else opened (a GuardedBuffer): the Mutex uses its first page. */
@@ -125,7 +125,7 @@ export class Mutex {
       map = (name as unknown as Adopted).map
       this.#owned = false
     } else {
-      ;[map] = openHeader(name, options)
+      map = openHeader(name, options)
       this.#owned = true
     }
     this.#map = map

@@ -1,31 +1,15 @@
 'use strict'
 // Every program in examples/ runs and prints what it promises.
-const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const fs = require('node:fs')
-const { NODE, uniquePath, withCleanup } = require('./helpers')
+const { runScript, uniquePath, withCleanup } = require('./helpers')
 
 const EXAMPLES = path.join(__dirname, '..', 'examples')
 
 /** Runs an example in a child Node; bounded. */
-function run(file, args = [], timeout = 60000) {
-  return new Promise((resolve, reject) => {
-    const [cmd, ...pre] = NODE
-    const child = spawn(cmd, [...pre, path.join(EXAMPLES, file), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
-}
+const run = (file, args, timeout) => runScript(path.join(EXAMPLES, file), args, timeout)
 
 test('counter: every kind, both lock forms, exact count and a rate', async () => {
   for (const args of [[], ['--kind', 'file', '--procs', '2'], ['--kind', 'sysv', '--sync', '--procs', '3']]) {

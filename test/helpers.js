@@ -77,6 +77,27 @@ function runChild(fixture, args = [], { timeout = 20000, uid, gid, execArgv = []
   })
 }
 
+/** Runs a script (a path) in a child Node without an IPC channel; bounded. Resolves with code, signal, stdout, stderr. */
+function runScript(file, args = [], timeout = 60000) {
+  return new Promise((resolve, reject) => {
+    const [cmd, ...pre] = NODE
+    const child = spawn(cmd, [...pre, file, ...args.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
+    child.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
 /** Resolves with the child's first IPC message matching `predicate`, bounded by `timeout`. */
 function nextMessage(child, predicate = () => true, timeout = 10000) {
   return new Promise((resolve, reject) => {
@@ -135,4 +156,4 @@ function throwsCode(fn, Type, code) {
   throw new Error(`expected ${Type.name} ${code}, nothing was thrown`)
 }
 
-module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, nextMessage, nobody, isRoot, leftoversInDevShm, throwsCode, rejectsCode, NODE, FIXTURES }
+module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, runScript, nextMessage, nobody, isRoot, leftoversInDevShm, throwsCode, rejectsCode, NODE, FIXTURES }

@@ -9,32 +9,14 @@ const path = require('node:path')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { GuardedBuffer, Mutex, IPCBuffer } = require('..')
-const { uniqueName, withCleanup, runChild, nextMessage, NODE } = require('./helpers')
+const { uniqueName, withCleanup, runChild, runScript, nextMessage } = require('./helpers')
 
 const ROOT = path.join(__dirname, '..')
 const FOREIGN = 0x20000000
 
-/** Runs a script of this package in a child Node; bounded. */
-function runScript(file, args, timeout = 60000) {
-  return new Promise((resolve, reject) => {
-    const [cmd, ...pre] = NODE
-    const child = spawn(cmd, [...pre, path.join(ROOT, file), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
-}
-
 for (const flag of [[], ['--sync']]) {
   test(`4 processes x 100,000 increments ${flag.length ? 'with withLockSync' : 'with withLock'}: the exact count`, async () => {
-    const { code, signal, stdout, stderr } = await runScript('examples/counter.js', ['--procs', '4', '--n', '100000', ...flag], 90000)
+    const { code, signal, stdout, stderr } = await runScript(path.join(ROOT, 'examples', 'counter.js'), ['--procs', '4', '--n', '100000', ...flag], 90000)
     assert.is(stderr, '')
     assert.is(signal, null)
     assert.match(stdout, /expected 400000\nfinal    400000\n/)

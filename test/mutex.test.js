@@ -89,7 +89,7 @@ test('acquires of one Mutex are served in order', () =>
     assert.is(m.isLocked(), false)
   }))
 
-test('two Mutex objects on one name in one process wait for each other, in order', () =>
+test('two Mutex objects on one name in one process wait for each other', () =>
   withCleanup(async (cleanup) => {
     const { m, open } = fresh(cleanup)
     const other = open()

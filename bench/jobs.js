@@ -44,6 +44,22 @@ async function samples(fn) {
   return out
 }
 
+// Each repetition should last about this long, however busy the machine.
+const SAMPLE_NS = n(150e6, 30e6)
+
+/**
+ * Samples of ns per operation of run(count) (sync or async): the warm-up runs
+ * `count / 10` operations and sizes the repetitions to about SAMPLE_NS each,
+ * never more than `count` operations.
+ */
+async function timed(run, count) {
+  const warm = await run(Math.max(1, Math.round(count / 10)))
+  const sized = Math.max(1, Math.min(count, Math.round(SAMPLE_NS / warm)))
+  const out = []
+  for (let r = 0; r < reps; r++) out.push(await run(sized))
+  return out
+}
+
 /** Times fn(count) and returns ns per operation. */
 function perOp(fn, count) {
   const t0 = now()
@@ -101,7 +117,7 @@ async function lockfileSync() {
   const run = (count) => {
     for (let i = 0; i < count; i++) lockfile.lockSync(file)()
   }
-  return { 'alt.lockfile_sync': { unit: 'ns', samples: await samples(() => perOp(run, n(2000, 300))) } }
+  return { 'alt.lockfile_sync': { unit: 'ns', samples: await timed((c) => perOp(run, c), n(2000, 300)) } }
 }
 
 async function lockfileAsync() {
@@ -111,7 +127,7 @@ async function lockfileAsync() {
   const run = async (count) => {
     for (let i = 0; i < count; i++) await (await lockfile.lock(file))()
   }
-  return { 'alt.lockfile_async': { unit: 'ns', samples: await samples(() => perOpAsync(run, n(1000, 150))) } }
+  return { 'alt.lockfile_async': { unit: 'ns', samples: await timed((c) => perOpAsync(run, c), n(1000, 150)) } }
 }
 
 async function flockPair() {
@@ -126,7 +142,7 @@ async function flockPair() {
     }
   }
   try {
-    return { 'alt.flock_pair': { unit: 'ns', samples: await samples(() => perOp(run, n(500000, 100000))) } }
+    return { 'alt.flock_pair': { unit: 'ns', samples: await timed((c) => perOp(run, c), n(500000, 100000)) } }
   } finally {
     fs.closeSync(fd)
   }
@@ -145,7 +161,7 @@ async function atomicsPair() {
     }
   }
   try {
-    return { 'ref.atomics_pair': { unit: 'ns', samples: await samples(() => perOp(run, n(10000000, 2000000))) } }
+    return { 'ref.atomics_pair': { unit: 'ns', samples: await timed((c) => perOp(run, c), n(10000000, 2000000)) } }
   } finally {
     buf.close()
   }
@@ -156,7 +172,7 @@ async function napiNoop() {
   const run = (count) => {
     for (let i = 0; i < count; i++) noop()
   }
-  return { 'ref.napi_noop': { unit: 'ns', samples: await samples(() => perOp(run, n(10000000, 2000000))) } }
+  return { 'ref.napi_noop': { unit: 'ns', samples: await timed((c) => perOp(run, c), n(10000000, 2000000)) } }
 }
 
 async function mutexPair() {
@@ -169,7 +185,7 @@ async function mutexPair() {
     }
   }
   try {
-    return { 'kit.mutex_pair': { unit: 'ns', samples: await samples(() => perOp(run, n(2000000, 500000))) } }
+    return { 'kit.mutex_pair': { unit: 'ns', samples: await timed((c) => perOp(run, c), n(2000000, 500000)) } }
   } finally {
     m.unlink()
     m.close()
@@ -183,7 +199,7 @@ async function mutexAsyncPair() {
     for (let i = 0; i < count; i++) (await m.acquire())()
   }
   try {
-    return { 'kit.mutex_async_pair': { unit: 'ns', samples: await samples(() => perOpAsync(run, n(200000, 50000))) } }
+    return { 'kit.mutex_async_pair': { unit: 'ns', samples: await timed((c) => perOpAsync(run, c), n(200000, 50000)) } }
   } finally {
     m.unlink()
     m.close()
@@ -204,7 +220,7 @@ function semPair(kind) {
     }
     try {
       const count = kind === 'posix' ? n(2000000, 500000) : n(200000, 50000)
-      return { [`kit.sem_${kind}_pair`]: { unit: 'ns', samples: await samples(() => perOp(run, count)) } }
+      return { [`kit.sem_${kind}_pair`]: { unit: 'ns', samples: await timed((c) => perOp(run, c), count) } }
     } finally {
       sem.unlink()
       sem.close()
@@ -278,7 +294,7 @@ async function processSendPingPong() {
     }
   }
   try {
-    return { 'alt.process_send_pingpong': { unit: 'ns', samples: await samples(() => perOpAsync(run, n(5000, 1000))) } }
+    return { 'alt.process_send_pingpong': { unit: 'ns', samples: await timed((c) => perOpAsync(run, c), n(5000, 1000)) } }
   } finally {
     await p.stop()
   }
@@ -301,7 +317,7 @@ async function unixPingPong() {
     }
   }
   try {
-    return { 'alt.unix_pingpong': { unit: 'ns', samples: await samples(() => perOpAsync(run, n(5000, 1000))) } }
+    return { 'alt.unix_pingpong': { unit: 'ns', samples: await timed((c) => perOpAsync(run, c), n(5000, 1000)) } }
   } finally {
     socket.destroy()
     server.close()
@@ -484,72 +500,40 @@ async function kitRing() {
 
 // --- Buffer operations -------------------------------------------------------------------
 
-// Each buffer kind is measured in processes of its own: in one process, the
-// first kind to run gets Node's shared Buffer helpers optimised for it and
-// every later kind runs some 15% slower, whatever the memory. The processes
-// alternate (plain, ipc-kit, shm-typed-array, plain, ...) so a busy moment of
-// the machine hits every kind alike; each takes many short samples.
+// Each buffer kind lives in a process of its own (bench/peer.js 'buffer-ops'):
+// in one process, the first kind to run gets Node's shared Buffer helpers
+// optimised for it and later kinds run some 15% slower, whatever the memory.
+// The processes take turns, one short sample each, so a busy moment of the
+// machine hits every kind alike.
 const BUFFER_KINDS = ['plain', 'kit', 'shmta']
-const BUFFER_OPS = {
-  fill: { perCall: 1, calls: 8000, body: 'for (let i = 0; i < count; i++) b.fill(i & 255)' },
-  read: { perCall: 16384, calls: 50, body: 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) s += b.readUInt32LE(o); return s' },
-  write: { perCall: 16384, calls: 40, body: 'for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) b.writeUInt32LE(o + i, o)' },
-  index: { perCall: 65536, calls: 100, body: 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o++) s += b[o]; return s' },
-}
-const BUFFER_SAMPLES = 9
-
-/** Runs in a child of bufferOps: every operation on one kind of 64 KiB buffer. */
-async function bufferOpsOf(kind) {
-  const size = 65536
-  const name = uniqueName(kind)
-  let b
-  let release = () => {}
-  if (kind === 'plain') b = Buffer.alloc(size)
-  else if (kind === 'kit') {
-    b = kit('IPCBuffer').IPCBuffer.posix(name, { size })
-    b.unlink()
-    release = () => b.close()
-  } else {
-    const shm = require('shm-typed-array')
-    b = shm.create(size, 'Buffer', name)
-    release = () => shm.detach(name, true)
-  }
-  const figures = {}
-  try {
-    for (const [op, { perCall, calls, body }] of Object.entries(BUFFER_OPS)) {
-      // Its own compiled copy of the loop per operation; distinct source text
-      // keeps V8's compilation cache from sharing one copy's feedback.
-      const run = new Function('b', 'count', `${body} // ${op}`) // eslint-disable-line no-new-func
-      for (let w = 0; w < 3; w++) run(b, calls)
-      const s = []
-      for (let r = 0; r < BUFFER_SAMPLES; r++) {
-        const t0 = now()
-        run(b, calls)
-        s.push(elapsedNs(t0) / (calls * perCall))
-      }
-      figures[`${kind === 'kit' ? 'kit' : `alt.${kind}`}.buf_${op}`] = { unit: 'ns', samples: s }
-    }
-  } finally {
-    release()
-  }
-  return figures
-}
 
 async function bufferOps() {
   kit('IPCBuffer')
+  const peers = {}
   const figures = {}
-  for (let round = 0; round < n(4, 2); round++) {
+  try {
     for (const kind of BUFFER_KINDS) {
-      const res = spawnSync(process.execPath, [__filename, `bufops.${kind}`], { encoding: 'utf8' })
-      if (res.status !== 0) {
-        if (kind === 'shmta') continue // shm-typed-array did not build: its rows read n/a
-        throw new Error(`bufops.${kind} failed: ${res.stderr}`)
+      const p = peer('buffer-ops', [kind, uniqueName(kind)])
+      const hello = await p.next()
+      if (hello === 'ready') peers[kind] = p
+      else await p.stop() // shm-typed-array did not build: its rows read n/a
+    }
+    for (const op of ['fill', 'read', 'write', 'index']) {
+      for (const p of Object.values(peers)) {
+        p.send({ op, warm: true })
+        await p.next()
       }
-      for (const [id, f] of Object.entries(JSON.parse(res.stdout.trim().split('\n').pop()).figures)) {
-        figures[id] ??= { unit: f.unit, samples: [] }
-        figures[id].samples.push(...f.samples)
+      for (let r = 0; r < n(61, 15); r++) {
+        for (const [kind, p] of Object.entries(peers)) {
+          p.send({ op })
+          const id = `${kind === 'kit' ? 'kit' : `alt.${kind}`}.buf_${op}`
+          figures[id] ??= { unit: 'ns', samples: [] }
+          figures[id].samples.push(await p.next())
+        }
       }
     }
+  } finally {
+    await Promise.all(Object.values(peers).map((p) => p.stop()))
   }
   return figures
 }
@@ -566,7 +550,7 @@ async function kitCycle() {
       buf.close()
     }
   }
-  return { 'kit.cycle': { unit: 'ns', samples: await samples(() => perOp(run, n(20000, 5000))) } }
+  return { 'kit.cycle': { unit: 'ns', samples: await timed((c) => perOp(run, c), n(20000, 5000)) } }
 }
 
 async function shmtaCycle() {
@@ -578,7 +562,7 @@ async function shmtaCycle() {
       shm.detach(name, true)
     }
   }
-  return { 'alt.shmta_cycle': { unit: 'ns', samples: await samples(() => perOp(run, n(20000, 5000))) } }
+  return { 'alt.shmta_cycle': { unit: 'ns', samples: await timed((c) => perOp(run, c), n(20000, 5000)) } }
 }
 
 const jobs = {
@@ -586,10 +570,10 @@ const jobs = {
   'c.sem_pair': cJob('sem_pair', 10000000, 2000000),
   'c.semop_pair': cJob('semop_pair', 200000, 50000),
   'c.futex_pingpong': cJob('futex_pingpong', 20000, 5000),
-  'c.spin_pingpong': cJob('spin_pingpong', 100000, 20000),
+  'c.spin_pingpong': cJob('spin_pingpong', 20000, 5000),
   'c.memcpy': cJob('memcpy', 1024, 256),
   'c.memcpy_cached': cJob('memcpy_cached', 1024, 256),
-  'c.shm_cycle': cJob('shm_cycle', 20000, 5000),
+  'c.shm_cycle': cJob('shm_cycle', 10000, 3000),
   'c.counter2': cJob('counter2', 10000000, 2000000),
   'c.counter4': cJob('counter4', 5000000, 1000000),
   'ref.atomics_pair': atomicsPair,
@@ -619,19 +603,12 @@ const jobs = {
   'alt.shmta_cycle': shmtaCycle,
 }
 
-// Run by other jobs, not by bench/run.js.
-const subjobs = {
-  'bufops.plain': () => bufferOpsOf('plain'),
-  'bufops.kit': () => bufferOpsOf('kit'),
-  'bufops.shmta': () => bufferOpsOf('shmta'),
-}
-
 module.exports = { jobs }
 
 if (require.main === module) {
   const id = process.argv[2]
   Promise.resolve()
-    .then(() => (jobs[id] || subjobs[id])())
+    .then(() => jobs[id]())
     .then(
       (figures) => process.stdout.write(`${JSON.stringify({ figures })}\n`),
       (err) => {

@@ -95,6 +95,46 @@ const roles = {
     full.close()
   },
 
+  // One kind of 64 KiB buffer; each message {op} runs one sample of that
+  // operation and replies with ns per operation (see bufferOps in jobs.js).
+  'buffer-ops'(kind, name) {
+    const size = 65536
+    let b
+    if (kind === 'plain') b = Buffer.alloc(size)
+    else if (kind === 'kit') {
+      b = require('..').IPCBuffer.posix(name, { size })
+      b.unlink()
+    } else {
+      let shm
+      try {
+        shm = require('shm-typed-array')
+      } catch {
+        return reply('unavailable')
+      }
+      b = shm.create(size, 'Buffer', name)
+      process.on('disconnect', () => shm.detach(name, true))
+    }
+    // [operations per call, calls per sample, the loop]; each loop gets its own
+    // compiled copy (distinct source text: V8 caches compilations by source).
+    const ops = {
+      fill: [1, 8000, 'for (let i = 0; i < count; i++) b.fill(i & 255)'],
+      read: [16384, 50, 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) s += b.readUInt32LE(o); return s'],
+      write: [16384, 40, 'for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) b.writeUInt32LE(o + i, o)'],
+      index: [65536, 100, 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o++) s += b[o]; return s'],
+    }
+    const loops = {}
+    for (const [op, [, , body]] of Object.entries(ops)) loops[op] = new Function('b', 'count', `${body} // ${op}`) // eslint-disable-line no-new-func
+    process.on('message', ({ op, warm }) => {
+      const [perCall, calls] = ops[op]
+      for (let w = 0; w < (warm ? 5 : 1); w++) {
+        const t0 = now()
+        loops[op](b, calls)
+        if (w === (warm ? 4 : 0)) reply(Number(now() - t0) / (calls * perCall))
+      }
+    })
+    reply('ready')
+  },
+
   // Contended counter: on each 'go', `count` increments; reports its start and end.
   'kit-counter'(name, size, count) {
     const { GuardedBuffer } = require('..')

@@ -33,6 +33,12 @@ const OWNER_MASK = 0x003fffff
 const FOREIGN = 0x20000000
 const WAITERS = 0x40000000
 
+// Mutex#state bits.
+const HELD = 1 // this object holds the lock
+const QUEUED = 2 // acquires of this object wait in its queue
+const CLOSED = 4
+const DIED = 8 // the hold was taken over from a dead holder
+
 const ETIMEDOUT = -110
 const EDEADLK = -35
 const EINVAL = -22
@@ -111,11 +117,8 @@ export class Mutex {
   readonly #mine: number
   readonly #start: number
   readonly #foreign: boolean
-  #held = false
-  /** Not held, nothing queued, not closed: the fast paths may take the lock. */
-  #idle = true
-  #ownerDied = false
-  #closed = false
+  /** HELD | QUEUED | CLOSED | DIED; 0: the fast paths may take the lock. */
+  #state = 0
   readonly #queue: Waiter[] = []
   #contended: ContendedWaits | undefined
 
@@ -147,7 +150,7 @@ export class Mutex {
 
   /** true while this Mutex holds the lock after taking it from an owner that died. */
   get ownerDied(): boolean {
-    return this.#held && this.#ownerDied
+    return (this.#state & (HELD | DIED)) === (HELD | DIED)
   }
 
   /** Whether any process (this one included) holds the lock. */
@@ -158,7 +161,7 @@ export class Mutex {
 
   /** Takes the lock if it is free and no acquire of this Mutex is waiting. No system call. */
   tryAcquire(): boolean {
-    if (this.#idle) return this.#take()
+    if (this.#state === 0) return this.#take()
     this.#check()
     return false
   }
@@ -169,10 +172,9 @@ export class Mutex {
    */
   acquireSync(timeout?: number): boolean {
     // The uncontended path first: one compare-and-swap, no call into the addon.
-    if (this.#idle && timeout === undefined && Atomics.compareExchange(this.#view, WORD, 0, this.#mine) === 0) {
+    if (this.#state === 0 && timeout === undefined && Atomics.compareExchange(this.#view, WORD, 0, this.#mine) === 0) {
       this.#view[START] = this.#start
-      this.#held = true
-      this.#idle = false
+      this.#state = HELD
       return true
     }
     return this.#acquireSyncSlow(timeout)
@@ -181,7 +183,7 @@ export class Mutex {
   #acquireSyncSlow(timeout: unknown): boolean {
     const ms = check.timeout(timeout)
     this.#check()
-    if (!this.#idle) {
+    if (this.#state !== 0) {
       if (ms === 0) return false
       // Blocking here would stop the event loop that must release it.
       throw new IPCError(EDEADLK, 'futex', this.#subject)
@@ -191,9 +193,7 @@ export class Mutex {
     if (this.#heldByThisThread()) throw new IPCError(EDEADLK, 'futex', this.#subject)
     const got = sem.mutexAcquireSync(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, ms ?? -1)
     if (got === 0) return false
-    this.#held = true
-    this.#idle = false
-    this.#ownerDied = got === 2
+    this.#state = got === 2 ? HELD | DIED : HELD
     return true
   }
 
@@ -213,7 +213,7 @@ export class Mutex {
       return Promise.reject(err)
     }
     if (signal?.aborted) return Promise.reject(signal.reason)
-    if (this.#idle && this.#take()) return Promise.resolve(this.#releaser())
+    if (this.#state === 0 && this.#take()) return Promise.resolve(this.#releaser())
     if (ms === 0) return Promise.reject(this.#timedOut())
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, deadline: ms === undefined ? Infinity : performance.now() + ms, signal }
@@ -223,8 +223,8 @@ export class Mutex {
         signal.addEventListener('abort', waiter.onAbort, { once: true })
       }
       this.#queue.push(waiter)
-      this.#idle = false
-      if (this.#queue.length === 1 && !this.#held) this.#serve()
+      this.#state |= QUEUED
+      if (this.#queue.length === 1 && (this.#state & HELD) === 0) this.#serve()
     })
   }
 
@@ -241,20 +241,27 @@ export class Mutex {
 
   /** Releases the lock if this Mutex holds it; otherwise does nothing. */
   release(): void {
-    if (!this.#held) return
+    if (this.#state !== HELD) return this.#releaseHeld()
+    // The common case: held, nothing queued, nobody sleeping.
     const view = this.#view
     view[START] = 0
     const word = Atomics.exchange(view, WORD, 0)
-    this.#held = false
-    if (word === this.#mine && this.#queue.length === 0) this.#idle = true
-    else this.#afterRelease(word)
+    this.#state = 0
+    if (word !== this.#mine) this.#afterRelease(word)
+  }
+
+  #releaseHeld(): void {
+    if ((this.#state & HELD) === 0) return
+    const view = this.#view
+    view[START] = 0
+    const word = Atomics.exchange(view, WORD, 0)
+    this.#state &= ~(HELD | DIED)
+    this.#afterRelease(word)
   }
 
   #afterRelease(word: number): void {
     if (word & WAITERS) sem.mutexWake(this.#view)
-    this.#ownerDied = false
     if (this.#queue.length > 0) this.#serve()
-    else this.#idle = !this.#closed
   }
 
   /** Rejects this process's pending acquires of this Mutex (code 'ERR_IPC_CANCELED'). */
@@ -267,13 +274,12 @@ export class Mutex {
    * calls throw ERR_IPC_CLOSED. Idempotent. The lock's name stays (see unlink).
    */
   close(): void {
-    if (this.#closed) return
+    if (this.#state & CLOSED) return
     for (const waiter of this.#queue.slice()) this.#drop(waiter, closedError('Mutex'))
     this.#contended?.close(() => closedError('Mutex'))
     this.#contended = undefined
     this.release()
-    this.#closed = true
-    this.#idle = false
+    this.#state |= CLOSED
     if (this.#owned) this.#map.close()
   }
 
@@ -287,7 +293,7 @@ export class Mutex {
   }
 
   #check(): void {
-    if (this.#closed) throw closedError('Mutex')
+    if (this.#state & CLOSED) throw closedError('Mutex')
   }
 
   /** The uncontended path: one compare-and-swap on the shared word. */
@@ -296,8 +302,7 @@ export class Mutex {
     if (Atomics.compareExchange(view, WORD, 0, this.#mine) !== 0) return false
     // Until this store a waiter sees start 0 and presumes the owner alive.
     view[START] = this.#start
-    this.#held = true
-    this.#idle = false
+    this.#state |= HELD
     return true
   }
 
@@ -331,13 +336,13 @@ export class Mutex {
       return
     }
     this.#queue.splice(index, 1)
-    this.#idle = !this.#held && this.#queue.length === 0 && !this.#closed
     this.#settled(waiter)
     waiter.reject(reason)
   }
 
+  /** `waiter` has left the queue: stop its timer and abort listener. */
   #settled(waiter: Waiter): void {
-    this.#idle = !this.#held && this.#queue.length === 0 && !this.#closed
+    if (this.#queue.length === 0) this.#state &= ~QUEUED
     if (waiter.timer !== undefined) clearTimeout(waiter.timer)
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort)
   }
@@ -345,7 +350,7 @@ export class Mutex {
   /** Gives the lock to the first waiter: now if it is free, else after a wait off this thread. */
   #serve(): void {
     const head = this.#queue[0]
-    if (head === undefined || this.#held || head.active !== undefined) return
+    if (head === undefined || this.#state & HELD || head.active !== undefined) return
     if (this.#take()) {
       this.#queue.shift()
       this.#settled(head)
@@ -359,10 +364,8 @@ export class Mutex {
     this.#contended.wait(left, active.signal).then(
       (got) => {
         head.active = undefined
-        if (this.#closed) return // close() gave the lock back with the wait
-        this.#held = true
-        this.#idle = false
-        this.#ownerDied = got === 2
+        if (this.#state & CLOSED) return // close() gave the lock back with the wait
+        this.#state = (this.#state & ~DIED) | HELD | (got === 2 ? DIED : 0)
         if (this.#queue[0] === head) {
           this.#queue.shift()
           this.#settled(head)
@@ -378,7 +381,7 @@ export class Mutex {
           this.#settled(head)
           head.reject(err instanceof IPCError && err.errno === ETIMEDOUT ? this.#timedOut() : err)
         }
-        if (!this.#closed) this.#serve()
+        if ((this.#state & CLOSED) === 0) this.#serve()
       },
     )
   }

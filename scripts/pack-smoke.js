@@ -105,10 +105,21 @@ function main() {
     })
     step('installed with --ignore-scripts and no compiler on PATH')
 
-    // The package's types, as a TypeScript user sees them.
+    // The package's types, as a TypeScript user sees them (compiled, never run).
     fs.writeFileSync(
       path.join(project, 'types.ts'),
-      "import { IPCBuffer, IPCError } from 'ipc-kit'\nconst b: Buffer = IPCBuffer(8)\nconst e: typeof IPCError = IPCError\nvoid b, e\n",
+      [
+        "import { IPCBuffer, IPCError, Semaphore, Mutex, GuardedBuffer, type OpenOptions, type AcquireOptions } from 'ipc-kit'",
+        'const opts: OpenOptions = { size: 8, create: "exclusive" }',
+        'const b: Buffer = IPCBuffer.posix("/x", opts)',
+        'const s: Promise<void> = Semaphore.posix("/x").wait({ timeout: 1 })',
+        'const wait: AcquireOptions = { timeout: 1 }',
+        'const m: Promise<() => void> = new Mutex("x").acquire(wait)',
+        'const g: Buffer = GuardedBuffer.open("x").buffer',
+        'const e: typeof IPCError = IPCError',
+        'void b, s, m, g, e',
+        '',
+      ].join('\n'),
     )
     const tsc = spawnSync(
       process.execPath,

@@ -28,6 +28,15 @@ const VERBS = {
     m.close()
     await send({ acquired: true })
   },
+  async guarded(name) {
+    const g = kit.GuardedBuffer.open(name, { create: false })
+    const counter = await g.withLock((buf) => {
+      buf.writeUInt32LE(buf.readUInt32LE(0) + 1, 0)
+      return buf.readUInt32LE(0)
+    })
+    g.close()
+    await send({ counter })
+  },
 }
 
 const [verb, ...args] = process.argv.slice(2)

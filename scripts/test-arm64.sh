@@ -3,7 +3,11 @@
 # qemu-user, from the .arm64-sysroot folder (made if missing), with
 # PREBUILDS_ONLY=1 so prebuilds/linux-arm64 is what loads (built if missing).
 # Child Node processes start through IPC_KIT_TEST_NODE (see test/helpers.js),
-# so cross-process tests run both sides on arm64.
+# so cross-process tests run both sides on arm64. Programs that start
+# process.execPath themselves (examples, fork()) need the kernel to run arm64
+# executables: as root, the script registers qemu with binfmt_misc for the
+# run, under a name of its own, and removes it at exit (IPC_KIT_ARM64_BINFMT=0
+# to skip; those tests then fail).
 # Usage: scripts/test-arm64.sh [uvu pattern]   (default: every test/*.test.js)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +19,36 @@ scripts/arm64-sysroot.sh
 [ -f dist/index.js ] || npm run build
 
 S=$PWD/.arm64-sysroot/root
-node=(qemu-aarch64 -L "$S" "$S/usr/bin/node")
+qemu=$(command -v qemu-aarch64)
+node=("$qemu" -L "$S" "$S/usr/bin/node")
 export PREBUILDS_ONLY=1 IPC_KIT_TEST_NODE="${node[*]}"
+
+binfmt=/proc/sys/fs/binfmt_misc
+entry="" mounted=""
+undo_binfmt() {
+  [ -z "$entry" ] || echo -1 >"$binfmt/$entry" || true
+  rm -f "$S/../qemu-$$"
+  # Unmounting drops every entry: only when no one else registered any.
+  if [ -n "$mounted" ] && [ -z "$(ls "$binfmt" | grep -vx 'register\|status')" ]; then umount "$binfmt" || true; fi
+}
+if [ "${IPC_KIT_ARM64_BINFMT:-1}" = 1 ] && [ "$(id -u)" -eq 0 ]; then
+  trap undo_binfmt EXIT
+  if [ ! -e "$binfmt/register" ] && mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null; then mounted=1; fi
+  if [ -w "$binfmt/register" ] && ! grep -qs '^interpreter .*qemu-aarch64' "$binfmt"/*; then
+    # The interpreter: qemu with our sysroot, whatever environment a child gets.
+    printf '#!/bin/sh\nexec %s -L %s "$@"\n' "$qemu" "$S" >"$S/../qemu-$$"
+    chmod 755 "$S/../qemu-$$"
+    entry=ipc-kit-arm64-$$
+    # ELF 64-bit little-endian, e_machine EM_AARCH64 (0xb7); the kernel parses the \x escapes.
+    printf '%s' ":$entry:M::\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:$S/../qemu-$$:" \
+      >"$binfmt/register" || entry=""
+  fi
+fi
+if [ -n "$entry" ] || grep -qs '^interpreter .*qemu' "$binfmt"/*; then
+  echo "test:arm64: arm64 executables run through binfmt_misc${entry:+ ($binfmt/$entry, removed at exit)}"
+else
+  echo "test:arm64: no binfmt_misc entry for arm64: tests that start process.execPath themselves will fail"
+fi
 
 # Prove what runs: an arm64 Node loading the arm64 prebuild.
 "${node[@]}" -e '

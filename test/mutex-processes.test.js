@@ -9,7 +9,7 @@ const path = require('node:path')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { GuardedBuffer, Mutex, IPCBuffer } = require('..')
-const { uniqueName, withCleanup, runChild, runScript, nextMessage } = require('./helpers')
+const { uniqueName, withCleanup, runChild, runScript, nextMessage, NODE } = require('./helpers')
 
 const ROOT = path.join(__dirname, '..')
 const FOREIGN = 0x20000000

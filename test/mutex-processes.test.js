@@ -165,6 +165,7 @@ test('worker_threads: threads exclude each other; a worker terminated holding th
     cleanup(() => holder.terminate())
     await new Promise((resolve) => holder.once('message', resolve))
     assert.is(g.mutex.tryAcquire(), false) // same process, another thread: excluded
+    assert.is(g.mutex.acquireSync(300), false) // judged alive: its own start time, not the process's
     const waiting = g.lock({ timeout: 10000 })
     await holder.terminate()
     const t0 = performance.now()

@@ -10,7 +10,7 @@ const { Worker } = require('node:worker_threads')
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
 const { Semaphore } = require('..')
-const { uniqueName, uniqueKey, withCleanup, FIXTURES } = require('./helpers')
+const { uniqueName, uniqueKey, withCleanup, runChild, FIXTURES } = require('./helpers')
 
 const WORKER = join(FIXTURES, 'semaphore-worker.js')
 
@@ -73,6 +73,18 @@ loop('with 256 waits pending, fs.readFile, dns.lookup and a timer complete promp
     for (const sem of sems) sem.post(8)
     await Promise.all(waits)
     assert.is(resolved, 256)
+  }))
+
+loop('an idle semaphore dropped without close() is collected, and its waiter thread stops', () =>
+  withCleanup(async (cleanup) => {
+    const name = uniqueName('semgc')
+    cleanup(() => Semaphore.unlink('posix', name))
+    const { code, signal, stderr, messages } = await runChild('semaphore-gc.js', [name], { execArgv: ['--expose-gc'] })
+    assert.is(signal, null, stderr)
+    assert.is(code, 0, stderr)
+    const [{ before, busy, after }] = messages
+    assert.ok(busy >= before + 16, `16 semaphores with waits behind them: ${before} -> ${busy} threads`)
+    assert.is(after, before, `after collection: ${after} threads, ${before} before`)
   }))
 
 loop.run()

@@ -4,6 +4,10 @@
 // it, the env cleanup hook. The thread itself uses a raw pointer: it is always
 // joined before the thread-safe function's box goes, and that box is the last
 // owner a running thread can outlive.
+//
+// onSettled is held through a reference that is strong only while waits are
+// pending: an idle queue (and the object that owns it) can be collected, and
+// its finalizer then stops the thread.
 #include "waiter.h"
 
 #include <algorithm>
@@ -49,6 +53,7 @@ struct Core {
   // JavaScript thread only.
   napi_env env = nullptr;
   napi_threadsafe_function tsfn = nullptr;  // null once finalized
+  napi_ref onSettled = nullptr;             // strong while refd
   std::thread thread;
   uint32_t nextId = 1;
   size_t unsettled = 0;  // waits JavaScript still expects onSettled for
@@ -112,9 +117,11 @@ void Run(Core* c) {
   }
 }
 
+// Pending waits keep the event loop alive, and onSettled from the GC.
 void Ref(Core* c) {
   if (!c->refd && c->tsfn != nullptr) {
     napi_ref_threadsafe_function(c->env, c->tsfn);
+    napi_reference_ref(c->env, c->onSettled, nullptr);
     c->refd = true;
   }
 }
@@ -122,6 +129,7 @@ void Ref(Core* c) {
 void UnrefIfIdle(Core* c) {
   if (c->unsettled == 0 && c->refd && c->tsfn != nullptr) {
     napi_unref_threadsafe_function(c->env, c->tsfn);
+    napi_reference_unref(c->env, c->onSettled, nullptr);
     c->refd = false;
   }
 }
@@ -171,7 +179,7 @@ std::vector<uint32_t> Close(Core* c) {
   return ids;
 }
 
-void CallJs(napi_env env, napi_value onSettled, void* context, void* /*data*/) {
+void CallJs(napi_env env, napi_value /*js_callback*/, void* context, void* /*data*/) {
   if (env == nullptr) return;  // being torn down
   auto* c = static_cast<Core*>(context);
   std::vector<Core::Done> batch;
@@ -182,6 +190,8 @@ void CallJs(napi_env env, napi_value onSettled, void* context, void* /*data*/) {
   }
   napi_value undefined;
   napi_get_undefined(env, &undefined);
+  napi_value onSettled = nullptr;
+  napi_get_reference_value(env, c->onSettled, &onSettled);
   for (const auto& d : batch) {
     if (c->closed) {  // close() already settled every wait: nobody wants this
       if (d.err == 0) c->source->Undo(d.value);
@@ -193,7 +203,8 @@ void CallJs(napi_env env, napi_value onSettled, void* context, void* /*data*/) {
     napi_create_int32(env, d.err, &args[1]);
     napi_create_int32(env, d.value, &args[2]);
     // During teardown JavaScript may no longer run: a unit nobody received goes back.
-    if (napi_call_function(env, undefined, onSettled, 3, args, nullptr) != napi_ok && d.err == 0) {
+    if ((onSettled == nullptr || napi_call_function(env, undefined, onSettled, 3, args, nullptr) != napi_ok) &&
+        d.err == 0) {
       c->source->Undo(d.value);
     }
   }
@@ -212,6 +223,7 @@ void FinalizeTsfn(napi_env env, void* data, void* /*hint*/) {
   Core* c = box->get();
   StopAndJoin(c);
   c->tsfn = nullptr;
+  napi_delete_reference(env, c->onSettled);
   if (!c->hookRan) napi_remove_env_cleanup_hook(env, CleanupHook, c);
   delete box;
 }
@@ -286,12 +298,14 @@ Napi::Value NewQueue(Napi::Env env, std::shared_ptr<Source> source, Napi::Functi
   c->env = env;
   auto* tsfnBox = new Box(core);
   napi_value name = Napi::String::New(env, "ipc-kit:wait");
-  napi_status status = napi_create_threadsafe_function(env, onSettled, nullptr, name, 0, 1, tsfnBox,
+  // No function here: the thread-safe function would hold it strongly for life.
+  napi_status status = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, tsfnBox,
                                                        FinalizeTsfn, c, CallJs, &c->tsfn);
   if (status != napi_ok) {
     delete tsfnBox;
     throw Napi::Error::New(env, "napi_create_threadsafe_function failed");
   }
+  napi_create_reference(env, onSettled, 0, &c->onSettled);
   // An idle queue never keeps the process alive; waitAdd refs it.
   napi_unref_threadsafe_function(env, c->tsfn);
   napi_add_env_cleanup_hook(env, CleanupHook, c);

@@ -208,6 +208,20 @@ for (const kind of Object.keys(KINDS)) {
       if (kind === 'posix') assert.is(sem.tryWait(), true) // the open handle still works
     }))
 
+  if (kind === 'sysv') {
+    t('unlink() removes a System V set at once: pending waits and later calls fail with EIDRM', () =>
+      withCleanup(async (cleanup) => {
+        const sem = open(id(), { initial: 0 })
+        cleanup(() => sem.close())
+        const waits = [sem.wait(), sem.wait(), sem.wait({ timeout: 10000 })]
+        setTimeout(() => sem.unlink(), 20)
+        for (const w of waits) await rejectsCode(w, IPCError, 'EIDRM')
+        throwsCode(() => sem.post(), IPCError, 'EIDRM')
+        throwsCode(() => sem.value, IPCError, 'EIDRM')
+        throwsCode(() => sem.waitSync(0), IPCError, 'EIDRM')
+      }))
+  }
+
   t('mode: a created semaphore gets exactly mode, whatever the umask', () =>
     withCleanup((cleanup) => {
       const old = process.umask(0o077)

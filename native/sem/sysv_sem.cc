@@ -27,6 +27,10 @@ union semun {
 
 Status Fail(const char* syscall) { return Status{errno, syscall}; }
 
+// On a set id we opened, Linux says EIDRM to waiters woken by the removal and
+// EINVAL to calls made after it: both mean the set was removed.
+Status FailOnSet(const char* syscall) { return Status{errno == EINVAL ? EIDRM : errno, syscall}; }
+
 int64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -113,19 +117,19 @@ Status SysvWait(int id, bool undo, int64_t timeoutNs, bool* taken) {
       *taken = false;
       return Status{};
     }
-    return Fail(timeoutNs == kForever ? "semop" : "semtimedop");
+    return FailOnSet(timeoutNs == kForever ? "semop" : "semtimedop");
   }
 }
 
 Status SysvPost(int id, bool undo, int count) {
   if (count == 0) return Status{};  // a semop of 0 would wait for zero
   struct sembuf op = {0, static_cast<short>(count), static_cast<short>(undo ? SEM_UNDO : 0)};
-  return semop(id, &op, 1) == 0 ? Status{} : Fail("semop");
+  return semop(id, &op, 1) == 0 ? Status{} : FailOnSet("semop");
 }
 
 Status SysvValue(int id, int* value) {
   int v = semctl(id, 0, GETVAL);
-  if (v < 0) return Fail("semctl");
+  if (v < 0) return FailOnSet("semctl");
   *value = v;
   return Status{};
 }

@@ -93,6 +93,22 @@ for (const kind of Object.keys(KINDS)) {
       assert.is(received + left, POSTS)
     }))
 
+  t('signals interrupting waitSync (EINTR) resume it with the time left', () =>
+    withCleanup(async (cleanup) => {
+      const sem = fresh(kind, cleanup)
+      let timer
+      cleanup(() => clearInterval(timer))
+      const { messages } = await child(['signalled', kind, idOf(sem), 400], {
+        onMessage: (m, proc) => {
+          if (m.ready) timer = setInterval(() => proc.kill('SIGUSR2'), 40)
+          else clearInterval(timer)
+        },
+      })
+      const { taken, took } = messages[1]
+      assert.is(taken, false)
+      assert.ok(took >= 400 && took <= 500, `waitSync(400) under signals took ${took} ms`)
+    }))
+
   t('an unprivileged child opening a 0600 semaphore gets EACCES; 0666 lets it in', () =>
     withCleanup(async (cleanup) => {
       if (!isRoot) return // only root can drop to another user here

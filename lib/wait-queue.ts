@@ -27,6 +27,9 @@ export class WaitQueue {
   readonly #options: WaitQueueOptions
   #queue: Handle | undefined
   readonly #pending = new Map<number, Pending>()
+  // Held here: the native queue holds it only weakly while idle, so that a
+  // dropped WaitQueue can be collected and its thread stopped.
+  readonly #onSettled = (id: number, err: number, value: number): void => this.#settle(id, err, value)
 
   constructor(options: WaitQueueOptions) {
     this.#options = options
@@ -44,7 +47,7 @@ export class WaitQueue {
   wait(timeout: number | undefined, signal?: AbortSignal): Promise<number> {
     if (signal?.aborted) return Promise.reject(signal.reason)
     const { binding } = this.#options
-    this.#queue ??= this.#options.open((id, err, value) => this.#settle(id, err, value))
+    this.#queue ??= this.#options.open(this.#onSettled)
     const queue = this.#queue
     return new Promise<number>((resolve, reject) => {
       const id = binding.waitAdd(queue, timeout ?? -1)

@@ -124,6 +124,17 @@ workers('workers terminated with waits pending and units in flight: no crash, ev
     }
   }))
 
+workers('workers terminated in the middle of native calls: the process survives', () =>
+  withCleanup(async (cleanup) => {
+    const sem = fresh('posix', cleanup)
+    for (let round = 0; round < 10; round++) {
+      const worker = new Worker(WORKER, { workerData: { cmd: 'busy', kind: 'posix', id: idOf(sem) } })
+      await nextFrom(worker, (m) => m === 'ready')
+      await new Promise((r) => setTimeout(r, round))
+      await worker.terminate()
+    }
+  }))
+
 workers('two copies of the addon in one process (and in a worker) each serve their waits', () =>
   withCleanup(async (cleanup) => {
     const sem = fresh('posix', cleanup)
@@ -139,13 +150,19 @@ workers('two copies of the addon in one process (and in a worker) each serve the
     assert.is.not(module.exports.sem, require('../dist/native').sem)
     const raw = module.exports.sem
     const { handle } = raw.open(0, sem.name, 0, 0o600, 0, false)
-    const settled = new Promise((resolve) => raw.waitAdd(raw.waitQueue(handle, (id, err) => resolve(err)), -1))
+    let settle
+    const settled = new Promise((resolve) => (settle = resolve))
+    const onSettled = (id, err) => settle(err)
+    const queue = raw.waitQueue(handle, onSettled) // held until the end, as WaitQueue does
+    raw.waitAdd(queue, -1)
     const inWorker = new Worker(WORKER, { workerData: { cmd: 'copy', id: sem.name, addon: copy } })
     cleanup(() => inWorker.terminate())
     await nextFrom(inWorker, (m) => m === 'ready')
+    const waited = nextFrom(inWorker, (m) => m !== 'ready')
     sem.post(2)
     assert.is(await settled, 0)
-    assert.is(await nextFrom(inWorker), 'waited')
+    assert.is(await waited, 'waited')
+    assert.equal(raw.waitClose(queue), [])
     raw.close(handle)
     assert.is(sem.value, 0)
   }))

@@ -19,6 +19,7 @@ namespace {
 
 // How often a waiter checks that the owner still lives.
 constexpr int64_t kLivenessEveryNs = 200 * 1000 * 1000;
+constexpr int64_t kFirstCheckNs = 10 * 1000 * 1000;
 
 // The lock pair at the start of an Int32Array over the mapped header.
 Lock LockOf(const Napi::Value& value) {
@@ -60,7 +61,9 @@ Napi::Value JsAcquireSync(const Napi::CallbackInfo& info) {
   // "Forever" is a century: the loop below never sees it pass.
   if (timeoutMs < 0 || !std::isfinite(timeoutMs)) timeoutMs = 100.0 * 365 * 24 * 3600 * 1000;
   timespec until = MonotonicAfterMs(timeoutMs);
-  int64_t lastCheck = 0;
+  // The first liveness check comes after kFirstCheckNs of waiting: a live
+  // holder usually lets go well before, and a check costs a /proc read.
+  int64_t lastCheck = ToNs(MonotonicNow()) - kLivenessEveryNs + kFirstCheckNs;
   switch (LockAttempt(lock, mine, start, foreign, until, kLivenessEveryNs, &lastCheck)) {
     case Outcome::kAcquired:
       return Napi::Number::New(env, 1);

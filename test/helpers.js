@@ -133,6 +133,20 @@ function leftoversInDevShm() {
   return fs.readdirSync('/dev/shm').filter((f) => f.includes(`ipckit-`) && f.includes(`-${process.pid}-`))
 }
 
+/**
+ * A new semaphore of `kind` ('posix' or 'sysv') under a unique name, created
+ * with `options` (initial 0 unless given); `cleanup` closes and removes it.
+ * Its `name` ('/name' or the key) is what another process passes to open it.
+ */
+function freshSemaphore(kind, cleanup, options = {}) {
+  const { Semaphore } = require('..')
+  const id = kind === 'sysv' ? uniqueKey() : uniqueName('sem')
+  const sem = Semaphore[kind](id, { initial: 0, ...options })
+  cleanup(() => sem.close())
+  cleanup(() => Semaphore.unlink(kind, id))
+  return sem
+}
+
 /** Resolves with the error when `promise` rejects with `code`; throws if it resolves or rejects otherwise. */
 async function rejectsCode(promise, Type, code) {
   try {
@@ -156,4 +170,4 @@ function throwsCode(fn, Type, code) {
   throw new Error(`expected ${Type.name} ${code}, nothing was thrown`)
 }
 
-module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, runScript, nextMessage, nobody, isRoot, leftoversInDevShm, throwsCode, rejectsCode, NODE, FIXTURES }
+module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, runScript, nextMessage, nobody, isRoot, leftoversInDevShm, throwsCode, rejectsCode, freshSemaphore, NODE, FIXTURES }

@@ -4,25 +4,9 @@
 // pending wait's hold on process exit.
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
-const { Semaphore } = require('..')
-const { uniqueName, uniqueKey, withCleanup, runChild, nobody, isRoot } = require('./helpers')
+const { withCleanup, runChild, nobody, isRoot, freshSemaphore } = require('./helpers')
 
-const KINDS = {
-  posix: { id: () => uniqueName('semp'), open: Semaphore.posix },
-  sysv: { id: () => uniqueKey(), open: Semaphore.sysv },
-}
-
-function fresh(kind, cleanup, options = {}) {
-  const { id, open } = KINDS[kind]
-  const name = id()
-  const sem = open(name, { initial: 0, ...options })
-  cleanup(() => sem.close())
-  cleanup(() => Semaphore.unlink(kind, name))
-  return sem
-}
-
-/** The id a child passes to Semaphore.posix/sysv. */
-const idOf = (sem) => (sem.kind === 'posix' ? sem.name.slice(1) : sem.name)
+const fresh = freshSemaphore
 
 /** Runs test/fixtures/semaphore-child.js; asserts a clean exit; returns its messages. */
 async function child(args, options) {
@@ -32,14 +16,14 @@ async function child(args, options) {
   return { messages }
 }
 
-for (const kind of Object.keys(KINDS)) {
+for (const kind of ['posix', 'sysv']) {
   const t = suite(`Semaphore across processes (${kind})`)
 
   for (const mode of ['sync', 'async']) {
     t(`a child's ${mode} wait takes the unit this process posts`, () =>
       withCleanup(async (cleanup) => {
         const sem = fresh(kind, cleanup)
-        const done = child(['wait', kind, idOf(sem), mode], {
+        const done = child(['wait', kind, sem.name, mode], {
           onMessage: (m) => m.ready && sem.post(),
         })
         const { messages } = await done
@@ -52,7 +36,7 @@ for (const kind of Object.keys(KINDS)) {
     withCleanup(async (cleanup) => {
       const sem = fresh(kind, cleanup)
       const pending = sem.wait({ timeout: 15000 })
-      await child(['post', kind, idOf(sem), 2])
+      await child(['post', kind, sem.name, 2])
       await pending
       assert.is(sem.waitSync(5000), true)
       assert.is(sem.value, 0)
@@ -65,7 +49,7 @@ for (const kind of Object.keys(KINDS)) {
       let received = 0
       let refused = 0
       let posting = true
-      const poster = runChild('semaphore-child.js', ['post-loop', kind, idOf(sem), POSTS])
+      const poster = runChild('semaphore-child.js', ['post-loop', kind, sem.name, POSTS])
       const waits = []
       const finished = poster.then(() => (posting = false))
       while (posting) {
@@ -98,7 +82,7 @@ for (const kind of Object.keys(KINDS)) {
       const sem = fresh(kind, cleanup)
       let timer
       cleanup(() => clearInterval(timer))
-      const { messages } = await child(['signalled', kind, idOf(sem), 400], {
+      const { messages } = await child(['signalled', kind, sem.name, 400], {
         onMessage: (m, proc) => {
           if (m.ready) timer = setInterval(() => proc.kill('SIGUSR2'), 40)
           else clearInterval(timer)
@@ -113,22 +97,22 @@ for (const kind of Object.keys(KINDS)) {
     withCleanup(async (cleanup) => {
       if (!isRoot) return // only root can drop to another user here
       const closed = fresh(kind, cleanup, { mode: 0o600 })
-      const { messages } = await child(['open', kind, idOf(closed)], nobody())
+      const { messages } = await child(['open', kind, closed.name], nobody())
       assert.equal(messages, [{ code: 'EACCES', syscall: kind === 'posix' ? 'sem_open' : 'semget', name: 'IPCError' }])
       const open = fresh(kind, cleanup, { mode: 0o666 })
-      assert.equal((await child(['open', kind, idOf(open)], nobody())).messages, [{ ok: true }])
+      assert.equal((await child(['open', kind, open.name], nobody())).messages, [{ ok: true }])
     }))
 
   t('a pending wait keeps the process alive, as a timer would; close() lets it exit', () =>
     withCleanup(async (cleanup) => {
       const sem = fresh(kind, cleanup)
       const t0 = performance.now()
-      const { code, signal, stdout, stderr } = await runChild('semaphore-child.js', ['pending-wait', kind, idOf(sem), 300])
+      const { code, signal, stdout, stderr } = await runChild('semaphore-child.js', ['pending-wait', kind, sem.name, 300])
       assert.is(signal, null, stderr)
       assert.is(code, 0, stderr)
       assert.is(stdout, 'ETIMEDOUT') // it lived to see its wait time out
       assert.ok(performance.now() - t0 >= 300)
-      const { messages } = await child(['close-pending', kind, idOf(sem)], { timeout: 10000 })
+      const { messages } = await child(['close-pending', kind, sem.name], { timeout: 10000 })
       assert.equal(messages, [{ ready: true }, { code: 'ERR_IPC_CLOSED' }])
       assert.is(sem.value, 0)
     }))

@@ -10,19 +10,11 @@ const { Worker } = require('node:worker_threads')
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
 const { Semaphore } = require('..')
-const { uniqueName, uniqueKey, withCleanup, runChild, FIXTURES } = require('./helpers')
+const { uniqueName, withCleanup, runChild, freshSemaphore, FIXTURES } = require('./helpers')
 
 const WORKER = join(FIXTURES, 'semaphore-worker.js')
 
-function fresh(kind, cleanup) {
-  const id = kind === 'sysv' ? uniqueKey() : uniqueName('semt')
-  const sem = kind === 'sysv' ? Semaphore.sysv(id, { initial: 0 }) : Semaphore.posix(id, { initial: 0 })
-  cleanup(() => sem.close())
-  cleanup(() => Semaphore.unlink(kind, id))
-  return sem
-}
-
-const idOf = (sem) => (sem.kind === 'posix' ? sem.name.slice(1) : sem.name)
+const fresh = freshSemaphore
 
 /** Milliseconds `fn()` (a promise) takes. */
 async function timed(fn) {
@@ -96,7 +88,7 @@ for (const kind of ['posix', 'sysv']) {
   workers(`${kind}: a worker waits, the main thread posts`, () =>
     withCleanup(async (cleanup) => {
       const sem = fresh(kind, cleanup)
-      const worker = new Worker(WORKER, { workerData: { cmd: 'wait', kind, id: idOf(sem) } })
+      const worker = new Worker(WORKER, { workerData: { cmd: 'wait', kind, id: sem.name } })
       cleanup(() => worker.terminate())
       await nextFrom(worker, (m) => m === 'ready')
       sem.post()
@@ -109,7 +101,7 @@ workers('workers terminated with waits pending and units in flight: no crash, ev
   withCleanup(async (cleanup) => {
     const sem = fresh('posix', cleanup)
     for (let round = 0; round < 6; round++) {
-      const batch = [0, 1, 2].map(() => new Worker(WORKER, { workerData: { cmd: 'pending', kind: 'posix', id: idOf(sem), count: 4 } }))
+      const batch = [0, 1, 2].map(() => new Worker(WORKER, { workerData: { cmd: 'pending', kind: 'posix', id: sem.name, count: 4 } }))
       for (const w of batch) w.on('message', (m) => assert.not.equal(m, 'resolved'))
       await Promise.all(batch.map((w) => nextFrom(w, (m) => m === 'ready')))
       // The workers' JavaScript is blocked: their waiter threads take these
@@ -128,7 +120,7 @@ workers('workers terminated in the middle of native calls: the process survives'
   withCleanup(async (cleanup) => {
     const sem = fresh('posix', cleanup)
     for (let round = 0; round < 10; round++) {
-      const worker = new Worker(WORKER, { workerData: { cmd: 'busy', kind: 'posix', id: idOf(sem) } })
+      const worker = new Worker(WORKER, { workerData: { cmd: 'busy', kind: 'posix', id: sem.name } })
       await nextFrom(worker, (m) => m === 'ready')
       await new Promise((r) => setTimeout(r, round))
       await worker.terminate()

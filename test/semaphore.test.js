@@ -6,22 +6,14 @@ const fs = require('node:fs')
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
 const { Semaphore, IPCError, SEM_VALUE_MAX, SEMVMX } = require('..')
-const { uniqueName, uniqueKey, withCleanup, throwsCode, rejectsCode } = require('./helpers')
+const { uniqueName, uniqueKey, withCleanup, throwsCode, rejectsCode, freshSemaphore } = require('./helpers')
 
 const KINDS = {
   posix: { id: () => uniqueName('sem'), open: Semaphore.posix, max: SEM_VALUE_MAX, syscall: 'sem_clockwait' },
   sysv: { id: () => uniqueKey(), open: Semaphore.sysv, max: SEMVMX, syscall: 'semtimedop' },
 }
 
-/** A fresh semaphore of `kind`, closed and removed after the test. */
-function fresh(kind, cleanup, options = {}) {
-  const { id, open } = KINDS[kind]
-  const name = id()
-  const sem = open(name, { initial: 0, ...options })
-  cleanup(() => sem.close())
-  cleanup(() => Semaphore.unlink(kind, name))
-  return sem
-}
+const fresh = freshSemaphore
 
 const elapsed = (t0) => performance.now() - t0
 

@@ -36,4 +36,8 @@ void ThrowErrno(Napi::Env env, int err, const char* syscall, Napi::Value subject
   throw ErrnoError(env, err, syscall, subject);
 }
 
+void Check(Napi::Env env, const Status& s, Napi::Value subject) {
+  if (!s.ok()) ThrowErrno(env, s.err, s.syscall, subject);
+}
+
 }  // namespace ipc

@@ -4,6 +4,8 @@
 #pragma once
 #include <napi.h>
 
+#include "status.h"
+
 namespace ipc {
 
 // setErrorFactory(fn): remembers the factory for this environment.
@@ -14,5 +16,8 @@ void SetErrorFactory(const Napi::CallbackInfo& info);
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, Napi::Value subject);
 
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall, Napi::Value subject);
+
+// Throws the IPCError for a failed `s`; nothing when it succeeded.
+void Check(Napi::Env env, const Status& s, Napi::Value subject);
 
 }  // namespace ipc

@@ -63,9 +63,7 @@ class SemSource : public waiter::Source {
   std::shared_ptr<Sem> sem_;
 };
 
-void Check(Napi::Env env, const Status& s, Napi::Value subject) {
-  if (!s.ok()) ipc::ThrowErrno(env, s.err, s.syscall, subject);
-}
+using ipc::Check;
 
 const std::shared_ptr<Sem>& Get(Napi::Env env, Napi::Value handle) {
   const Box& sem = *handle.As<Napi::External<Box>>().Data();

@@ -85,9 +85,7 @@ Napi::Value Wrap(Napi::Env env, void* addr, const Opened& opened, size_t size, b
   return result;
 }
 
-void Check(Napi::Env env, const Status& s, Napi::Value subject) {
-  if (!s.ok()) ipc::ThrowErrno(env, s.err, s.syscall, subject);
-}
+using ipc::Check;
 
 // open(kind, id, flags, mode, size): opens/creates, grows, maps. `size` 0
 // maps the whole object; the object's own size is returned alongside.

@@ -6,13 +6,11 @@
 
 #include <cstddef>
 
+#include "../common/status.h"
+
 namespace shm {
 
-struct Status {
-  int err = 0;                   // errno, 0 on success
-  const char* syscall = nullptr; // the call that failed
-  bool ok() const { return err == 0; }
-};
+using Status = ipc::Status;
 
 enum OpenFlags : int {
   kCreate = 1,     // create when absent

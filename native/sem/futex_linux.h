@@ -24,8 +24,8 @@ struct Identity {
   uint32_t pidns = 0;    // the pid (and time) namespace, hashed from /proc/self/ns inodes; 0 if unknown
 };
 
-// The calling thread's identity (gettid, /proc/thread-self/stat, /proc/self/ns/{pid,time}).
-// Returns 0 or an errno.
+// The calling thread's identity (gettid, /proc/thread-self/stat, /proc/self/ns/{pid,time});
+// without /proc, start and pidns are 0. Returns 0 or an errno.
 int ThisThread(Identity* out);
 
 struct Lock {

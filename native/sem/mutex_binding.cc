@@ -40,7 +40,8 @@ Napi::Value JsIdentity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Identity id;
   int err = ThisThread(&id);
-  if (err != 0) ipc::ThrowErrno(env, err, "open", Napi::String::New(env, "/proc/thread-self/stat"));
+  // ERANGE: a thread id above 2^22 does not fit the lock word.
+  if (err != 0) ipc::ThrowErrno(env, err, "gettid", env.Undefined());
   Napi::Array out = Napi::Array::New(env, 3);
   out.Set(0u, Napi::Number::New(env, id.tid));
   out.Set(1u, Napi::Number::New(env, id.start));

@@ -69,6 +69,23 @@ for (const how of ['acquire', 'acquireSync']) {
     }))
 }
 
+test('torture: 3 processes mixing every acquire form with timeouts, aborts and cancel never overlap', () =>
+  withCleanup(async (cleanup) => {
+    const { g, name } = guarded(cleanup, 16)
+    const fixture = path.join(__dirname, 'fixtures', 'mutex-torture.js')
+    const runs = await Promise.all([0, 1, 2].map(() => runScript(fixture, [name, 1500], 60000)))
+    let total = 0
+    for (const { code, stdout, stderr } of runs) {
+      assert.is(stderr, '')
+      assert.is(code, 0)
+      const holds = Number(/^holds (\d+)\n$/.exec(stdout)[1])
+      assert.ok(holds > 0)
+      total += holds
+    }
+    assert.is(g.withLockSync((buf) => Number(buf.readBigUInt64LE(0))), total)
+    assert.is(g.mutex.isLocked(), false)
+  }))
+
 test('a live owner is never robbed: a child holds for 3 s while we wait with timeouts', () =>
   withCleanup(async (cleanup) => {
     const { g, name } = guarded(cleanup)

@@ -179,7 +179,11 @@ Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, cons
         continue;
       }
     }
-    if (now >= untilNs) return Outcome::kAgain;
+    if (now >= untilNs) {
+      // A release may have woken us just now: pass that wake on to another sleeper.
+      if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == 0) LockWake(lock);
+      return Outcome::kAgain;
+    }
     int64_t wakeAt = untilNs;
     if (!foreign && *lastCheck + checkEveryNs < wakeAt) wakeAt = *lastCheck + checkEveryNs;
     int err = FutexWaitUntil(word, w, FromNs(wakeAt));

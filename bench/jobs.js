@@ -523,7 +523,7 @@ async function bufferOps() {
         p.send({ op, warm: true })
         await p.next()
       }
-      for (let r = 0; r < n(61, 15); r++) {
+      for (let r = 0; r < n(31, 15); r++) {
         for (const [kind, p] of Object.entries(peers)) {
           p.send({ op })
           const id = `${kind === 'kit' ? 'kit' : `alt.${kind}`}.buf_${op}`

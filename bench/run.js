@@ -4,7 +4,8 @@
 // Compiles the C limits (bench/baseline.c) with the system cc, runs every job
 // of bench/jobs.js in its own child process, prints the table and writes
 // bench/RESULTS.md and bench/results.svg. Each figure is the median of several
-// repetitions; every ratio is computed from figures of this one run.
+// repetitions (3 rounds over every job, 3 repetitions each; --quick: one
+// round); every ratio is computed from figures of this one run.
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -17,7 +18,8 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const onlyAt = args.indexOf('--only')
 const only = onlyAt >= 0 ? new RegExp(args[onlyAt + 1]) : null
-const REPS = quick ? 3 : 7
+const REPS = 3
+const ROUNDS = quick ? 1 : 3
 const JOB_TIMEOUT = quick ? 30000 : 300000
 const BUILD = path.join(__dirname, '.build')
 const LAST_RUN = path.join(BUILD, 'last-run.json')
@@ -127,25 +129,31 @@ async function main() {
   const figures = {}
   const notes = {}
   const ids = Object.keys(jobs).filter((id) => !only || only.test(id))
-  console.log(`ipc-kit benchmarks${quick ? ' (quick)' : ''}: ${ids.length} jobs, median of ${REPS} repetitions each\n`)
+  console.log(`ipc-kit benchmarks${quick ? ' (quick)' : ''}: ${ids.length} jobs, ${ROUNDS} round${ROUNDS > 1 ? 's' : ''} of ${REPS} repetitions each\n`)
   let left = []
   try {
-    for (const [index, id] of ids.entries()) {
-      if ((id.startsWith('c.') && !baseline) || (id === 'ref.napi_noop' && !noop)) {
-        notes[id] = 'not measured: bench/.build could not be compiled (see above)'
-        continue
-      }
-      const t0 = Date.now()
-      const result = await runJob(id, index, context)
-      const secs = ((Date.now() - t0) / 1000).toFixed(1)
-      if (result.figures) {
-        for (const [fid, f] of Object.entries(result.figures)) {
-          figures[fid] = { ...f, median: median(f.samples), min: Math.min(...f.samples), max: Math.max(...f.samples) }
-          console.log(`  ${fid.padEnd(30)} ${formatFigure(figures[fid]).padStart(12)}   (${secs} s)`)
+    // Rounds over the whole list: a busy spell of the machine then hits every
+    // scenario a little rather than a few of them a lot.
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`)
+      for (const [index, id] of ids.entries()) {
+        if ((id.startsWith('c.') && !baseline) || (id === 'ref.napi_noop' && !noop)) {
+          notes[id] = 'not measured: bench/.build could not be compiled (see above)'
+          continue
         }
-      } else {
-        notes[id] = result.unavailable ? `not available yet: ${result.unavailable}` : `failed: ${result.failed}`
-        console.log(`  ${id.padEnd(30)} ${result.unavailable ? 'not available yet' : 'FAILED'}   (${secs} s)${result.failed ? `\n    ${result.failed}` : ''}`)
+        const t0 = Date.now()
+        const result = await runJob(id, index, context)
+        const secs = ((Date.now() - t0) / 1000).toFixed(1)
+        if (result.figures) {
+          for (const [fid, f] of Object.entries(result.figures)) {
+            const samples = (figures[fid]?.samples || []).concat(f.samples)
+            figures[fid] = { unit: f.unit, samples, median: median(samples), min: Math.min(...samples), max: Math.max(...samples) }
+            console.log(`  ${fid.padEnd(30)} ${formatFigure({ ...f, median: median(f.samples) }).padStart(12)}   (${secs} s)`)
+          }
+        } else {
+          notes[id] = result.unavailable ? `not available yet: ${result.unavailable}` : `failed: ${result.failed}`
+          console.log(`  ${id.padEnd(30)} ${result.unavailable ? 'not available yet' : 'FAILED'}   (${secs} s)${result.failed ? `\n    ${result.failed}` : ''}`)
+        }
       }
     }
   } finally {
@@ -160,7 +168,8 @@ async function main() {
     seconds: Math.round((Date.now() - started) / 1000),
     machine: machine(),
     node: `Node ${process.version} (V8 ${process.versions.v8}), ${os.arch()}`,
-    reps: REPS,
+    reps: REPS * ROUNDS,
+    rounds: ROUNDS,
     quick,
   }
   const rows = compare(figures, notes)

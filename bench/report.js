@@ -95,7 +95,34 @@ ${missing.length ? `\nNot measured in this run:\n\n${missing.join('\n')}\n` : ''
 - **Bulk**: 1 GiB sent in 1 MiB chunks from one process to another. ipc-kit: an 8 × 1 MiB ring in one \`IPCBuffer.posix\` with two semaphores (free slots, full slots); the writer copies each chunk in, the reader copies it out into its own Buffer (as a socket delivers data into the reader's memory). Sockets and pipes: \`write\` with backpressure, the reader counts bytes. memcpy: one thread copying 1 GiB of distinct data (beyond every cache); "memcpy in cache" copies a 1 MiB chunk into an 8 MiB ring, the geometry of the ipc-kit ring.
 - **Buffer operations**: the same loop on a 64 KiB plain Buffer, an \`IPCBuffer.posix\` and a shm-typed-array Buffer, each with its own compiled copy of the loop, alternating within each repetition.
 - **Cycle**: create a 4 KiB POSIX object, map it, unlink it, unmap and close it.
-${analysis ? `\n${analysis.trim()}\n` : ''}`
+${renderAnalysis(rows, analysis)}`
+}
+
+/**
+ * bench/analysis.md is hand-written: an introduction, then one "### key: title"
+ * section per reason. Each goal this run did not meet is listed with its
+ * figures, followed by the section of its row's key.
+ */
+function renderAnalysis(rows, analysis) {
+  const parts = analysis.split(/^### ([a-z0-9-]+): (.*)$/m)
+  const intro = parts[0].trim()
+  const sections = {}
+  for (let i = 1; i < parts.length; i += 3) sections[parts[i]] = { title: parts[i + 1].trim(), text: parts[i + 2].trim() }
+  const missed = rows.filter((r) => r.met === false)
+  const out = []
+  if (missed.length) {
+    out.push('## Goals not met in this run, and why\n')
+    for (const key of [...new Set(missed.map((r) => r.key))]) {
+      const section = sections[key]
+      out.push(`### ${section ? section.title : missed.find((r) => r.key === key).scenario}\n`)
+      for (const r of missed.filter((m) => m.key === key)) {
+        out.push(`- **${r.scenario}**: ipc-kit ${formatFigure(r.kitFigure)} against ${r.short} ${formatFigure(r.vsFigure)}: ipc-kit is ${formatSpeedup(r.speedup)}; the goal is ${r.goal.text}.`)
+      }
+      out.push(`\n${section ? section.text : 'Not analysed yet.'}\n`)
+    }
+  }
+  if (intro) out.push(`${intro}\n`)
+  return out.length ? `\n${out.join('\n')}` : ''
 }
 
 /**

@@ -58,38 +58,42 @@ const FIGURES = {
 const atLeast = (x, text) => ({ min: x, text })
 const atMost = (x, text) => ({ min: 1 / x, text })
 
-/** Rows of the result table: ipc-kit's figure against another, and the goal if the issue sets one. */
+/**
+ * Rows of the result table: ipc-kit's figure against another, and the goal if
+ * the issue sets one. `key` names the section of bench/analysis.md that
+ * explains the row when its goal is not met.
+ */
 const COMPARISONS = [
-  { scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'c.futex_pair', short: 'C futex', goal: atMost(4, '≤ 4× C') },
-  { scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'alt.lockfile_sync', short: 'proper-lockfile sync', goal: atLeast(10000, '≥ 10,000×') },
-  { scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'alt.flock_pair', short: 'fs-ext flock', goal: atLeast(10, '≥ 10×') },
+  { key: 'lock-c', scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'c.futex_pair', short: 'C futex', goal: atMost(4, '≤ 4× C') },
+  { key: 'lock-alternatives', scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'alt.lockfile_sync', short: 'proper-lockfile sync', goal: atLeast(10000, '≥ 10,000×') },
+  { key: 'lock-alternatives', scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'alt.flock_pair', short: 'fs-ext flock', goal: atLeast(10, '≥ 10×') },
   { scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'ref.atomics_pair', short: 'JS Atomics CAS+store', goal: null },
   { scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'ref.napi_noop', short: 'Node-API no-op call', goal: null },
-  { scenario: 'uncontended async lock pair', kit: 'kit.mutex_async_pair', vs: 'alt.lockfile_async', short: 'proper-lockfile async', goal: atLeast(500, '≥ 500×') },
-  { scenario: 'semaphore pair (POSIX)', kit: 'kit.sem_posix_pair', vs: 'c.sem_pair', short: 'C sem pair', goal: atMost(3, '≤ 3× C') },
-  { scenario: 'semaphore pair (System V)', kit: 'kit.sem_sysv_pair', vs: 'c.semop_pair', short: 'C semop pair', goal: atMost(3, '≤ 3× C') },
-  { scenario: 'contended counter, 2 processes', kit: 'kit.counter2', vs: 'c.counter2', short: 'C counter ×2', goal: atLeast(0.25, '≥ 0.25× C') },
-  { scenario: 'contended counter, 2 processes', kit: 'kit.counter2', vs: 'alt.flock_counter2', short: 'flock counter ×2', goal: atLeast(10, '≥ 10×') },
-  { scenario: 'contended counter, 4 processes', kit: 'kit.counter4', vs: 'c.counter4', short: 'C counter ×4', goal: atLeast(0.25, '≥ 0.25× C') },
-  { scenario: 'contended counter, 4 processes', kit: 'kit.counter4', vs: 'alt.flock_counter4', short: 'flock counter ×4', goal: atLeast(10, '≥ 10×') },
-  { scenario: 'ping-pong, sync', kit: 'kit.pingpong_sync', vs: 'alt.process_send_pingpong', short: 'process.send (sync)', goal: atLeast(20, '≥ 20×') },
+  { key: 'lock-alternatives', scenario: 'uncontended async lock pair', kit: 'kit.mutex_async_pair', vs: 'alt.lockfile_async', short: 'proper-lockfile async', goal: atLeast(500, '≥ 500×') },
+  { key: 'sem-posix', scenario: 'semaphore pair (POSIX)', kit: 'kit.sem_posix_pair', vs: 'c.sem_pair', short: 'C sem pair', goal: atMost(3, '≤ 3× C') },
+  { key: 'sem-sysv', scenario: 'semaphore pair (System V)', kit: 'kit.sem_sysv_pair', vs: 'c.semop_pair', short: 'C semop pair', goal: atMost(3, '≤ 3× C') },
+  { key: 'counter-c', scenario: 'contended counter, 2 processes', kit: 'kit.counter2', vs: 'c.counter2', short: 'C counter ×2', goal: atLeast(0.25, '≥ 0.25× C') },
+  { key: 'counter-flock', scenario: 'contended counter, 2 processes', kit: 'kit.counter2', vs: 'alt.flock_counter2', short: 'flock counter ×2', goal: atLeast(10, '≥ 10×') },
+  { key: 'counter-c', scenario: 'contended counter, 4 processes', kit: 'kit.counter4', vs: 'c.counter4', short: 'C counter ×4', goal: atLeast(0.25, '≥ 0.25× C') },
+  { key: 'counter-flock', scenario: 'contended counter, 4 processes', kit: 'kit.counter4', vs: 'alt.flock_counter4', short: 'flock counter ×4', goal: atLeast(10, '≥ 10×') },
+  { key: 'pingpong-sync', scenario: 'ping-pong, sync', kit: 'kit.pingpong_sync', vs: 'alt.process_send_pingpong', short: 'process.send (sync)', goal: atLeast(20, '≥ 20×') },
   { scenario: 'ping-pong, sync', kit: 'kit.pingpong_sync', vs: 'alt.unix_pingpong', short: 'Unix socket (sync)', goal: null },
   { scenario: 'ping-pong, sync', kit: 'kit.pingpong_sync', vs: 'c.futex_pingpong', short: 'C futex ping-pong', goal: null },
   { scenario: 'ping-pong, sync', kit: 'kit.pingpong_sync', vs: 'alt.worker_pingpong_sync', short: 'worker Atomics.wait', goal: null },
-  { scenario: 'ping-pong, async', kit: 'kit.pingpong_async', vs: 'alt.process_send_pingpong', short: 'process.send (async)', goal: atLeast(2, '≥ 2×') },
+  { key: 'pingpong-async', scenario: 'ping-pong, async', kit: 'kit.pingpong_async', vs: 'alt.process_send_pingpong', short: 'process.send (async)', goal: atLeast(2, '≥ 2×') },
   { scenario: 'ping-pong, async', kit: 'kit.pingpong_async', vs: 'alt.unix_pingpong', short: 'Unix socket (async)', goal: null },
   { scenario: 'ping-pong, async', kit: 'kit.pingpong_async', vs: 'alt.worker_pingpong_async', short: 'worker waitAsync', goal: null },
-  { scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'c.memcpy', short: 'memcpy', goal: atLeast(0.6, '≥ 0.6× memcpy') },
+  { key: 'bulk', scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'c.memcpy', short: 'memcpy', goal: atLeast(0.6, '≥ 0.6× memcpy') },
   { scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'c.memcpy_cached', short: 'memcpy in cache', goal: null },
-  { scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'alt.unix_bulk', short: 'Unix socket bulk', goal: atLeast(3, '≥ 3×') },
-  { scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'alt.pipe_bulk', short: 'pipe bulk', goal: atLeast(2, '≥ 2×') },
-  { scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_fill', vs: 'alt.plain.buf_fill', short: 'plain Buffer fill()', goal: atMost(1.05, '≤ 1.05×') },
-  { scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_read', vs: 'alt.plain.buf_read', short: 'plain Buffer readUInt32LE', goal: atMost(1.05, '≤ 1.05×') },
-  { scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_write', vs: 'alt.plain.buf_write', short: 'plain Buffer writeUInt32LE', goal: atMost(1.05, '≤ 1.05×') },
-  { scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_index', vs: 'alt.plain.buf_index', short: 'plain Buffer buf[i]', goal: atMost(1.05, '≤ 1.05×') },
+  { key: 'bulk', scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'alt.unix_bulk', short: 'Unix socket bulk', goal: atLeast(3, '≥ 3×') },
+  { key: 'bulk', scenario: 'bulk 1 GiB in 1 MiB chunks', kit: 'kit.ring_bulk', vs: 'alt.pipe_bulk', short: 'pipe bulk', goal: atLeast(2, '≥ 2×') },
+  { key: 'buffer-ops', scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_fill', vs: 'alt.plain.buf_fill', short: 'plain Buffer fill()', goal: atMost(1.05, '≤ 1.05×') },
+  { key: 'buffer-ops', scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_read', vs: 'alt.plain.buf_read', short: 'plain Buffer readUInt32LE', goal: atMost(1.05, '≤ 1.05×') },
+  { key: 'buffer-ops', scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_write', vs: 'alt.plain.buf_write', short: 'plain Buffer writeUInt32LE', goal: atMost(1.05, '≤ 1.05×') },
+  { key: 'buffer-ops', scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_index', vs: 'alt.plain.buf_index', short: 'plain Buffer buf[i]', goal: atMost(1.05, '≤ 1.05×') },
   { scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_fill', vs: 'alt.shmta.buf_fill', short: 'shm-typed-array fill()', goal: null },
   { scenario: 'Buffer operations, 64 KiB', kit: 'kit.buf_write', vs: 'alt.shmta.buf_write', short: 'shm-typed-array writeUInt32LE', goal: null },
-  { scenario: 'open + map + close + unlink', kit: 'kit.cycle', vs: 'c.shm_cycle', short: 'C shm cycle', goal: atMost(2, '≤ 2× C') },
+  { key: 'cycle', scenario: 'open + map + close + unlink', kit: 'kit.cycle', vs: 'c.shm_cycle', short: 'C shm cycle', goal: atMost(2, '≤ 2× C') },
   { scenario: 'open + map + close + unlink', kit: 'kit.cycle', vs: 'alt.shmta_cycle', short: 'shm-typed-array cycle', goal: null },
 ]
 

@@ -45,7 +45,7 @@ async function samples(fn) {
 }
 
 // Each repetition should last about this long, however busy the machine.
-const SAMPLE_NS = n(150e6, 30e6)
+const SAMPLE_NS = n(150e6, 15e6)
 
 /**
  * Samples of ns per operation of run(count) (sync or async): the warm-up runs

@@ -18,7 +18,7 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const onlyAt = args.indexOf('--only')
 const only = onlyAt >= 0 ? new RegExp(args[onlyAt + 1]) : null
-const REPS = 3
+const REPS = quick ? 5 : 3
 const ROUNDS = quick ? 1 : 3
 const JOB_TIMEOUT = quick ? 30000 : 300000
 const BUILD = path.join(__dirname, '.build')

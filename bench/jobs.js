@@ -282,6 +282,69 @@ function flockCounter(procs) {
   }
 }
 
+// The in-process contrast: threads of one process, a futex-style lock written
+// with Atomics on a SharedArrayBuffer (Drepper's mutex, as in baseline.c).
+const WORKER_COUNTER = `
+  const { workerData: { sab, count }, parentPort } = require('node:worker_threads')
+  const w = new Int32Array(sab) // [0] lock, [1] counter, [2] go
+  function lock() {
+    let c = Atomics.compareExchange(w, 0, 0, 1)
+    if (c === 0) return
+    if (c !== 2) c = Atomics.exchange(w, 0, 2)
+    while (c !== 0) {
+      Atomics.wait(w, 0, 2)
+      c = Atomics.exchange(w, 0, 2)
+    }
+  }
+  function unlock() {
+    if (Atomics.sub(w, 0, 1) !== 1) {
+      Atomics.store(w, 0, 0)
+      Atomics.notify(w, 0, 1)
+    }
+  }
+  parentPort.on('message', (round) => {
+    while (Atomics.load(w, 2) < round) Atomics.wait(w, 2, round - 1, 1000)
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < count; i++) {
+      lock()
+      w[1]++
+      unlock()
+    }
+    parentPort.postMessage({ start: String(start), end: String(process.hrtime.bigint()) })
+  })
+  parentPort.postMessage('ready')
+`
+
+function workerCounter(threads) {
+  return async () => {
+    const count = n(2000000, 300000)
+    const sab = new SharedArrayBuffer(12)
+    const w = new Int32Array(sab)
+    const workers = []
+    const next = (worker) => new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject))
+    try {
+      for (let t = 0; t < threads; t++) workers.push(new Worker(WORKER_COUNTER, { eval: true, workerData: { sab, count } }))
+      await Promise.all(workers.map(next))
+      let round = 0
+      const s = await samples(async () => {
+        round++
+        const done = workers.map(next)
+        for (const worker of workers) worker.postMessage(round)
+        Atomics.store(w, 2, round)
+        Atomics.notify(w, 2)
+        const times = await Promise.all(done)
+        const start = times.reduce((min, t) => (BigInt(t.start) < min ? BigInt(t.start) : min), BigInt(times[0].start))
+        const end = times.reduce((max, t) => (BigInt(t.end) > max ? BigInt(t.end) : max), 0n)
+        return Number(end - start) / (threads * count)
+      })
+      if (w[1] !== (reps + 1) * threads * count) throw new Error(`counter is ${w[1]}, expected ${(reps + 1) * threads * count}`)
+      return { [`alt.worker_counter${threads}`]: { unit: 'ns', samples: s } }
+    } finally {
+      await Promise.all(workers.map((worker) => worker.terminate()))
+    }
+  }
+}
+
 // --- ping-pong -------------------------------------------------------------------------
 
 async function processSendPingPong() {
@@ -589,6 +652,8 @@ const jobs = {
   'kit.counter4': kitCounter(4),
   'alt.flock_counter2': flockCounter(2),
   'alt.flock_counter4': flockCounter(4),
+  'alt.worker_counter2': workerCounter(2),
+  'alt.worker_counter4': workerCounter(4),
   'alt.process_send_pingpong': processSendPingPong,
   'alt.unix_pingpong': unixPingPong,
   'alt.worker_pingpong_sync': workerPingPong('sync'),

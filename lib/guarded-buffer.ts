@@ -1,6 +1,6 @@
-import { IPCError, invalidType, invalidValue, outOfRange } from './errors'
+import { IPCError, invalidType, outOfRange } from './errors'
 import { IPCBuffer, type SharedKind } from './ipc-buffer'
-import { HEADER_SIZE, Mutex, mutexOver, type AcquireOptions } from './mutex'
+import { HEADER_SIZE, Mutex, mutexOver, openNamed, type AcquireOptions } from './mutex'
 import * as check from './validate'
 
 export interface GuardedOptions {
@@ -36,10 +36,6 @@ export class GuardedBuffer {
 
   static open(name: string | number, options?: GuardedOptions): GuardedBuffer {
     const opts = check.options<GuardedOptions>(options)
-    const kind = opts.kind ?? (typeof name === 'number' ? 'sysv' : 'posix')
-    if (kind !== 'posix' && kind !== 'file' && kind !== 'sysv') {
-      throw invalidValue('options.kind', kind, "must be 'posix', 'file' or 'sysv'")
-    }
     let size: number | undefined
     if (opts.size !== undefined) {
       size = check.size(opts.size, 'options.size')
@@ -50,10 +46,7 @@ export class GuardedBuffer {
       create: check.create(opts.create, size !== undefined),
       mode: check.mode(opts.mode, 'options.mode'),
     }
-    let map: IPCBuffer
-    if (kind === 'posix') map = IPCBuffer.posix(name as string, open)
-    else if (kind === 'file') map = IPCBuffer.file(name as string, open)
-    else map = IPCBuffer.sysv(name as number, open)
+    const map = openNamed(name, opts.kind, open)
     if (map.length <= HEADER_SIZE) {
       map.close()
       throw new IPCError(EINVAL, 'mmap', map.name, `the object has no data after the lock's ${HEADER_SIZE}-byte page: pass options.size`)

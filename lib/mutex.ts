@@ -1,5 +1,5 @@
 import { IPCError, closedError, invalidType, invalidValue, type Subject } from './errors'
-import { IPCBuffer, type SharedKind } from './ipc-buffer'
+import { IPCBuffer, type OpenOptions, type SharedKind } from './ipc-buffer'
 import { sem } from './native'
 import * as check from './validate'
 import { WaitQueue } from './wait-queue'
@@ -59,26 +59,25 @@ function identity(): Identity {
   return self
 }
 
-/** Waits for the cross-process lock on the waiter engine's thread (lib/wait-queue.ts): resolves 1 (taken) or 2 (taken from a dead owner). */
-interface ContendedWaits {
-  wait(timeout: number | undefined, signal: AbortSignal): Promise<number>
-  close(reason: () => Error): void
+/**
+ * @internal Opens the shared object a lock (or a GuardedBuffer) lives in:
+ * `kind` defaults to 'posix' for a string name and 'sysv' for a number.
+ */
+export function openNamed(name: unknown, kind: unknown, open: OpenOptions): IPCBuffer {
+  kind ??= typeof name === 'number' ? 'sysv' : 'posix'
+  if (kind === 'posix') return IPCBuffer.posix(name as string, open)
+  if (kind === 'file') return IPCBuffer.file(name as string, open)
+  if (kind === 'sysv') return IPCBuffer.sysv(name as number, open)
+  throw invalidValue('options.kind', kind, "must be 'posix', 'file' or 'sysv'")
 }
 
 /** Maps the name's header page: what `new Mutex(name)` does. */
 function openHeader(name: unknown, raw: unknown): IPCBuffer {
   const opts = check.options<MutexOptions>(raw)
-  const kind = opts.kind ?? (typeof name === 'number' ? 'sysv' : 'posix')
-  if (kind !== 'posix' && kind !== 'file' && kind !== 'sysv') {
-    throw invalidValue('options.kind', kind, "must be 'posix', 'file' or 'sysv'")
-  }
   const create = check.create(opts.create, true)
   const mode = check.mode(opts.mode, 'options.mode')
   // A size of one page never shrinks an existing object (a GuardedBuffer's, say): it maps its header.
-  const open = { size: HEADER_SIZE, create, mode }
-  if (kind === 'posix') return IPCBuffer.posix(name as string, open)
-  if (kind === 'file') return IPCBuffer.file(name as string, open)
-  return IPCBuffer.sysv(name as number, open)
+  return openNamed(name, opts.kind, { size: HEADER_SIZE, create, mode })
 }
 
 /** A mapping someone else opened (a GuardedBuffer): the Mutex uses its first page. */
@@ -120,7 +119,8 @@ export class Mutex {
   /** HELD | QUEUED | CLOSED | DIED; 0: the fast paths may take the lock. */
   #state = 0
   readonly #queue: Waiter[] = []
-  #contended: ContendedWaits | undefined
+  /** Contended acquires, on the waiter engine's thread: a wait resolves 1 (taken) or 2 (taken from a dead holder). */
+  #contended: WaitQueue | undefined
 
   constructor(name: string | number, options?: MutexOptions) {
     let map: IPCBuffer
@@ -386,7 +386,7 @@ export class Mutex {
     )
   }
 
-  #openContended(): ContendedWaits {
+  #openContended(): WaitQueue {
     return new WaitQueue({
       binding: sem,
       open: (onSettled) => sem.mutexWaitQueue(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, onSettled),

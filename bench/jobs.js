@@ -89,9 +89,17 @@ function peer(role, args, options = {}) {
     child,
     next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => waiting.push({ resolve, reject }))),
     send: (m) => child.send(m),
+    /** Disconnects, which ends a peer that is idle; a peer still blocked in a wait after 5 s is killed. */
     stop: () => {
       if (child.connected) child.disconnect()
-      return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r))
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+        child.once('exit', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
     },
   }
 }

@@ -50,25 +50,41 @@ function compileNative() {
   }
 }
 
+/** Kills the running job's process group, if a job is running. */
+let running = null
+
 /** Runs one job in a child Node; resolves with {figures} or {unavailable} or {failed}. */
 function runJob(id, index, context) {
   return new Promise((resolve) => {
     const env = { ...process.env, BENCH_CONTEXT: JSON.stringify({ ...context, keyBase: KEY_BASE + index * 64 }) }
-    const child = spawn(process.execPath, [path.join(__dirname, 'jobs.js'), id], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // Its own process group, so a job that hangs goes with every peer it forked.
+    const child = spawn(process.execPath, [path.join(__dirname, 'jobs.js'), id], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), JOB_TIMEOUT)
+    let timedOut = false
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {} // already gone
+    }
+    running = killGroup
+    const timer = setTimeout(() => {
+      timedOut = true
+      killGroup()
+    }, JOB_TIMEOUT)
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
+      running = null
       const last = stdout.trim().split('\n').pop()
       if (code === 0 && last) {
         try {
           return resolve(JSON.parse(last))
         } catch {}
       }
-      const why = signal === 'SIGKILL' ? `timed out after ${JOB_TIMEOUT / 1000} s` : `exit ${code ?? signal}`
+      if (!timedOut) killGroup() // peers a failed job left behind
+      const why = timedOut ? `timed out after ${JOB_TIMEOUT / 1000} s` : `exit ${code ?? signal}`
       resolve({ failed: `${why}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` })
     })
   })
@@ -126,6 +142,14 @@ async function main() {
   const started = new Date()
   const { baseline, noop } = compileNative()
   const context = { quick, reps: REPS, prefix: PREFIX, baseline, noop, tmp: fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`)) }
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      running?.()
+      const left = sweep(context)
+      console.log(`\ninterrupted${left.length ? `; removed ${left.join(', ')}` : ''}`)
+      process.exit(130)
+    })
+  }
   const figures = {}
   const notes = {}
   const ids = Object.keys(jobs).filter((id) => !only || only.test(id))

@@ -90,11 +90,12 @@ ${missing.length ? `\nNot measured in this run:\n\n${missing.join('\n')}\n` : ''
 
 - **Lock pairs**: one process, one lock, acquire then release in a loop; no contention. proper-lockfile uses its defaults on a file in the temp dir; fs-ext takes \`flockSync(fd, 'ex')\` then \`'un'\` on an open file. The C pair is Drepper's futex mutex (no system call when uncontended).
 - **Semaphore pairs**: \`tryWait\` + \`post\` on a semaphore of value 1; C does \`sem_trywait\` + \`sem_post\`, and \`semop\` −1 with \`IPC_NOWAIT\` then +1.
-- **Contended counter**: N processes each increment a 4-byte counter under the lock; the figure is wall time (first start to last end, CLOCK_MONOTONIC across processes) divided by all increments. The flock counter keeps the counter in the locked file (\`readSync\`/\`writeSync\` at offset 0), as a Node program without shared memory must. Every run checks the final count.
+- **Contended counter**: N processes each increment a 4-byte counter under the lock (ipc-kit: \`g.withLockSync(buf => buf.writeUInt32LE(buf.readUInt32LE(0) + 1, 0))\`); the figure is wall time (first start to last end, CLOCK_MONOTONIC across processes) divided by all increments. The flock counter keeps the counter in the locked file (\`readSync\`/\`writeSync\` at offset 0), as a Node program without shared memory must. The worker_threads rows: threads of one process, Drepper's mutex written with \`Atomics\` on a SharedArrayBuffer. Every run checks the final count.
 - **Ping-pong**: one round trip between two processes (worker_threads rows: two threads of one process). ipc-kit uses two POSIX semaphores; "sync" blocks in \`waitSync\` on both sides, "async" uses \`await wait()\` on both sides.
 - **Bulk**: 1 GiB sent in 1 MiB chunks from one process to another. ipc-kit: an 8 × 1 MiB ring in one \`IPCBuffer.posix\` with two semaphores (free slots, full slots); the writer copies each chunk in, the reader copies it out into its own Buffer (as a socket delivers data into the reader's memory). Sockets and pipes: \`write\` with backpressure, the reader counts bytes. memcpy: one thread copying 1 GiB of distinct data (beyond every cache); "memcpy in cache" copies a 1 MiB chunk into an 8 MiB ring, the geometry of the ipc-kit ring.
-- **Buffer operations**: the same loop on a 64 KiB plain Buffer, an \`IPCBuffer.posix\` and a shm-typed-array Buffer, each with its own compiled copy of the loop, alternating within each repetition.
+- **Buffer operations**: the same loop on a 64 KiB plain Buffer, an \`IPCBuffer.posix\` and a shm-typed-array Buffer: one process per kind, the processes taking turns sample by sample (each sample 2–6 ms).
 - **Cycle**: create a 4 KiB POSIX object, map it, unlink it, unmap and close it.
+- **Repetitions** of the loops are sized from the warm-up to last about ${meta.quick ? '15' : '150'} ms each, whatever the load.
 ${renderAnalysis(rows, analysis)}`
 }
 

@@ -112,6 +112,29 @@ test('a live owner is never robbed: a child holds for 3 s while we wait with tim
     assert.equal(messages, ['held', 'released'])
   }))
 
+test('signals interrupting a blocked acquireSync resume it with the time left (CLOCK_MONOTONIC)', () =>
+  withCleanup(async (cleanup) => {
+    const name = uniqueName('eintr')
+    const m = new Mutex(name)
+    cleanup(() => m.close())
+    cleanup(() => m.unlink())
+    assert.is(m.tryAcquire(), true)
+    let child
+    let timer
+    const done = runChild('mutex-holder.js', ['posix', name, 'sync-wait', 600], { onSpawn: (c) => (child = c) })
+    cleanup(() => clearInterval(timer))
+    await nextMessage(child, (msg) => msg === 'waiting')
+    timer = setInterval(() => child.signalCode === null && child.exitCode === null && child.kill('SIGUSR2'), 10)
+    const result = await nextMessage(child, (msg) => typeof msg === 'object')
+    clearInterval(timer)
+    assert.is(result.got, false)
+    assert.ok(result.elapsed >= 595, `gave up after ${result.elapsed.toFixed(0)} ms`)
+    assert.ok(result.elapsed < 3000, `gave up after ${result.elapsed.toFixed(0)} ms`)
+    const { code } = await done
+    assert.is(code, 0)
+    m.release()
+  }))
+
 /** The pid of a process that has exited and been reaped. */
 function deadPid() {
   const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])

@@ -53,8 +53,14 @@ function sameFiles(dir) {
 }
 
 function pack(dest) {
+  // The newest source file: a prebuild older than it is stale.
+  const sources = ['binding.gyp', ...sameFiles(path.join(root, 'native')).map((f) => path.join('native', f))]
+  const newest = Math.max(...sources.map((f) => fs.statSync(path.join(root, f)).mtimeMs))
   for (const arch of ['x64', 'arm64']) {
-    if (!sameFiles(path.join(root, 'prebuilds', `linux-${arch}`)).length) fail(`no prebuilds/linux-${arch}: run npm run prebuild first`)
+    const dir = path.join(root, 'prebuilds', `linux-${arch}`)
+    const bins = sameFiles(dir)
+    if (!bins.length) fail(`no prebuilds/linux-${arch}: run npm run prebuild first`)
+    if (bins.some((f) => fs.statSync(path.join(dir, f)).mtimeMs < newest)) fail(`prebuilds/linux-${arch} is older than native/: run npm run prebuild`)
   }
   const out = execFileSync(process.execPath, [npmCli(), 'pack', '--json', '--pack-destination', dest], {
     cwd: root,

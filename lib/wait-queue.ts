@@ -8,6 +8,7 @@ interface Pending {
   reject(reason: unknown): void
   signal?: AbortSignal
   onAbort?: () => void
+  timer?: NodeJS.Timeout
 }
 
 export interface WaitQueueOptions {
@@ -52,6 +53,17 @@ export class WaitQueue {
     return new Promise<number>((resolve, reject) => {
       const id = binding.waitAdd(queue, timeout ?? -1)
       const pending: Pending = { resolve, reject, signal }
+      if (timeout !== undefined && timeout > 0) {
+        // The thread times waits out too, but only between its slices (up to
+        // 50 ms late when other waits keep it busy); a timer is punctual. Never early:
+        const deadline = performance.now() + timeout
+        const expire = (): void => {
+          const left = deadline - performance.now()
+          if (left > 0) pending.timer = setTimeout(expire, Math.ceil(left))
+          else if (binding.waitCancel(queue, id)) this.#finish(id)?.reject(this.#options.timedOut())
+        }
+        pending.timer = setTimeout(expire, timeout)
+      }
       if (signal !== undefined) {
         // Only a wait still queued can be aborted: one already served resolves.
         pending.onAbort = () => {
@@ -75,6 +87,7 @@ export class WaitQueue {
     const pending = this.#pending.get(id)
     if (pending === undefined) return undefined
     this.#pending.delete(id)
+    clearTimeout(pending.timer)
     if (pending.onAbort !== undefined) pending.signal!.removeEventListener('abort', pending.onAbort)
     return pending
   }

@@ -138,6 +138,17 @@ for (const kind of Object.keys(KINDS)) {
         assert.is(err.errno, -110)
         assert.is(err.syscall, syscall)
       }
+      // The same while another wait keeps the waiter thread in its slices.
+      const busy = sem.wait().catch((err) => err.code)
+      for (const delay of [7, 23, 41]) {
+        await new Promise((r) => setTimeout(r, delay))
+        const t0 = performance.now()
+        await rejectsCode(sem.wait({ timeout: 5 }), IPCError, 'ETIMEDOUT')
+        const took = elapsed(t0)
+        assert.ok(took >= 5 && took <= 105, `timeout 5 beside a pending wait rejected after ${took} ms`)
+      }
+      sem.post()
+      await busy
       // 0 is a try: it settles now, either way.
       await rejectsCode(sem.wait({ timeout: 0 }), IPCError, 'ETIMEDOUT')
       sem.post()

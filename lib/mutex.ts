@@ -1,6 +1,6 @@
 import { IPCError, closedError, invalidType, invalidValue, type Subject } from './errors'
 import { IPCBuffer, type OpenOptions, type SharedKind } from './ipc-buffer'
-import { sem } from './native'
+import { sem, type Handle } from './native'
 import * as check from './validate'
 import { WaitQueue } from './wait-queue'
 
@@ -121,6 +121,8 @@ export class Mutex {
   readonly #queue: Waiter[] = []
   /** Contended acquires, on the waiter engine's thread: a wait resolves 1 (taken) or 2 (taken from a dead holder). */
   #contended: WaitQueue | undefined
+  /** The native side of #contended: told of deliveries, retired before unmapping. */
+  #source: Handle | undefined
 
   constructor(name: string | number, options?: MutexOptions) {
     let map: IPCBuffer
@@ -278,6 +280,8 @@ export class Mutex {
     for (const waiter of this.#queue.slice()) this.#drop(waiter, closedError('Mutex'))
     this.#contended?.close(() => closedError('Mutex'))
     this.#contended = undefined
+    // The waiter thread may still be inside an attempt on our mapping: wait it out.
+    if (this.#source !== undefined) sem.mutexRetire(this.#source)
     this.release()
     this.#state |= CLOSED
     if (this.#owned) this.#map.close()
@@ -364,7 +368,8 @@ export class Mutex {
     this.#contended.wait(left, active.signal).then(
       (got) => {
         head.active = undefined
-        if (this.#state & CLOSED) return // close() gave the lock back with the wait
+        if (this.#state & CLOSED) return // close() gave the lock back (mutexRetire)
+        sem.mutexDelivered(this.#source!)
         this.#state = (this.#state & ~DIED) | HELD | (got === 2 ? DIED : 0)
         if (this.#queue[0] === head) {
           this.#queue.shift()
@@ -389,7 +394,11 @@ export class Mutex {
   #openContended(): WaitQueue {
     return new WaitQueue({
       binding: sem,
-      open: (onSettled) => sem.mutexWaitQueue(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, onSettled),
+      open: (onSettled) => {
+        const { queue, source } = sem.mutexWaitQueue(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, onSettled)
+        this.#source = source
+        return queue
+      },
       timedOut: () => this.#timedOut(),
       failed: (errno) => new IPCError(-errno, 'futex', this.#subject),
     })

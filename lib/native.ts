@@ -65,8 +65,15 @@ export interface MutexBinding {
   mutexAcquireSync(header: Int32Array, mine: number, start: number, foreign: boolean, timeoutMs: number): number
   /** Wakes one waiter sleeping on the lock word. */
   mutexWake(header: Int32Array): void
-  /** A waiter-engine queue of contended acquires; waits settle with 1 (taken) or 2 (taken from a dead owner). */
-  mutexWaitQueue(header: Int32Array, mine: number, start: number, foreign: boolean, onSettled: (id: number, err: number, value: number) => void): Handle
+  /**
+   * A waiter-engine queue of contended acquires (waits settle with 1, taken, or 2, taken from a dead
+   * holder) and its source, for mutexDelivered and mutexRetire.
+   */
+  mutexWaitQueue(header: Int32Array, mine: number, start: number, foreign: boolean, onSettled: (id: number, err: number, value: number) => void): { queue: Handle; source: Handle }
+  /** JavaScript received the lock a wait settled with. */
+  mutexDelivered(source: Handle): void
+  /** After waitClose, before unmapping: the waiter thread touches the lock no more (gives back one nobody received). */
+  mutexRetire(source: Handle): void
 }
 
 export interface Binding {

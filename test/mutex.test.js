@@ -210,6 +210,29 @@ test('close rejects pending acquires, releases the lock, later use throws ERR_IP
     throwsCode(() => third.tryAcquire(), Error, 'ERR_IPC_CLOSED')
   }))
 
+test('close() racing a contended acquire on the waiter thread: no lock leaked, nothing touched after unmap', () =>
+  withCleanup(async (cleanup) => {
+    const name = uniqueName('race')
+    cleanup(() => IPCBuffer.unlink('posix', name))
+    const probe = new Mutex(name)
+    cleanup(() => probe.close())
+    for (let i = 0; i < 150; i++) {
+      const holder = new Mutex(name)
+      const waiter = new Mutex(name)
+      assert.is(holder.tryAcquire(), true)
+      const pending = settled(waiter.acquire())
+      // Let go and close at nearby moments, in either order.
+      const letGo = i % 3 === 0 ? tick() : new Promise((resolve) => setTimeout(resolve, i % 4))
+      const closeAt = i % 2 === 0 ? tick() : new Promise((resolve) => setTimeout(resolve, i % 5))
+      await Promise.all([letGo.then(() => holder.release()), closeAt.then(() => waiter.close())])
+      const outcome = await pending
+      assert.ok(outcome === 'resolved' || outcome === 'rejected')
+      holder.close()
+      // Whatever happened, the lock is free again.
+      assert.is(probe.isLocked(), false, `iteration ${i}: ${outcome}`)
+    }
+  }))
+
 test('file and System V kinds; unlink removes the name', () =>
   withCleanup((cleanup) => {
     const path = uniquePath('mutex')

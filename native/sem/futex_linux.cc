@@ -139,7 +139,7 @@ bool OwnerAlive(uint32_t word, uint32_t start) {
 }
 
 Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, const timespec& until,
-                    int64_t checkEveryNs, int64_t* lastCheck) {
+                    int64_t checkEveryNs, int64_t* lastCheck, const std::atomic<bool>* cancel) {
   uint32_t* word = lock.word;
   // A short spin first: a holder on another core usually lets go within it.
   for (int i = 0; i < 64; i++) {
@@ -151,6 +151,7 @@ Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, cons
   }
   int64_t untilNs = ToNs(until);
   for (;;) {
+    if (cancel != nullptr && cancel->load()) return Outcome::kAgain;
     uint32_t w = __atomic_load_n(word, __ATOMIC_SEQ_CST);
     if (w == 0) {
       // Taken with kWaiters: other sleepers may exist and must be woken in turn.
@@ -193,6 +194,8 @@ Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, cons
 }
 
 void LockWake(Lock lock) { syscall(SYS_futex, lock.word, FUTEX_WAKE, 1, nullptr, nullptr, 0); }
+
+void LockWakeAll(Lock lock) { syscall(SYS_futex, lock.word, FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0); }
 
 void LockRelease(Lock lock) {
   __atomic_store_n(lock.word + 1, 0u, __ATOMIC_SEQ_CST);

@@ -8,6 +8,7 @@
 // The pair is 8-byte aligned, so a recovering waiter can replace {word, start}
 // with one 64-bit compare-and-swap: it never takes a lock that changed hands.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <ctime>
 
@@ -44,9 +45,10 @@ inline uint32_t WordOf(uint32_t tid, bool foreign) { return tid | (foreign ? kFo
 // checked on entry and every `checkEveryNs` of waiting (*lastCheck carries
 // the time of the previous check between calls; 0 = never). `foreign`: the
 // caller is outside the home pid namespace and so never judges an owner.
-// EINTR resumes with the time left. Returns kAgain when `until` passes.
+// EINTR resumes with the time left. Returns kAgain when `until` passes, or
+// once *cancel (if given) is true: set it, then LockWakeAll.
 Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, const timespec& until,
-                    int64_t checkEveryNs, int64_t* lastCheck);
+                    int64_t checkEveryNs, int64_t* lastCheck, const std::atomic<bool>* cancel);
 
 // Frees the lock (clears start, then the word) and wakes one sleeper if
 // kWaiters was set.
@@ -54,6 +56,9 @@ void LockRelease(Lock lock);
 
 // Wakes one thread sleeping on the word (after a JavaScript release saw kWaiters).
 void LockWake(Lock lock);
+
+// Wakes every thread sleeping on the word (they look again).
+void LockWakeAll(Lock lock);
 
 // true unless the owner recorded in {word, start} is certainly dead.
 bool OwnerAlive(uint32_t word, uint32_t start);

@@ -35,11 +35,14 @@ function increment(buf) {
 // A worker: opens the counter, waits for 'go', adds n, reports.
 async function child(kind, name, n, mode) {
   const g = GuardedBuffer.open(kind === 'sysv' ? Number(name) : name, { kind, create: false })
+  const orphaned = () => process.exit(1) // the parent is gone: do not linger
+  process.once('disconnect', orphaned)
   process.once('message', async () => {
     if (mode === 'unguarded') for (let i = 0; i < n; i++) increment(g.buffer)
     else if (mode === 'sync') for (let i = 0; i < n; i++) g.withLockSync(increment)
     else for (let i = 0; i < n; i++) await g.withLock(increment)
     g.close()
+    process.off('disconnect', orphaned)
     process.send('done', () => process.disconnect())
   })
   process.send('ready')
@@ -51,8 +54,8 @@ async function main() {
     opts.kind === 'posix' ? `ipckit-counter-${process.pid}` : opts.kind === 'file' ? path.join(os.tmpdir(), `ipckit-counter-${process.pid}`) : (process.pid & 0x7fff) * 65536 + 0xc0
   const g = GuardedBuffer.open(name, { kind: opts.kind, size: 8, create: 'exclusive' })
   const mode = opts.unguarded ? 'unguarded' : opts.sync ? 'sync' : 'async'
+  const children = []
   try {
-    const children = []
     for (let p = 0; p < opts.procs; p++) {
       children.push(fork(__filename, ['child', opts.kind, String(name), String(opts.n), mode]))
     }
@@ -81,6 +84,7 @@ async function main() {
       process.exitCode = 1
     }
   } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill() // after a failure
     g.unlink()
     g.close()
   }

@@ -22,6 +22,7 @@ function slotOffset(index, slots) {
 }
 
 async function consumer(tag, items, slots) {
+  process.once('disconnect', () => process.exit(1)) // the producer is gone: do not linger
   const n = names(tag)
   const g = GuardedBuffer.open(n.ring, { create: false })
   const free = Semaphore.posix(n.free, { create: false })
@@ -39,9 +40,9 @@ async function consumer(tag, items, slots) {
     free.post() // one more free slot
     sum += Number(last.split(' ')[1])
   }
-  process.send({ sum, last })
   for (const x of [g, free, full]) x.close()
-  process.disconnect()
+  process.removeAllListeners('disconnect')
+  process.send({ sum, last }, () => process.disconnect())
 }
 
 async function producer(items, slots) {
@@ -50,8 +51,9 @@ async function producer(items, slots) {
   const g = GuardedBuffer.open(n.ring, { size: RING + slots * SLOT, create: 'exclusive' })
   const free = Semaphore.posix(n.free, { initial: slots, create: 'exclusive' })
   const full = Semaphore.posix(n.full, { initial: 0, create: 'exclusive' })
+  let child
   try {
-    const child = fork(__filename, ['consumer', String(tag), String(items), String(slots)])
+    child = fork(__filename, ['consumer', String(tag), String(items), String(slots)])
     const result = new Promise((resolve, reject) => {
       child.once('message', resolve)
       child.once('exit', (code) => reject(new Error(`the consumer exited with ${code}`)))
@@ -75,6 +77,7 @@ async function producer(items, slots) {
     console.log(`sum of items: ${sum} (expected ${expected})`)
     if (sum !== expected) process.exitCode = 1
   } finally {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill() // after a failure
     for (const x of [g, free, full]) {
       x.unlink()
       x.close()

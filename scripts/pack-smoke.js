@@ -6,10 +6,11 @@
 // 2. installs it into an empty temp project with --ignore-scripts and a PATH
 //    holding only `node` (no compiler, no make, no python);
 // 3. type-checks a TypeScript file importing the package's .d.ts;
-// 4. runs test/smoke/smoke.js there (on x64, and with --arm64 also on
-//    Debian's arm64 Node under qemu, from .arm64-sysroot);
+// 4. runs test/smoke/smoke.js there;
 // 5. with --from-source, installs it again with scripts and --build-from-source
-//    (what a platform without a prebuild gets) and runs the smoke test on that.
+//    (what a platform without a prebuild gets) and runs the smoke test on that;
+// 6. with --arm64, runs the smoke test of step 4 on Debian's arm64 Node under
+//    qemu (from .arm64-sysroot), children included.
 // Usage: node scripts/pack-smoke.js [--arm64] [--from-source] [--keep]
 const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -146,15 +147,6 @@ function main() {
     run(project, [process.execPath])
     step(`smoke passed on ${process.arch}`)
 
-    if (args.has('--arm64')) {
-      const sysroot = path.join(root, '.arm64-sysroot/root')
-      if (!fs.existsSync(path.join(sysroot, 'usr/bin/node'))) fail('no .arm64-sysroot: run scripts/arm64-sysroot.sh')
-      const qemu = execFileSync('sh', ['-c', 'command -v qemu-aarch64'], { encoding: 'utf8' }).trim()
-      const node = [qemu, '-L', sysroot, path.join(sysroot, 'usr/bin/node')]
-      run(project, node, { IPC_KIT_TEST_NODE: node.join(' ') })
-      step('smoke passed on arm64 (qemu)')
-    }
-
     if (args.has('--from-source')) {
       // The package's own sources must build (binding.gyp + native/): this is
       // what a platform without a prebuild gets. Needs the usual build tools.
@@ -170,6 +162,15 @@ function main() {
       step('installed with --build-from-source')
       run(built, [process.execPath], { PATH: process.env.PATH, IPC_KIT_SMOKE_FROM: 'build' })
       step('smoke passed on the source build')
+    }
+
+    if (args.has('--arm64')) {
+      const sysroot = path.join(root, '.arm64-sysroot/root')
+      if (!fs.existsSync(path.join(sysroot, 'usr/bin/node'))) fail('no .arm64-sysroot: run scripts/arm64-sysroot.sh')
+      const qemu = execFileSync('sh', ['-c', 'command -v qemu-aarch64'], { encoding: 'utf8' }).trim()
+      const node = [qemu, '-L', sysroot, path.join(sysroot, 'usr/bin/node')]
+      run(project, node, { IPC_KIT_TEST_NODE: node.join(' ') })
+      step('smoke passed on arm64 (qemu)')
     }
   } finally {
     if (args.has('--keep')) console.log(`pack-smoke: kept ${tmp}`)

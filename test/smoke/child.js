@@ -23,7 +23,10 @@ const VERBS = {
   async mutex(name) {
     const m = new kit.Mutex(name)
     await send({ tryAcquire: m.tryAcquire() })
-    const release = await m.acquire({ timeout: 30000 })
+    // The parent holds the lock until it hears that this acquire is pending.
+    const acquired = m.acquire({ timeout: 30000 })
+    await send({ waiting: true })
+    const release = await acquired
     release()
     m.close()
     await send({ acquired: true })

@@ -85,13 +85,15 @@ async function semaphore(kind, name) {
   }
 }
 
-// The parent holds the lock: the child cannot take it; after release it can.
+// The parent holds the lock: the child cannot take it, waits for it, and gets
+// it when the parent releases.
 async function mutex(name) {
   const m = new kit.Mutex(name)
   try {
     const release = await m.acquire({ timeout: 10000 })
     const proc = startChild('mutex', name)
     assert.deepEqual(await proc.next(), { tryAcquire: false })
+    assert.deepEqual(await proc.next(), { waiting: true })
     release()
     assert.deepEqual(await proc.next(), { acquired: true })
     assert.deepEqual(await proc.done, { code: 0, signal: null })

@@ -36,6 +36,15 @@ function kit(...names) {
   return lib
 }
 
+/** An alternative from devDependencies, or Unavailable if it is not installed (or did not build). */
+function optional(name) {
+  try {
+    return require(name)
+  } catch (err) {
+    throw new Unavailable(`${name} is not installed or did not build (${err.code || err.message})`)
+  }
+}
+
 /** A warm-up call, then `reps` calls of fn(), each returning one sample. */
 async function samples(fn) {
   await fn()
@@ -119,7 +128,7 @@ function cJob(test, full, quick) {
 // --- uncontended locks -------------------------------------------------------------
 
 async function lockfileSync() {
-  const lockfile = require('proper-lockfile')
+  const lockfile = optional('proper-lockfile')
   const file = tmpFile('lockfile')
   fs.writeFileSync(file, '')
   const run = (count) => {
@@ -129,7 +138,7 @@ async function lockfileSync() {
 }
 
 async function lockfileAsync() {
-  const lockfile = require('proper-lockfile')
+  const lockfile = optional('proper-lockfile')
   const file = tmpFile('lockfile')
   fs.writeFileSync(file, '')
   const run = async (count) => {
@@ -139,7 +148,7 @@ async function lockfileAsync() {
 }
 
 async function flockPair() {
-  const { flockSync } = require('fs-ext')
+  const { flockSync } = optional('fs-ext')
   const file = tmpFile('flock')
   fs.writeFileSync(file, '')
   const fd = fs.openSync(file, 'r+')
@@ -279,7 +288,7 @@ function kitCounter(procs) {
 
 function flockCounter(procs) {
   return async () => {
-    require('fs-ext')
+    optional('fs-ext')
     const file = tmpFile('flock-counter')
     fs.writeFileSync(file, Buffer.alloc(4))
     const s = await counterRounds('flock-counter', [file], procs, n(50000, 10000), (expected) => {
@@ -625,7 +634,7 @@ async function kitCycle() {
 }
 
 async function shmtaCycle() {
-  const shm = require('shm-typed-array')
+  const shm = optional('shm-typed-array')
   const name = uniqueName('shmta')
   const run = (count) => {
     for (let i = 0; i < count; i++) {

@@ -175,8 +175,8 @@ async function main() {
             console.log(`  ${fid.padEnd(30)} ${formatFigure({ ...f, median: median(f.samples) }).padStart(12)}   (${secs} s)`)
           }
         } else {
-          notes[id] = result.unavailable ? `not available yet: ${result.unavailable}` : `failed: ${result.failed}`
-          console.log(`  ${id.padEnd(30)} ${result.unavailable ? 'not available yet' : 'FAILED'}   (${secs} s)${result.failed ? `\n    ${result.failed}` : ''}`)
+          notes[id] = result.unavailable ? `not measured: ${result.unavailable}` : `failed: ${result.failed}`
+          console.log(`  ${id.padEnd(30)} ${result.unavailable ? `not measured: ${result.unavailable}` : 'FAILED'}   (${secs} s)${result.failed ? `\n    ${result.failed}` : ''}`)
         }
       }
     }

@@ -85,7 +85,7 @@ ${markdownTable(HEAD.slice(0, 6).concat(['verdict']), tableRows(rows))}
 ## Every figure
 
 ${markdownTable(['what', 'id', 'median', 'range', 'samples'], raw)}
-${missing.length ? `\nNot measured in this run:\n\n${missing.join('\n')}\n` : ''}
+${missing.length ? `\nJobs that did not give figures in every round of this run:\n\n${missing.join('\n')}\n` : ''}
 ## How each scenario is measured
 
 - **Lock pairs**: one process, one lock, acquire then release in a loop; no contention. proper-lockfile uses its defaults on a file in the temp dir; fs-ext takes \`flockSync(fd, 'ex')\` then \`'un'\` on an open file. The C pair is Drepper's futex mutex (no system call when uncontended).

@@ -175,7 +175,7 @@ async function main() {
             console.log(`  ${fid.padEnd(30)} ${formatFigure({ ...f, median: median(f.samples) }).padStart(12)}   (${secs} s)`)
           }
         } else {
-          notes[id] = result.unavailable ? `not measured: ${result.unavailable}` : `failed: ${result.failed}`
+          notes[id] = result.unavailable ? `not measured: ${result.unavailable}` : `failed${ROUNDS > 1 ? ` in round ${round}` : ''}: ${result.failed}`
           console.log(`  ${id.padEnd(30)} ${result.unavailable ? `not measured: ${result.unavailable}` : 'FAILED'}   (${secs} s)${result.failed ? `\n    ${result.failed}` : ''}`)
         }
       }

@@ -365,6 +365,7 @@ export class Mutex {
     head.active = active
     const left = head.deadline === Infinity ? undefined : Math.max(0, head.deadline - performance.now())
     this.#contended ??= this.#openContended()
+    if (this.#source !== undefined) sem.mutexInterrupt(this.#source, false)
     this.#contended.wait(left, active.signal).then(
       (got) => {
         head.active = undefined
@@ -386,7 +387,10 @@ export class Mutex {
           this.#settled(head)
           head.reject(err instanceof IPCError && err.errno === ETIMEDOUT ? this.#timedOut() : err)
         }
-        if ((this.#state & CLOSED) === 0) this.#serve()
+        if (this.#state & CLOSED) return
+        this.#serve()
+        // No wait follows: the waiter thread's attempt in progress must not take the lock for nobody.
+        if (this.#queue[0]?.active === undefined && this.#source !== undefined) sem.mutexInterrupt(this.#source, true)
       },
     )
   }

@@ -72,6 +72,8 @@ export interface MutexBinding {
   mutexWaitQueue(header: Int32Array, mine: number, start: number, foreign: boolean, onSettled: (id: number, err: number, value: number) => void): { queue: Handle; source: Handle }
   /** JavaScript received the lock a wait settled with. */
   mutexDelivered(source: Handle): void
+  /** true: the wait was cancelled and no other follows, the attempt in progress ends without the lock; false: before a wait. */
+  mutexInterrupt(source: Handle, on: boolean): void
   /** After waitClose, before unmapping: the waiter thread touches the lock no more (gives back one nobody received). */
   mutexRetire(source: Handle): void
 }

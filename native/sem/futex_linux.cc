@@ -127,12 +127,17 @@ bool OwnerAlive(uint32_t word, uint32_t start) {
   uint32_t tid = word & kOwnerMask;
   if (tid == 0 || (word & kForeign) != 0) return true;  // free, or not ours to judge
   if (kill(static_cast<pid_t>(tid), 0) != 0 && errno == ESRCH) return false;
+  // A thread of this process first, through /proc/self/task: qemu-user fakes
+  // /proc/<own pid>/stat (its start time is not the real one) but not that.
   char path[64];
-  snprintf(path, sizeof path, "/proc/%u/stat", tid);
+  snprintf(path, sizeof path, "/proc/self/task/%u/stat", tid);
   char state;
   uint32_t actual;
-  // Unreadable (hidepid, no /proc): kill() said it exists, so it is alive.
-  if (!ReadStat(path, &state, &actual)) return true;
+  if (!ReadStat(path, &state, &actual)) {
+    snprintf(path, sizeof path, "/proc/%u/stat", tid);
+    // Unreadable (hidepid, no /proc): kill() said it exists, so it is alive.
+    if (!ReadStat(path, &state, &actual)) return true;
+  }
   if (state == 'Z' || state == 'X') return false;       // exited, not yet reaped
   if (start != 0 && actual != start) return false;      // the id now names a younger thread
   return true;

@@ -133,6 +133,15 @@ class MutexSource : public waiter::Source {
     if (outstanding_ > 0) outstanding_--;
   }
 
+  // on: JavaScript cancelled its wait and wants no lock now: the attempt in
+  // progress ends (woken) without taking one. off: before the next wait.
+  void Interrupt(bool on) {
+    std::lock_guard<std::mutex> guard(mu_);
+    if (retired_) return;
+    cancel_.store(on);
+    if (on) LockWakeAll(lock_);
+  }
+
   // After waitClose, before JavaScript unmaps: no touch of the word after this returns.
   void Retire() {
     std::unique_lock<std::mutex> guard(mu_);
@@ -164,7 +173,7 @@ class MutexSource : public waiter::Source {
 
 // mutexWaitQueue(header, mine, start, foreign, onSettled) -> { queue, source }:
 // `queue` for waitAdd/waitCancel/waitClose (a wait settles with 1, taken, or
-// 2, taken from a dead holder), `source` for mutexDelivered/mutexRetire.
+// 2, taken from a dead holder), `source` for mutexDelivered/Interrupt/Retire.
 Napi::Value JsWaitQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto source = std::make_shared<MutexSource>(LockOf(info[0]), info[1].As<Napi::Number>().Uint32Value(),
@@ -185,6 +194,9 @@ MutexSource& SourceOf(const Napi::Value& value) {
 // mutexDelivered(source): JavaScript took delivery of a lock the source took.
 void JsDelivered(const Napi::CallbackInfo& info) { SourceOf(info[0]).Delivered(); }
 
+// mutexInterrupt(source, on): see MutexSource::Interrupt.
+void JsInterrupt(const Napi::CallbackInfo& info) { SourceOf(info[0]).Interrupt(info[1].As<Napi::Boolean>().Value()); }
+
 // mutexRetire(source): after waitClose, before unmapping (blocks for the attempt in progress).
 void JsRetire(const Napi::CallbackInfo& info) { SourceOf(info[0]).Retire(); }
 
@@ -197,6 +209,7 @@ void RegisterMutex(Napi::Env env, Napi::Object exports) {
   exports.Set("mutexWaitQueue", Napi::Function::New(env, JsWaitQueue, "mutexWaitQueue"));
   exports.Set("mutexDelivered", Napi::Function::New(env, JsDelivered, "mutexDelivered"));
   exports.Set("mutexRetire", Napi::Function::New(env, JsRetire, "mutexRetire"));
+  exports.Set("mutexInterrupt", Napi::Function::New(env, JsInterrupt, "mutexInterrupt"));
 }
 
 }  // namespace sem

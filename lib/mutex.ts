@@ -364,9 +364,15 @@ export class Mutex {
     const active = new AbortController()
     head.active = active
     const left = head.deadline === Infinity ? undefined : Math.max(0, head.deadline - performance.now())
-    this.#contended ??= this.#openContended()
-    if (this.#source !== undefined) sem.mutexInterrupt(this.#source, false)
-    this.#contended.wait(left, active.signal).then(
+    let waiting: Promise<number>
+    try {
+      this.#contended ??= this.#openContended()
+      if (this.#source !== undefined) sem.mutexInterrupt(this.#source, false)
+      waiting = this.#contended.wait(left, active.signal)
+    } catch (err) {
+      waiting = Promise.reject(err) // e.g. no thread could be started: this waiter fails, the next tries again
+    }
+    waiting.then(
       (got) => {
         head.active = undefined
         if (this.#state & CLOSED) return // close() gave the lock back (mutexRetire)

@@ -74,7 +74,7 @@ Produced by \`${meta.command}\` on ${meta.date} (${meta.seconds} s).
 - Machine: ${meta.machine}
 - ${meta.node}
 - Each figure is the median of ${meta.reps} repetitions, each the mean over many operations (${meta.rounds > 1 ? `${meta.rounds} rounds over the whole list of jobs, ${meta.reps / meta.rounds} repetitions per job per round, each job in a process of its own after a warm-up` : 'each job in a process of its own, after a warm-up'}); the Buffer operations take many short samples instead. Every ratio compares figures from this same run.${meta.quick ? '\n- **Quick run**: fewer operations per repetition and 256 MiB instead of 1 GiB for the bulk transfers.' : ''}
-- Other work was running on this 2-core machine during the run, so absolute figures are noisy; the ratios are what counts.
+- ${meta.load ? `Load average ${meta.load[0]} at the start of the run, ${meta.load[1]} at its end. ` : ''}This 2-vCPU machine is shared with other developers' work, so absolute figures are noisy (see the notes at the end); the ratios are what counts.
 
 ![ipc-kit speedup over each alternative](results.svg)
 

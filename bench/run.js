@@ -140,6 +140,7 @@ async function main() {
     return write(JSON.parse(fs.readFileSync(LAST_RUN, 'utf8')))
   }
   const started = new Date()
+  const loadAtStart = os.loadavg()[0].toFixed(2)
   const { baseline, noop } = compileNative()
   const context = { quick, reps: REPS, prefix: PREFIX, baseline, noop, tmp: fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`)) }
   for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -192,6 +193,7 @@ async function main() {
     seconds: Math.round((Date.now() - started) / 1000),
     machine: machine(),
     node: `Node ${process.version} (V8 ${process.versions.v8}), ${os.arch()}`,
+    load: [loadAtStart, os.loadavg()[0].toFixed(2)],
     reps: REPS * ROUNDS,
     rounds: ROUNDS,
     quick,

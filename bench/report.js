@@ -69,7 +69,7 @@ function renderResults({ meta, rows, figures, notes, labels, analysis }) {
   const unmeasured = rows.filter((r) => r.goal && r.met === null).length
   return `# ipc-kit benchmark results
 
-Produced by \`${meta.command}\` on ${meta.date} (${meta.seconds} s).
+Produced by \`${meta.command}\` on ${meta.date} (${meta.seconds} s)${meta.commit ? ` at commit ${meta.commit}` : ''}.
 
 - Machine: ${meta.machine}
 - ${meta.node}

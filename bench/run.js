@@ -143,6 +143,12 @@ async function main() {
   const loadAtStart = os.loadavg()[0].toFixed(2)
   const { baseline, noop } = compileNative()
   const context = { quick, reps: REPS, prefix: PREFIX, baseline, noop, tmp: fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`)) }
+  // However the runner ends (an exception, a closed stdout), nothing stays behind.
+  process.on('exit', () => {
+    running?.()
+    sweep(context)
+  })
+  process.stdout.on('error', () => process.exit(1))
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, () => {
       running?.()
@@ -194,6 +200,7 @@ async function main() {
     machine: machine(),
     node: `Node ${process.version} (V8 ${process.versions.v8}), ${os.arch()}`,
     load: [loadAtStart, os.loadavg()[0].toFixed(2)],
+    commit: gitCommit(),
     reps: REPS * ROUNDS,
     rounds: ROUNDS,
     quick,
@@ -204,6 +211,15 @@ async function main() {
   if (only) return // a partial run does not replace the recorded results
   fs.writeFileSync(LAST_RUN, JSON.stringify({ meta, figures, notes }, null, 1))
   write({ meta, figures, notes })
+}
+
+/** The commit measured, with a note when the tree differs from it. */
+function gitCommit() {
+  const git = (...a) => spawnSync('git', a, { cwd: path.join(__dirname, '..'), encoding: 'utf8' })
+  const head = git('rev-parse', '--short', 'HEAD')
+  if (head.status !== 0) return null
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'lib', 'native', 'binding.gyp').stdout.trim()
+  return `${head.stdout.trim()}${dirty ? ' with uncommitted changes to lib/ or native/' : ''}`
 }
 
 /** The rows of the result table: each comparison of scenarios.js with its speedup and verdict. */

@@ -9,19 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# npm also runs a script named "prebuild" before "build" (a pre-hook), and
-# `npm run build` (TypeScript, also run by `npm install`) must not make binaries:
-# go on only when the nearest npm process (its title is "npm run prebuild ...")
-# was asked for prebuild itself.
-if [ "${npm_lifecycle_event:-}" = prebuild ]; then
-  pid=$$
-  while pid=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f2) && [ "${pid:-0}" -gt 1 ]; do
-    title=" $(tr '\0' ' ' <"/proc/$pid/cmdline") "
-    [[ $title == " npm "* ]] || continue
-    [[ $title == *" prebuild "* ]] && break
-    exit 0
-  done
-fi
 root=$PWD
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(x64 arm64)

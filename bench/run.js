@@ -22,7 +22,8 @@ const REPS = quick ? 5 : 3
 const ROUNDS = quick ? 1 : 3
 const JOB_TIMEOUT = quick ? 30000 : 300000
 const BUILD = path.join(__dirname, '.build')
-const LAST_RUN = path.join(BUILD, 'last-run.json')
+// The figures of the last recorded run, for --report; a quick run keeps its own.
+const LAST_RUN = path.join(BUILD, quick ? 'last-quick-run.json' : 'last-run.json')
 const PREFIX = `ipckit-bench-${process.pid}`
 const KEY_BASE = 0x1b000000 + (process.pid & 0xfff) * 0x1000
 

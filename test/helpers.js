@@ -44,17 +44,15 @@ const FIXTURES = join(__dirname, 'fixtures')
 const NODE = process.env.IPC_KIT_TEST_NODE ? process.env.IPC_KIT_TEST_NODE.split(' ') : [process.execPath]
 
 /**
- * Runs a fixture in a child Node and resolves with its exit code, signal,
- * stdout and any message it sent. Bounded: killed after `timeout` ms.
+ * Runs `node ...argv` (or the command in IPC_KIT_TEST_NODE) and resolves with
+ * its exit code, signal, stdout, stderr and IPC messages. Bounded: killed after
+ * `timeout` ms.
  */
-function runChild(fixture, args = [], { timeout = 20000, uid, gid, execArgv = [], onMessage, onSpawn } = {}) {
+function runNode(argv, { timeout, uid, gid, ipc = false, onMessage, onSpawn } = {}) {
   return new Promise((resolve, reject) => {
     const [cmd, ...pre] = NODE
-    const child = spawn(cmd, [...pre, ...execArgv, join(FIXTURES, fixture), ...args.map(String)], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      uid,
-      gid,
-    })
+    const stdio = ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
+    const child = spawn(cmd, [...pre, ...argv], { stdio, uid, gid })
     let stdout = ''
     let stderr = ''
     const messages = []
@@ -77,25 +75,14 @@ function runChild(fixture, args = [], { timeout = 20000, uid, gid, execArgv = []
   })
 }
 
-/** Runs a script (a path) in a child Node without an IPC channel; bounded. Resolves with code, signal, stdout, stderr. */
+/** Runs a fixture of test/fixtures with an IPC channel: see runNode. */
+function runChild(fixture, args = [], { timeout = 20000, execArgv = [], ...options } = {}) {
+  return runNode([...execArgv, join(FIXTURES, fixture), ...args.map(String)], { timeout, ipc: true, ...options })
+}
+
+/** Runs a script (a path) in a child Node without an IPC channel: see runNode. */
 function runScript(file, args = [], timeout = 60000) {
-  return new Promise((resolve, reject) => {
-    const [cmd, ...pre] = NODE
-    const child = spawn(cmd, [...pre, file, ...args.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
-    child.on('error', (err) => {
-      clearTimeout(timer)
-      reject(err)
-    })
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
+  return runNode([file, ...args.map(String)], { timeout })
 }
 
 /** Resolves with the child's first IPC message matching `predicate`, bounded by `timeout`. */

@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/common/errors.cc",
+        "native/common/page_alias.cc",
         "native/shm/shm_binding.cc",
         "native/shm/shm_posix.cc",
         "native/sem/sem_binding.cc",

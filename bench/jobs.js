@@ -268,17 +268,17 @@ async function counterRounds(role, args, procs, count, check) {
   }
 }
 
-function kitCounter(procs) {
+function kitCounter(procs, how) {
   return async () => {
     const { GuardedBuffer } = kit('GuardedBuffer')
     const name = uniqueName('counter')
     const g = GuardedBuffer.open(name, { size: 4 })
     try {
-      const s = await counterRounds('kit-counter', [name, 4], procs, n(2000000, 300000), (expected) => {
+      const s = await counterRounds('kit-counter', [name, 4, how], procs, n(2000000, 300000), (expected) => {
         const got = g.withLockSync((buf) => buf.readUInt32LE(0))
         if (got !== expected) throw new Error(`counter is ${got}, expected ${expected}`)
       })
-      return { [`kit.counter${procs}`]: { unit: 'ns', samples: s } }
+      return { [`kit.counter${procs}${how === 'view' ? '' : '_methods'}`]: { unit: 'ns', samples: s } }
     } finally {
       g.unlink()
       g.close()
@@ -665,8 +665,10 @@ const jobs = {
   'kit.mutex_async_pair': mutexAsyncPair,
   'kit.sem_posix_pair': semPair('posix'),
   'kit.sem_sysv_pair': semPair('sysv'),
-  'kit.counter2': kitCounter(2),
-  'kit.counter4': kitCounter(4),
+  'kit.counter2': kitCounter(2, 'view'),
+  'kit.counter4': kitCounter(4, 'view'),
+  'kit.counter2_methods': kitCounter(2, 'methods'),
+  'kit.counter4_methods': kitCounter(4, 'methods'),
   'alt.flock_counter2': flockCounter(2),
   'alt.flock_counter4': flockCounter(4),
   'alt.worker_counter2': workerCounter(2),

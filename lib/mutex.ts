@@ -3,6 +3,7 @@ import { IPCBuffer, type OpenOptions, type SharedKind } from './ipc-buffer'
 import { sem, type Handle } from './native'
 import * as check from './validate'
 import { WaitQueue } from './wait-queue'
+import { releaseSlot, slotForBuffer, type Slot, type WasmOps } from './wasm-atomics'
 
 export interface MutexOptions {
   /** Where the lock lives: 'posix' (default for a string), 'file' (a path) or 'sysv' (default for a number). */
@@ -123,6 +124,10 @@ export class Mutex {
   #contended: WaitQueue | undefined
   /** The native side of #contended: told of deliveries, retired before unmapping. */
   #source: Handle | undefined
+  /** The header page aliased into WebAssembly memory (lib/wasm-atomics.ts): the fast paths' lock word. */
+  readonly #slot: Slot | undefined
+  readonly #ops: WasmOps | undefined
+  readonly #at: number
 
   constructor(name: string | number, options?: MutexOptions) {
     let map: IPCBuffer
@@ -148,6 +153,9 @@ export class Mutex {
     this.#foreign = me.pidns === 0 || (home !== 0 && home !== (me.pidns | 0))
     this.#mine = me.tid | (this.#foreign ? FOREIGN : 0)
     this.#start = me.start | 0
+    this.#slot = slotForBuffer(this, map.buffer, map.byteOffset)
+    this.#ops = this.#slot?.ops
+    this.#at = this.#slot?.at ?? 0
   }
 
   /** true while this Mutex holds the lock after taking it from an owner that died. */
@@ -174,11 +182,7 @@ export class Mutex {
    */
   acquireSync(timeout?: number): boolean {
     // The uncontended path first: one compare-and-swap, no call into the addon.
-    if (this.#state === 0 && timeout === undefined && Atomics.compareExchange(this.#view, WORD, 0, this.#mine) === 0) {
-      this.#view[START] = this.#start
-      this.#state = HELD
-      return true
-    }
+    if (this.#state === 0 && timeout === undefined && this.#take()) return true
     return this.#acquireSyncSlow(timeout)
   }
 
@@ -245,20 +249,24 @@ export class Mutex {
   release(): void {
     if (this.#state !== HELD) return this.#releaseHeld()
     // The common case: held, nothing queued, nobody sleeping.
-    const view = this.#view
-    view[START] = 0
-    const word = Atomics.exchange(view, WORD, 0)
+    const word = this.#clear()
     this.#state = 0
     if (word !== this.#mine) this.#afterRelease(word)
   }
 
   #releaseHeld(): void {
     if ((this.#state & HELD) === 0) return
-    const view = this.#view
-    view[START] = 0
-    const word = Atomics.exchange(view, WORD, 0)
+    const word = this.#clear()
     this.#state &= ~(HELD | DIED)
     this.#afterRelease(word)
+  }
+
+  /** Frees the lock word; returns what it held (WAITERS: someone sleeps on it). */
+  #clear(): number {
+    if (this.#ops !== undefined) return this.#ops.unlock(this.#at)
+    const view = this.#view
+    view[START] = 0
+    return Atomics.exchange(view, WORD, 0)
   }
 
   #afterRelease(word: number): void {
@@ -284,6 +292,7 @@ export class Mutex {
     if (this.#source !== undefined) sem.mutexRetire(this.#source)
     this.release()
     this.#state |= CLOSED
+    if (this.#slot !== undefined) releaseSlot(this.#slot)
     if (this.#owned) this.#map.close()
   }
 
@@ -302,10 +311,14 @@ export class Mutex {
 
   /** The uncontended path: one compare-and-swap on the shared word. */
   #take(): boolean {
-    const view = this.#view
-    if (Atomics.compareExchange(view, WORD, 0, this.#mine) !== 0) return false
-    // Until this store a waiter sees start 0 and presumes the owner alive.
-    view[START] = this.#start
+    if (this.#ops !== undefined) {
+      if (this.#ops.lock(this.#at, this.#mine, this.#start) !== 0) return false
+    } else {
+      const view = this.#view
+      if (Atomics.compareExchange(view, WORD, 0, this.#mine) !== 0) return false
+      // Until this store a waiter sees start 0 and presumes the owner alive.
+      view[START] = this.#start
+    }
     this.#state |= HELD
     return true
   }

@@ -16,6 +16,7 @@ export interface Mapped {
 }
 
 export interface ShmBinding {
+  readonly PAGE_SIZE: number
   open(kind: number, id: string | number, flags: number, mode: number, size: number): Mapped
   close(handle: Handle, buffer: ArrayBuffer): boolean
   detach(buffer: ArrayBuffer): void
@@ -24,6 +25,10 @@ export interface ShmBinding {
   unlink(kind: number, id: string | number): void
   removeSysv(shmid: number, key: number): void
   exists(kind: number, id: string | number): boolean
+  /** Maps the shared pages at `source`+`sourceOffset` over `target`+`targetOffset` (page-aligned). */
+  aliasInto(source: ArrayBuffer, sourceOffset: number, target: ArrayBuffer, targetOffset: number, length: number): void
+  /** Private zero pages at `target`+`targetOffset` again. */
+  unalias(target: ArrayBuffer, targetOffset: number, length: number): void
 }
 
 /** The waiter engine's functions (native/sem/waiter.h), on every module that makes queues. */
@@ -54,6 +59,12 @@ export interface SemBinding extends WaitBinding {
   value(handle: Handle, subject: string | number): number
   unlink(kind: number, id: string | number): void
   removeSysv(semid: number, key: number): void
+  /** glibc's sem_t layout was recognised: the fast path may work on the semaphore's memory. */
+  readonly POSIX_LAYOUT_KNOWN: boolean
+  /** Maps the semaphore's page over `target`+`targetOffset`; returns the semaphore's offset in the page. */
+  aliasPosix(handle: Handle, target: ArrayBuffer, targetOffset: number): number
+  /** Wakes up to `count` sleeping waiters, after posts made on the fast path. */
+  wakePosix(handle: Handle, count: number, subject: string | number): void
   waitQueue(handle: Handle, onSettled: (id: number, err: number, value: number) => void): Handle
 }
 

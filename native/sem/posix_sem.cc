@@ -4,7 +4,14 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "sem_os.h"
@@ -114,6 +121,48 @@ Status PosixPost(sem_t* s, unsigned count) {
     if (sem_post(s) != 0) return Fail("sem_post");
   }
   return Status{};
+}
+
+bool PosixLayoutKnown() {
+#if defined(__linux__) && defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__))
+  // glibc's struct new_sem with 64-bit atomics: the count in the low half of
+  // a 64-bit word, the number of sleeping waiters in the high half. Checked
+  // here rather than trusted, on a process-shared semaphore of our own.
+  sem_t s;
+  if (sem_init(&s, 1, 7) != 0) return false;
+  uint32_t w[2];
+  auto words = [&] { std::memcpy(w, &s, sizeof w); };
+  words();
+  bool ok = w[0] == 7 && w[1] == 0;
+  sem_post(&s);
+  words();
+  ok = ok && w[0] == 8 && w[1] == 0;
+  for (int i = 0; i < 8; i++) sem_trywait(&s);
+  words();
+  ok = ok && w[0] == 0 && w[1] == 0 && sem_trywait(&s) != 0;
+  sem_destroy(&s);
+  return ok;
+#else
+  return false;
+#endif
+}
+
+void* PosixPage(sem_t* s) {
+  auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(s) & ~(page - 1));
+}
+
+Status PosixWake(sem_t* s, int count) {
+#ifdef __linux__
+  // What sem_post does after counting up when the waiter count is not zero.
+  // Shared futex: a named semaphore is waited on from several processes.
+  if (syscall(SYS_futex, reinterpret_cast<uint32_t*>(s), FUTEX_WAKE, count, nullptr, nullptr, 0) < 0) {
+    return Fail("futex");
+  }
+  return Status{};
+#else
+  return Status{ENOSYS, "futex"};
+#endif
 }
 
 Status PosixValue(sem_t* s, int* value) {

@@ -4,11 +4,14 @@
 // never frees it under a running wait.
 #include "sem_binding.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <memory>
 #include <string>
 
 #include "../common/errors.h"
+#include "../common/page_alias.h"
 #include "mutex_binding.h"
 #include "sem_os.h"
 #include "waiter.h"
@@ -128,6 +131,29 @@ void JsPost(const Napi::CallbackInfo& info) {
   Check(env, Get(env, info[0])->Post(info[1].As<Napi::Number>().Int32Value()), info[2]);
 }
 
+// aliasPosix(handle, target, targetOffset): maps the page of a POSIX semaphore
+// over a page of `target` (a WebAssembly memory; lib/wasm-atomics.ts) and
+// returns the semaphore's offset within that page.
+Napi::Value JsAliasPosix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& sem = Get(env, info[0]);
+  if (sem->posix == nullptr || !info[1].IsArrayBuffer()) throw Napi::TypeError::New(env, "not a POSIX semaphore and a buffer");
+  auto page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  auto target = info[1].As<Napi::ArrayBuffer>();
+  void* dst = ipc::PageRange(target.Data(), target.ByteLength(), info[2].As<Napi::Number>().DoubleValue(), page);
+  if (dst == nullptr) throw Napi::RangeError::New(env, "not a page-aligned range of the buffer");
+  void* src = PosixPage(sem->posix);
+  Check(env, ipc::AliasPages(src, dst, static_cast<size_t>(page)), env.Undefined());
+  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<char*>(sem->posix) - static_cast<char*>(src)));
+}
+
+// wakePosix(handle, count, subject): wakes waiters after posts made on the fast path.
+void JsWakePosix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& sem = Get(env, info[0]);
+  if (sem->posix != nullptr) Check(env, PosixWake(sem->posix, info[1].As<Napi::Number>().Int32Value()), info[2]);
+}
+
 // value(handle, subject) -> the current count
 Napi::Value JsValue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -173,6 +199,9 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("value", Napi::Function::New(env, JsValue, "value"));
   exports.Set("unlink", Napi::Function::New(env, JsUnlink, "unlink"));
   exports.Set("removeSysv", Napi::Function::New(env, JsRemoveSysv, "removeSysv"));
+  exports.Set("POSIX_LAYOUT_KNOWN", Napi::Boolean::New(env, PosixLayoutKnown()));
+  exports.Set("aliasPosix", Napi::Function::New(env, JsAliasPosix, "aliasPosix"));
+  exports.Set("wakePosix", Napi::Function::New(env, JsWakePosix, "wakePosix"));
   exports.Set("waitQueue", Napi::Function::New(env, JsWaitQueue, "waitQueue"));
   waiter::Export(env, exports);
   RegisterMutex(env, exports);

@@ -39,6 +39,15 @@ Status PosixWaitUntil(sem_t* s, const struct timespec& until, bool* taken);
 Status PosixPost(sem_t* s, unsigned count);
 Status PosixValue(sem_t* s, int* value);
 
+// The fast path (lib/wasm-atomics.ts) works on the semaphore's memory itself.
+// PosixLayoutKnown: the C library keeps a semaphore as glibc does on 64-bit
+// (uint32 count, then uint32 count of sleeping waiters). PosixPage: the page
+// the semaphore lies on, at its start. PosixWake: wakes up to `count` sleeping
+// waiters, as sem_post does after a post that found waiters.
+bool PosixLayoutKnown();
+void* PosixPage(sem_t* s);
+Status PosixWake(sem_t* s, int count);
+
 // System V: a set of one semaphore. Created with IPC_CREAT|IPC_EXCL, then its
 // initial value is set by semop so sem_otime marks it initialised; openers
 // wait (bounded) for that mark, never seeing a half-made set.

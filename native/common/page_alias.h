@@ -1,0 +1,23 @@
+// Maps shared pages a second time, at an address chosen by the caller: how a
+// lock word or a semaphore reaches a slot of a WebAssembly memory
+// (lib/wasm-atomics.ts). Knows nothing of Node-API.
+#pragma once
+#include <cstddef>
+
+#include "status.h"
+
+namespace ipc {
+
+// The range [base + offset, base + offset + length) if it lies within
+// [base, base + size) and is page-aligned; nullptr otherwise.
+void* PageRange(void* base, size_t size, double offset, double length);
+
+// Maps the pages of the shared mapping at `src` again at `dst`, replacing
+// whatever was mapped there (mremap with old size 0: both addresses then
+// reach the same physical pages).
+Status AliasPages(void* src, void* dst, size_t length);
+
+// Replaces `length` bytes at `dst` with fresh private zero pages, dropping an alias.
+Status ResetPages(void* dst, size_t length);
+
+}  // namespace ipc

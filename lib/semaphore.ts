@@ -2,6 +2,7 @@ import { IPCError, closedError, invalidType, invalidValue } from './errors'
 import { sem as native, type Handle } from './native'
 import * as check from './validate'
 import { WaitQueue } from './wait-queue'
+import { releaseSlot, semLayoutKnown, slotFor, type Slot, type WasmOps } from './wasm-atomics'
 
 export type SemaphoreKind = 'posix' | 'sysv'
 
@@ -31,6 +32,7 @@ const KIND_CODE: Record<SemaphoreKind, number> = { posix: 0, sysv: 1 }
 const CREATE = 1
 const EXCLUSIVE = 2
 const ETIMEDOUT = -110
+const EOVERFLOW = -75
 
 /** The largest count of a POSIX semaphore (SEM_VALUE_MAX). */
 export const SEM_VALUE_MAX: number = native.SEM_VALUE_MAX
@@ -64,6 +66,10 @@ export class Semaphore {
   readonly #semid: number
   #handle: Handle | undefined
   readonly #waits: WaitQueue
+  /** POSIX: the semaphore's page aliased into WebAssembly memory (lib/wasm-atomics.ts), for tryWait and post. */
+  readonly #slot: Slot | undefined
+  readonly #ops: WasmOps | undefined
+  readonly #at: number
 
   /** A string opens (or, with `initial`, creates) a POSIX semaphore; a number a System V one. */
   constructor(nameOrKey: string | number, initial?: number)
@@ -81,6 +87,15 @@ export class Semaphore {
       timedOut: () => this.#failure(ETIMEDOUT, 'timed out'),
       failed: (errno) => this.#failure(-errno),
     })
+    let at = 0
+    const handle = opened.handle
+    if (this.kind === 'posix' && semLayoutKnown) {
+      this.#slot = slotFor(this, (target, offset) => {
+        at = offset + native.aliasPosix(handle, target, offset)
+      })
+    }
+    this.#ops = this.#slot?.ops
+    this.#at = at
   }
 
   static posix(name: string, options?: SemaphoreOptions): Semaphore {
@@ -112,7 +127,7 @@ export class Semaphore {
       const handle = this.#live()
       if (signal?.aborted) return Promise.reject(signal.reason)
       // A unit at hand needs no thread, unless earlier waits of ours are queued for it.
-      if (this.#waits.size === 0 && native.tryWait(handle, this.name)) return Promise.resolve()
+      if (this.#waits.size === 0 && this.#tryTake(handle)) return Promise.resolve()
       if (timeout === 0) return Promise.reject(this.#failure(ETIMEDOUT, 'no unit to take (timeout 0)'))
       return this.#waits.wait(timeout, signal).then(ignore)
     } catch (err) {
@@ -123,18 +138,28 @@ export class Semaphore {
   /** Takes a unit, blocking this thread; false when `timeout` ms pass first. */
   waitSync(timeout?: number): boolean {
     const ms = check.timeout(timeout, 'timeout')
-    return native.waitSync(this.#live(), ms ?? -1, this.name)
+    const handle = this.#live()
+    if (this.#tryTake(handle)) return true
+    return ms !== 0 && native.waitSync(handle, ms ?? -1, this.name)
   }
 
   /** Takes a unit if one is there, without waiting. */
   tryWait(): boolean {
-    return native.tryWait(this.#live(), this.name)
+    return this.#tryTake(this.#live())
   }
 
   /** Adds `count` units (0 up to SEM_VALUE_MAX, System V: SEMVMX). */
   post(count = 1): void {
-    const max = this.kind === 'posix' ? SEM_VALUE_MAX : SEMVMX
-    native.post(this.#live(), check.integer(count, 'count', 0, max), this.name)
+    const handle = this.#live()
+    if (this.#ops === undefined) {
+      native.post(handle, check.integer(count, 'count', 0, this.kind === 'posix' ? SEM_VALUE_MAX : SEMVMX), this.name)
+      return
+    }
+    if (count !== 1) check.integer(count, 'count', 0, SEM_VALUE_MAX)
+    // As sem_post: count up unless that would pass the maximum, then wake sleepers if any.
+    const waiters = this.#ops.semPost(this.#at, count, SEM_VALUE_MAX)
+    if (waiters === 1 && count > 0) native.wakePosix(handle, count, this.name)
+    else if (waiters === -1) throw new IPCError(EOVERFLOW, 'sem_post', this.name)
   }
 
   /** The current count. */
@@ -151,6 +176,7 @@ export class Semaphore {
     if (handle === undefined) return
     this.#handle = undefined
     this.#waits.close(() => closedError('Semaphore'))
+    if (this.#slot !== undefined) releaseSlot(this.#slot)
     native.close(handle)
   }
 
@@ -167,6 +193,12 @@ export class Semaphore {
   /** A wait's failure; `errno` negative, as IPCError takes it. */
   #failure(errno: number, detail?: string): IPCError {
     return new IPCError(errno, this.kind === 'posix' ? 'sem_clockwait' : 'semtimedop', this.name, detail)
+  }
+
+  /** sem_trywait, on the semaphore's memory when the fast path is there. */
+  #tryTake(handle: Handle): boolean {
+    if (this.#ops !== undefined) return this.#ops.semTryWait(this.#at) === 1
+    return native.tryWait(handle, this.name)
   }
 
   #live(): Handle {

@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "adaptive_spin.h"
+
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the futex word must be the low half of the 64-bit {word, start} pair");
 
@@ -22,14 +24,6 @@ namespace {
 uint64_t Pack(uint32_t word, uint32_t start) { return (static_cast<uint64_t>(start) << 32) | word; }
 
 uint64_t* Pair(Lock lock) { return reinterpret_cast<uint64_t*>(lock.word); }
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
 
 // Shared (not FUTEX_PRIVATE): the word lives in memory mapped by several processes.
 // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so EINTR and

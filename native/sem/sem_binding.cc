@@ -12,6 +12,7 @@
 
 #include "../common/errors.h"
 #include "../common/page_alias.h"
+#include "adaptive_spin.h"
 #include "mutex_binding.h"
 #include "sem_os.h"
 #include "waiter.h"
@@ -26,11 +27,26 @@ struct Sem {
   sem_t* posix = nullptr;  // POSIX: the sem_open handle
   int id = -1;             // System V: the set id
   bool undo = false;       // System V: SEM_UNDO on every operation
+  AdaptiveSpin spin;       // POSIX: waits spin a while before sleeping (a try is a system call for System V)
   ~Sem() {
     if (posix != nullptr) PosixClose(posix);
   }
-  Status Wait(int64_t timeoutNs, bool* taken) const {
-    return posix != nullptr ? PosixWait(posix, timeoutNs, taken) : SysvWait(id, undo, timeoutNs, taken);
+  Status Wait(int64_t timeoutNs, bool* taken) {
+    if (posix == nullptr) return SysvWait(id, undo, timeoutNs, taken);
+    if (timeoutNs == 0) return PosixWait(posix, 0, taken);
+    int64_t start = SteadyNs();
+    if (spin.Spin([this] { return sem_trywait(posix) == 0; }, start, timeoutNs)) {
+      *taken = true;
+      return Status{};
+    }
+    int64_t left = timeoutNs;
+    if (timeoutNs != kForever) {
+      left = timeoutNs - (SteadyNs() - start);
+      if (left <= 0) left = 0;
+    }
+    Status s = PosixWait(posix, left, taken);
+    spin.Slept(SteadyNs() - start);
+    return s;
   }
   Status Post(int count) const {
     return posix != nullptr ? PosixPost(posix, static_cast<unsigned>(count)) : SysvPost(id, undo, count);
@@ -50,8 +66,14 @@ class SemSource : public waiter::Source {
     if (sem_->posix != nullptr) {
       // steady_clock is CLOCK_MONOTONIC, which sem_clockwait is given.
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
+      int64_t start = SteadyNs();
+      sem_t* posix = sem_->posix;
+      if (sem_->spin.Spin([posix] { return sem_trywait(posix) == 0; }, start, ns > start ? ns - start : 0)) {
+        return waiter::Result::Acquired();
+      }
       timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-      s = PosixWaitUntil(sem_->posix, ts, &taken);
+      s = PosixWaitUntil(posix, ts, &taken);
+      sem_->spin.Slept(SteadyNs() - start);
     } else {
       auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - waiter::Clock::now()).count();
       s = SysvWait(sem_->id, sem_->undo, left > 0 ? left : 0, &taken);

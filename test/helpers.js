@@ -44,15 +44,15 @@ const FIXTURES = join(__dirname, 'fixtures')
 const NODE = process.env.IPC_KIT_TEST_NODE ? process.env.IPC_KIT_TEST_NODE.split(' ') : [process.execPath]
 
 /**
- * Runs `node ...argv` (or the command in IPC_KIT_TEST_NODE) and resolves with
- * its exit code, signal, stdout, stderr and IPC messages. Bounded: killed after
- * `timeout` ms.
+ * Runs `node ...argv` (or the command in IPC_KIT_TEST_NODE), with `env` added
+ * to ours, and resolves with its exit code, signal, stdout, stderr and IPC
+ * messages. Bounded: killed after `timeout` ms.
  */
-function runNode(argv, { timeout, uid, gid, ipc = false, onMessage, onSpawn } = {}) {
+function runNode(argv, { timeout, uid, gid, env, ipc = false, onMessage, onSpawn } = {}) {
   return new Promise((resolve, reject) => {
     const [cmd, ...pre] = NODE
     const stdio = ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
-    const child = spawn(cmd, [...pre, ...argv], { stdio, uid, gid })
+    const child = spawn(cmd, [...pre, ...argv], { stdio, uid, gid, env: { ...process.env, ...env } })
     let stdout = ''
     let stderr = ''
     const messages = []
@@ -81,8 +81,8 @@ function runChild(fixture, args = [], { timeout = 20000, execArgv = [], ...optio
 }
 
 /** Runs a script (a path) in a child Node without an IPC channel: see runNode. */
-function runScript(file, args = [], timeout = 60000) {
-  return runNode([file, ...args.map(String)], { timeout })
+function runScript(file, args = [], timeout = 60000, { execArgv = [], env } = {}) {
+  return runNode([...execArgv, file, ...args.map(String)], { timeout, env })
 }
 
 /** Resolves with the child's first IPC message matching `predicate`, bounded by `timeout`. */

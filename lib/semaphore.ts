@@ -139,8 +139,9 @@ export class Semaphore {
   waitSync(timeout?: number): boolean {
     const ms = check.timeout(timeout, 'timeout')
     const handle = this.#live()
-    if (this.#tryTake(handle)) return true
-    return ms !== 0 && native.waitSync(handle, ms ?? -1, this.name)
+    // A unit at hand is taken without calling into the addon (which would spin, then sleep).
+    if (this.#ops !== undefined && this.#ops.semTryWait(this.#at) === 1) return true
+    return native.waitSync(handle, ms ?? -1, this.name)
   }
 
   /** Takes a unit if one is there, without waiting. */

@@ -2,7 +2,8 @@
 //
 // Each `Atomics.*` call on a typed array costs a call into a V8 builtin (about
 // 7 ns here), while V8 inlines calls from JavaScript into WebAssembly and a
-// WebAssembly atomic is one instruction: a lock pair costs 6 ns instead of 16.
+// WebAssembly atomic is one instruction: a Mutex's acquireSync + release costs
+// about 10 ns instead of 18, a Semaphore's tryWait + post 12 ns instead of 80.
 // WebAssembly only reaches its own memory, so the shared page holding a lock
 // word or a semaphore is mapped a second time into a page-sized slot of a
 // WebAssembly.Memory (mremap: both addresses reach the same physical page).

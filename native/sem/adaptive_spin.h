@@ -42,7 +42,8 @@ class AdaptiveSpin {
   static constexpr int64_t kYieldAfterNs = 2000;
 
   // Calls tryTake until it succeeds (true) or the budget, never more than
-  // limitNs, is spent (false). Safe from any thread.
+  // limitNs unless that is negative (no limit), is spent (false). Safe from
+  // any thread.
   template <class TryTake>
   bool Spin(TryTake tryTake, int64_t startNs, int64_t limitNs) const {
     int64_t budget = budget_.load(std::memory_order_relaxed);

@@ -34,17 +34,19 @@ struct Sem {
   Status Wait(int64_t timeoutNs, bool* taken) {
     if (posix == nullptr) return SysvWait(id, undo, timeoutNs, taken);
     if (timeoutNs == 0) return PosixWait(posix, 0, taken);
+    return PosixSpinWait(timeoutNs == kForever ? kForever : SteadyNs() + timeoutNs, taken);
+  }
+  // POSIX: spins a while (adaptive_spin.h), then sleeps until `untilNs`, a
+  // CLOCK_MONOTONIC time (steady_clock's), or for as long as it takes (kForever).
+  Status PosixSpinWait(int64_t untilNs, bool* taken) {
     int64_t start = SteadyNs();
-    if (spin.Spin([this] { return sem_trywait(posix) == 0; }, start, timeoutNs)) {
+    int64_t limit = untilNs == kForever ? -1 : (untilNs > start ? untilNs - start : 0);
+    if (spin.Spin([this] { return sem_trywait(posix) == 0; }, start, limit)) {
       *taken = true;
       return Status{};
     }
-    int64_t left = timeoutNs;
-    if (timeoutNs != kForever) {
-      left = timeoutNs - (SteadyNs() - start);
-      if (left <= 0) left = 0;
-    }
-    Status s = PosixWait(posix, left, taken);
+    timespec until{static_cast<time_t>(untilNs / 1000000000), static_cast<long>(untilNs % 1000000000)};
+    Status s = untilNs == kForever ? PosixWait(posix, kForever, taken) : PosixWaitUntil(posix, until, taken);
     spin.Slept(SteadyNs() - start);
     return s;
   }
@@ -64,16 +66,8 @@ class SemSource : public waiter::Source {
     bool taken = false;
     Status s;
     if (sem_->posix != nullptr) {
-      // steady_clock is CLOCK_MONOTONIC, which sem_clockwait is given.
-      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
-      int64_t start = SteadyNs();
-      sem_t* posix = sem_->posix;
-      if (sem_->spin.Spin([posix] { return sem_trywait(posix) == 0; }, start, ns > start ? ns - start : 0)) {
-        return waiter::Result::Acquired();
-      }
-      timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-      s = PosixWaitUntil(posix, ts, &taken);
-      sem_->spin.Slept(SteadyNs() - start);
+      s = sem_->PosixSpinWait(std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count(),
+                              &taken);
     } else {
       auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - waiter::Clock::now()).count();
       s = SysvWait(sem_->id, sem_->undo, left > 0 ? left : 0, &taken);

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "../common/errors.h"
-#include "../common/page_alias.h"
+#include "../common/page_range_js.h"
 #include "adaptive_spin.h"
 #include "mutex_binding.h"
 #include "sem_os.h"
@@ -153,11 +153,9 @@ void JsPost(const Napi::CallbackInfo& info) {
 Napi::Value JsAliasPosix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& sem = Get(env, info[0]);
-  if (sem->posix == nullptr || !info[1].IsArrayBuffer()) throw Napi::TypeError::New(env, "not a POSIX semaphore and a buffer");
+  if (sem->posix == nullptr) throw Napi::TypeError::New(env, "not a POSIX semaphore");
   auto page = static_cast<double>(sysconf(_SC_PAGESIZE));
-  auto target = info[1].As<Napi::ArrayBuffer>();
-  void* dst = ipc::PageRange(target.Data(), target.ByteLength(), info[2].As<Napi::Number>().DoubleValue(), page);
-  if (dst == nullptr) throw Napi::RangeError::New(env, "not a page-aligned range of the buffer");
+  void* dst = ipc::PageRangeOf(env, info[1], info[2].As<Napi::Number>().DoubleValue(), page);
   void* src = PosixPage(sem->posix);
   Check(env, ipc::AliasPages(src, dst, static_cast<size_t>(page)), env.Undefined());
   return Napi::Number::New(env, static_cast<double>(reinterpret_cast<char*>(sem->posix) - static_cast<char*>(src)));

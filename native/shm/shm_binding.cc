@@ -10,7 +10,7 @@
 #include <string>
 
 #include "../common/errors.h"
-#include "../common/page_alias.h"
+#include "../common/page_range_js.h"
 #include "shm_posix.h"
 
 namespace shm {
@@ -224,31 +224,22 @@ Napi::Value JsExists(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, exists);
 }
 
-// The page-aligned range [offset, offset + length) of an ArrayBuffer; TypeError otherwise.
-void* Range(Napi::Env env, Napi::Value buffer, Napi::Value offset, Napi::Value length) {
-  if (!buffer.IsArrayBuffer()) throw Napi::TypeError::New(env, "not an ArrayBuffer");
-  auto ab = buffer.As<Napi::ArrayBuffer>();
-  void* p = ipc::PageRange(ab.Data(), ab.ByteLength(), offset.As<Napi::Number>().DoubleValue(),
-                           length.As<Napi::Number>().DoubleValue());
-  if (p == nullptr) throw Napi::RangeError::New(env, "not a page-aligned range of the buffer");
-  return p;
-}
-
 // aliasInto(source, sourceOffset, target, targetOffset, length): maps the shared
 // pages of `source` over `target` (a WebAssembly memory; lib/wasm-atomics.ts).
 void JsAliasInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  void* src = Range(env, info[0], info[1], info[4]);
-  void* dst = Range(env, info[2], info[3], info[4]);
-  auto length = static_cast<size_t>(info[4].As<Napi::Number>().DoubleValue());
-  Check(env, ipc::AliasPages(src, dst, length), env.Undefined());
+  double length = info[4].As<Napi::Number>().DoubleValue();
+  void* src = ipc::PageRangeOf(env, info[0], info[1].As<Napi::Number>().DoubleValue(), length);
+  void* dst = ipc::PageRangeOf(env, info[2], info[3].As<Napi::Number>().DoubleValue(), length);
+  Check(env, ipc::AliasPages(src, dst, static_cast<size_t>(length)), env.Undefined());
 }
 
 // unalias(target, targetOffset, length): private zero pages again.
 void JsUnalias(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  void* dst = Range(env, info[0], info[1], info[2]);
-  Check(env, ipc::ResetPages(dst, static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue())), env.Undefined());
+  double length = info[2].As<Napi::Number>().DoubleValue();
+  void* dst = ipc::PageRangeOf(env, info[0], info[1].As<Napi::Number>().DoubleValue(), length);
+  Check(env, ipc::ResetPages(dst, static_cast<size_t>(length)), env.Undefined());
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ function mappingsOf(name) {
   return fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.endsWith(`/dev/shm/${name}`)).length
 }
 
-test('a Mutex maps its lock page a second time, into WebAssembly memory (once more), and close() drops both', () =>
+test('a Mutex maps its lock page a second time, into WebAssembly memory, and close() drops both', () =>
   withCleanup(async (cleanup) => {
     const name = uniqueName('alias')
     const m = new Mutex(name)

@@ -16,11 +16,8 @@ export interface OpenOptions {
   readonly?: boolean
 }
 
-// Native codes for the shared kinds, and the open flags (native/shm/shm_posix.h).
-const KIND_CODE: Record<SharedKind, number> = { posix: 0, file: 1, sysv: 2 }
-const CREATE = 1
-const EXCLUSIVE = 2
-const READONLY = 4
+const KIND_CODE: Record<SharedKind, number> = shm.KIND
+const { CREATE, EXCLUSIVE, READONLY } = shm.OPEN
 const EINVAL = -22
 
 /** One mapping (or private block) shared by a buffer and its aliases. */

@@ -1,6 +1,6 @@
 import { IPCError, closedError, invalidType, invalidValue, type Subject } from './errors'
 import { IPCBuffer, type OpenOptions, type SharedKind } from './ipc-buffer'
-import { sem, type Handle } from './native'
+import { mutex as native, type Handle } from './native'
 import * as check from './validate'
 import { WaitQueue } from './wait-queue'
 import { releaseSlot, slotForBuffer, type Slot, type WasmOps } from './wasm-atomics'
@@ -21,18 +21,11 @@ export interface AcquireOptions {
   signal?: AbortSignal
 }
 
-// The lock's header page (native/sem/futex_linux.h has the same layout).
+// The lock's header page (native/mutex/lock_word.h).
+const { WORD, START, MAGIC, HOME_NS, HEADER_WORDS, MAGIC_VALUE, OWNER_MASK, FOREIGN, WAITERS } = native.LOCK
+const { NOT_ACQUIRED, OWNER_DIED } = native.OUTCOME
 /** Bytes before a GuardedBuffer's data: the lock's page. */
-export const HEADER_SIZE = 4096
-const WORD = 0 // futex word: owner thread id | FOREIGN | WAITERS; 0 = free
-const START = 1 // owner's start time (low 32 bits); 0 = not yet written
-const MAGIC = 2 // 'IPCM' once any process has opened it as a lock
-const HOME_NS = 3 // pid namespace of the first opener
-const HEADER_WORDS = 16
-const MAGIC_VALUE = 0x4d435049
-const OWNER_MASK = 0x003fffff
-const FOREIGN = 0x20000000
-const WAITERS = 0x40000000
+export const HEADER_SIZE: number = native.LOCK.HEADER_SIZE
 
 // Mutex#state bits.
 const HELD = 1 // this object holds the lock
@@ -54,7 +47,7 @@ let self: Identity | undefined
 
 function identity(): Identity {
   if (self === undefined) {
-    const [tid, start, pidns] = sem.mutexIdentity()
+    const [tid, start, pidns] = native.identity()
     self = { tid, start, pidns }
   }
   return self
@@ -120,9 +113,9 @@ export class Mutex {
   /** HELD | QUEUED | CLOSED | DIED; 0: the fast paths may take the lock. */
   #state = 0
   readonly #queue: Waiter[] = []
-  /** Contended acquires, on the waiter engine's thread: a wait resolves 1 (taken) or 2 (taken from a dead holder). */
+  /** Contended acquires, on the waiter engine's thread: a wait resolves ACQUIRED or OWNER_DIED. */
   #contended: WaitQueue | undefined
-  /** The native side of #contended: told of deliveries, retired before unmapping. */
+  /** The native side of #contended (the handoff in native/mutex/mutex_binding.h). */
   #source: Handle | undefined
   /** The header page aliased into WebAssembly memory (lib/wasm-atomics.ts): the fast paths' lock word. */
   readonly #slot: Slot | undefined
@@ -197,9 +190,9 @@ export class Mutex {
     if (this.#take()) return true
     if (ms === 0) return false
     if (this.#heldByThisThread()) throw new IPCError(EDEADLK, 'futex', this.#subject)
-    const got = sem.mutexAcquireSync(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, ms ?? -1)
-    if (got === 0) return false
-    this.#state = got === 2 ? HELD | DIED : HELD
+    const got = native.acquireSync(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, ms ?? -1)
+    if (got === NOT_ACQUIRED) return false
+    this.#state = got === OWNER_DIED ? HELD | DIED : HELD
     return true
   }
 
@@ -270,7 +263,7 @@ export class Mutex {
   }
 
   #afterRelease(word: number): void {
-    if (word & WAITERS) sem.mutexWake(this.#view)
+    if (word & WAITERS) native.wake(this.#view)
     if (this.#queue.length > 0) this.#serve()
   }
 
@@ -289,7 +282,7 @@ export class Mutex {
     this.#contended?.close(() => closedError('Mutex'))
     this.#contended = undefined
     // The waiter thread may still be inside an attempt on our mapping: wait it out.
-    if (this.#source !== undefined) sem.mutexRetire(this.#source)
+    if (this.#source !== undefined) native.retire(this.#source)
     this.release()
     this.#state |= CLOSED
     if (this.#slot !== undefined) releaseSlot(this.#slot)
@@ -380,7 +373,7 @@ export class Mutex {
     let waiting: Promise<number>
     try {
       this.#contended ??= this.#openContended()
-      if (this.#source !== undefined) sem.mutexInterrupt(this.#source, false)
+      if (this.#source !== undefined) native.resume(this.#source)
       waiting = this.#contended.wait(left, active.signal)
     } catch (err) {
       waiting = Promise.reject(err) // e.g. no thread could be started: this waiter fails, the next tries again
@@ -388,9 +381,9 @@ export class Mutex {
     waiting.then(
       (got) => {
         head.active = undefined
-        if (this.#state & CLOSED) return // close() gave the lock back (mutexRetire)
-        sem.mutexDelivered(this.#source!)
-        this.#state = (this.#state & ~DIED) | HELD | (got === 2 ? DIED : 0)
+        if (this.#state & CLOSED) return // close() gave the lock back (retire)
+        native.delivered(this.#source!)
+        this.#state = (this.#state & ~DIED) | HELD | (got === OWNER_DIED ? DIED : 0)
         if (this.#queue[0] === head) {
           this.#queue.shift()
           this.#settled(head)
@@ -409,16 +402,15 @@ export class Mutex {
         if (this.#state & CLOSED) return
         this.#serve()
         // No wait follows: the waiter thread's attempt in progress must not take the lock for nobody.
-        if (this.#queue[0]?.active === undefined && this.#source !== undefined) sem.mutexInterrupt(this.#source, true)
+        if (this.#queue[0]?.active === undefined && this.#source !== undefined) native.interrupt(this.#source)
       },
     )
   }
 
   #openContended(): WaitQueue {
     return new WaitQueue({
-      binding: sem,
       open: (onSettled) => {
-        const { queue, source } = sem.mutexWaitQueue(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, onSettled)
+        const { queue, source } = native.waitQueue(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, onSettled)
         this.#source = source
         return queue
       },

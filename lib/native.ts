@@ -15,8 +15,16 @@ export interface Mapped {
   id: number
 }
 
+/** The codes `open` takes (native/common/open_codes.h). */
+export interface OpenCodes {
+  readonly CREATE: number
+  readonly EXCLUSIVE: number
+}
+
 export interface ShmBinding {
   readonly PAGE_SIZE: number
+  readonly KIND: { readonly posix: number; readonly file: number; readonly sysv: number }
+  readonly OPEN: OpenCodes & { readonly READONLY: number }
   open(kind: number, id: string | number, flags: number, mode: number, size: number): Mapped
   close(handle: Handle, buffer: ArrayBuffer): boolean
   detach(buffer: ArrayBuffer): void
@@ -31,15 +39,18 @@ export interface ShmBinding {
   unalias(target: ArrayBuffer, targetOffset: number, length: number): void
 }
 
-/** The waiter engine's functions (native/sem/waiter.h), on every module that makes queues. */
+/** The waiter engine's generic queue operations (native/wait/waiter.h): the `wait` namespace. */
 export interface WaitBinding {
   /** Queues a wait; timeoutMs < 0 waits forever. Returns its id. */
-  waitAdd(queue: Handle, timeoutMs: number): number
+  add(queue: Handle, timeoutMs: number): number
   /** true: the wait was still queued and will never settle. */
-  waitCancel(queue: Handle, id: number): boolean
+  cancel(queue: Handle, id: number): boolean
   /** Stops the queue; returns the ids of the waits that will never settle. */
-  waitClose(queue: Handle): number[]
+  close(queue: Handle): number[]
 }
+
+/** Called on the JavaScript thread as each wait of a queue settles: err 0 (value from the attempt) or a positive errno. */
+export type OnSettled = (id: number, err: number, value: number) => void
 
 export interface SemOpened {
   handle: Handle
@@ -48,9 +59,11 @@ export interface SemOpened {
   id: number
 }
 
-export interface SemBinding extends WaitBinding {
+export interface SemBinding {
   readonly SEM_VALUE_MAX: number
   readonly SEMVMX: number
+  readonly KIND: { readonly posix: number; readonly sysv: number }
+  readonly OPEN: OpenCodes
   open(kind: number, id: string | number, flags: number, mode: number, initial: number, undo: boolean): SemOpened
   close(handle: Handle): void
   waitSync(handle: Handle, timeoutMs: number, subject: string | number): boolean
@@ -65,34 +78,63 @@ export interface SemBinding extends WaitBinding {
   aliasPosix(handle: Handle, target: ArrayBuffer, targetOffset: number): number
   /** Wakes up to `count` sleeping waiters, after posts made on the fast path. */
   wakePosix(handle: Handle, count: number, subject: string | number): void
-  waitQueue(handle: Handle, onSettled: (id: number, err: number, value: number) => void): Handle
+  /** A queue of waits for one unit each (they settle with value 0). */
+  waitQueue(handle: Handle, onSettled: OnSettled): Handle
 }
 
-/** The Mutex's functions in the `sem` namespace (native/sem/mutex_binding.cc). */
+/** The lock's header layout and word bits (native/mutex/lock_word.h). */
+export interface LockLayout {
+  /** Indices of 32-bit words in the header. */
+  readonly WORD: number
+  readonly START: number
+  readonly MAGIC: number
+  readonly HOME_NS: number
+  /** Words of the header that TypeScript views. */
+  readonly HEADER_WORDS: number
+  /** Bytes of the lock's page (before a GuardedBuffer's data). */
+  readonly HEADER_SIZE: number
+  /** What MAGIC holds once the object has been opened as a lock. */
+  readonly MAGIC_VALUE: number
+  readonly OWNER_MASK: number
+  readonly FOREIGN: number
+  readonly WAITERS: number
+}
+
+/** What acquireSync returns and what a wait of a mutex queue settles with. */
+export interface LockOutcomes {
+  readonly NOT_ACQUIRED: number
+  readonly ACQUIRED: number
+  readonly OWNER_DIED: number
+}
+
+/** The `mutex` namespace (native/mutex/mutex_binding.h, which has the handoff's state table). */
 export interface MutexBinding {
+  readonly LOCK: LockLayout
+  readonly OUTCOME: LockOutcomes
   /** [thread id, start time (low 32 bits), pid+time namespace id] of the calling thread. */
-  mutexIdentity(): [number, number, number]
-  /** Blocks until the lock is taken (1), taken from a dead owner (2) or timeoutMs passes (0). */
-  mutexAcquireSync(header: Int32Array, mine: number, start: number, foreign: boolean, timeoutMs: number): number
+  identity(): [number, number, number]
+  /** Blocks until the lock is taken (ACQUIRED, OWNER_DIED) or timeoutMs passes (NOT_ACQUIRED); timeoutMs < 0: forever. */
+  acquireSync(header: Int32Array, mine: number, start: number, foreign: boolean, timeoutMs: number): number
   /** Wakes one waiter sleeping on the lock word. */
-  mutexWake(header: Int32Array): void
-  /**
-   * A waiter-engine queue of contended acquires (waits settle with 1, taken, or 2, taken from a dead
-   * holder) and its source, for mutexDelivered and mutexRetire.
-   */
-  mutexWaitQueue(header: Int32Array, mine: number, start: number, foreign: boolean, onSettled: (id: number, err: number, value: number) => void): { queue: Handle; source: Handle }
+  wake(header: Int32Array): void
+  /** A waiter-engine queue of contended acquires (waits settle with ACQUIRED or OWNER_DIED) and its source. */
+  waitQueue(header: Int32Array, mine: number, start: number, foreign: boolean, onSettled: OnSettled): { queue: Handle; source: Handle }
   /** JavaScript received the lock a wait settled with. */
-  mutexDelivered(source: Handle): void
-  /** true: the wait was cancelled and no other follows, the attempt in progress ends without the lock; false: before a wait. */
-  mutexInterrupt(source: Handle, on: boolean): void
-  /** After waitClose, before unmapping: the waiter thread touches the lock no more (gives back one nobody received). */
-  mutexRetire(source: Handle): void
+  delivered(source: Handle): void
+  /** A wait ended and none follows: the attempt in progress ends without the lock. */
+  interrupt(source: Handle): void
+  /** Before the next wait: clears interrupt(). */
+  resume(source: Handle): void
+  /** After wait.close, before unmapping: the waiter thread touches the lock no more (gives back one nobody received). */
+  retire(source: Handle): void
 }
 
 export interface Binding {
   setErrorFactory(factory: typeof makeSystemError): void
   shm: ShmBinding
-  sem: SemBinding & MutexBinding
+  sem: SemBinding
+  mutex: MutexBinding
+  wait: WaitBinding
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -102,3 +144,5 @@ export const binding: Binding = load(join(__dirname, '..'))
 binding.setErrorFactory(makeSystemError)
 export const shm = binding.shm
 export const sem = binding.sem
+export const mutex = binding.mutex
+export const wait = binding.wait

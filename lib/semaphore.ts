@@ -27,10 +27,8 @@ export interface WaitOptions {
   signal?: AbortSignal
 }
 
-// Native codes (native/sem/sem_binding.cc, native/sem/sem_os.h).
-const KIND_CODE: Record<SemaphoreKind, number> = { posix: 0, sysv: 1 }
-const CREATE = 1
-const EXCLUSIVE = 2
+const KIND_CODE: Record<SemaphoreKind, number> = native.KIND
+const { CREATE, EXCLUSIVE } = native.OPEN
 const ETIMEDOUT = -110
 const EOVERFLOW = -75
 
@@ -82,7 +80,6 @@ export class Semaphore {
     this.#semid = opened.semid
     this.#handle = opened.handle
     this.#waits = new WaitQueue({
-      binding: native,
       open: (onSettled) => native.waitQueue(this.#live(), onSettled),
       timedOut: () => this.#failure(ETIMEDOUT, 'timed out'),
       failed: (errno) => this.#failure(-errno),

@@ -1,7 +1,7 @@
-// Promises over the native waiter engine (native/sem/waiter.h): each wait is
+// Promises over the native waiter engine (native/wait/waiter.h): each wait is
 // served by a dedicated thread, settles on this thread, and can time out, be
 // aborted or be rejected by close(). Shared by every kind of cross-process wait.
-import type { Handle, WaitBinding } from './native'
+import { wait as binding, type Handle, type OnSettled } from './native'
 
 interface Pending {
   resolve(value: number): void
@@ -12,10 +12,8 @@ interface Pending {
 }
 
 export interface WaitQueueOptions {
-  /** The native functions (waitAdd/waitCancel/waitClose) of the module that made the queue. */
-  binding: WaitBinding
-  /** Makes the native queue; `onSettled` must reach waiter::NewQueue. */
-  open(onSettled: (id: number, err: number, value: number) => void): Handle
+  /** Makes the native queue (sem.waitQueue, mutex.waitQueue); `onSettled` must reach waiter::NewQueue. */
+  open(onSettled: OnSettled): Handle
   /** The error of a wait that timed out. */
   timedOut(): Error
   /** The error of a wait whose attempt failed with `errno` (positive). */
@@ -47,11 +45,10 @@ export class WaitQueue {
    */
   wait(timeout: number | undefined, signal?: AbortSignal): Promise<number> {
     if (signal?.aborted) return Promise.reject(signal.reason)
-    const { binding } = this.#options
     this.#queue ??= this.#options.open(this.#onSettled)
     const queue = this.#queue
     return new Promise<number>((resolve, reject) => {
-      const id = binding.waitAdd(queue, timeout ?? -1)
+      const id = binding.add(queue, timeout ?? -1)
       const pending: Pending = { resolve, reject, signal }
       if (timeout !== undefined && timeout > 0) {
         // The thread times waits out too, but only between its slices (up to
@@ -60,14 +57,14 @@ export class WaitQueue {
         const expire = (): void => {
           const left = deadline - performance.now()
           if (left > 0) pending.timer = setTimeout(expire, Math.ceil(left))
-          else if (binding.waitCancel(queue, id)) this.#finish(id)?.reject(this.#options.timedOut())
+          else if (binding.cancel(queue, id)) this.#finish(id)?.reject(this.#options.timedOut())
         }
         pending.timer = setTimeout(expire, timeout)
       }
       if (signal !== undefined) {
         // Only a wait still queued can be aborted: one already served resolves.
         pending.onAbort = () => {
-          if (binding.waitCancel(queue, id)) this.#finish(id)?.reject(signal.reason)
+          if (binding.cancel(queue, id)) this.#finish(id)?.reject(signal.reason)
         }
         signal.addEventListener('abort', pending.onAbort, { once: true })
       }
@@ -78,7 +75,7 @@ export class WaitQueue {
   /** Rejects every unsettled wait with `reason`; what they took goes back. Idempotent. */
   close(reason: () => Error): void {
     if (this.#queue === undefined) return
-    const ids = this.#options.binding.waitClose(this.#queue)
+    const ids = binding.close(this.#queue)
     this.#queue = undefined
     for (const id of ids) this.#finish(id)?.reject(reason())
   }

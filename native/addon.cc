@@ -1,10 +1,12 @@
-// One binary, two modules: node-gyp-build loads a single .node per package,
-// so `shm` and `sem` are compiled together and registered side by side.
+// One binary, one namespace per concept: node-gyp-build loads a single .node
+// per package, so every module is compiled into it and registered here.
 #include <napi.h>
 
 #include "common/errors.h"
+#include "mutex/mutex_binding.h"
 #include "sem/sem_binding.h"
 #include "shm/shm_binding.h"
+#include "wait/wait_binding.h"
 
 namespace {
 
@@ -12,6 +14,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, ipc::SetErrorFactory, "setErrorFactory"));
   exports.Set("shm", shm::Init(env));
   exports.Set("sem", sem::Init(env));
+  exports.Set("mutex", mutex::Init(env));
+  exports.Set("wait", waiter::Init(env));
   return exports;
 }
 

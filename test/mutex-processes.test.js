@@ -12,7 +12,8 @@ const { GuardedBuffer, Mutex, IPCBuffer } = require('..')
 const { uniqueName, withCleanup, runChild, runScript, nextMessage, NODE } = require('./helpers')
 
 const ROOT = path.join(__dirname, '..')
-const FOREIGN = 0x20000000
+// The lock word's bits, as the addon defines them (native/mutex/lock_word.h).
+const { FOREIGN, OWNER_MASK } = require('../dist/native').mutex.LOCK
 
 for (const flag of [[], ['--sync']]) {
   test(`4 processes x 100,000 increments ${flag.length ? 'with withLockSync' : 'with withLock'}: the exact count`, async () => {
@@ -69,7 +70,7 @@ for (const how of ['acquire', 'acquireSync']) {
     }))
 }
 
-// Each torture process takes the lock by another path (lib/wasm-atomics.ts):
+// Each torture process takes the lock by another path (lib/fast-path/):
 // WebAssembly, Atomics (IPC_KIT_WASM=0) and node --jitless (no WebAssembly).
 const LOCK_PATHS = [{}, { env: { IPC_KIT_WASM: '0' } }, { execArgv: ['--jitless'] }]
 const JITLESS_WARNING = /^Warning: disabling flag --expose_wasm due to conflicting flags\n/
@@ -191,7 +192,7 @@ test('liveness rules on forged lock words: dead, reused, unwritten, foreign', ()
     // Owner from another pid namespace: never judged, even if the pid means nothing here.
     forge(dead | FOREIGN, 12345)
     assert.is(m.acquireSync(300), false)
-    assert.is(word[0] & 0x3fffff, dead) // untouched (a waiter only adds the WAITERS bit)
+    assert.is(word[0] & OWNER_MASK, dead) // untouched (a waiter only adds the WAITERS bit)
     forge(0, 0)
     assert.is(m.tryAcquire(), true)
     m.release()
@@ -242,7 +243,7 @@ test('pid namespaces: an owner in another namespace is never judged from here', 
     const header = IPCBuffer.posix(name)
     cleanup(() => header.close())
     const word = new Uint32Array(header.buffer, header.byteOffset, 2)
-    assert.is(word[0] & 0x3fffff, 2, 'the holder is pid 2 in its namespace')
+    assert.is(word[0] & OWNER_MASK, 2, 'the holder is pid 2 in its namespace')
     assert.ok((word[0] & FOREIGN) !== 0, 'flagged foreign')
     assert.is(g.mutex.acquireSync(1000), false)
     const release = await g.lock({ timeout: 20000 }) // once the holder lets go

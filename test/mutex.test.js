@@ -2,6 +2,7 @@
 // Mutex within one process: the API contract, ordering, timeouts, aborts, bad input.
 const { test } = require('uvu')
 const assert = require('uvu/assert')
+const { ETIMEDOUT } = require('node:os').constants.errno
 const { Mutex, IPCBuffer, IPCError } = require('..')
 const { uniqueName, uniquePath, uniqueKey, withCleanup, throwsCode } = require('./helpers')
 
@@ -112,7 +113,7 @@ test('timeouts: 0 is a try, > 0 rejects with ETIMEDOUT; acquireSync would deadlo
     const check = (err) => {
       assert.instance(err, IPCError)
       assert.is(err.code, 'ETIMEDOUT')
-      assert.is(err.errno, -110)
+      assert.is(err.errno, -ETIMEDOUT)
       assert.is(err.syscall, 'futex')
       assert.is(err.path, '/' + name)
     }

@@ -140,13 +140,13 @@ workers('two copies of the addon in one process (and in a worker) each serve the
     const module = { exports: {} }
     process.dlopen(module, copy)
     assert.is.not(module.exports.sem, require('../dist/native').sem)
-    const raw = module.exports.sem
-    const { handle } = raw.open(0, sem.name, 0, 0o600, 0, false)
+    const { sem: raw, wait } = module.exports
+    const { handle } = raw.open(raw.KIND.posix, sem.name, 0, 0o600, 0, false)
     let settle
     const settled = new Promise((resolve) => (settle = resolve))
     const onSettled = (id, err) => settle(err)
     const queue = raw.waitQueue(handle, onSettled) // held until the end, as WaitQueue does
-    raw.waitAdd(queue, -1)
+    wait.add(queue, -1)
     const inWorker = new Worker(WORKER, { workerData: { cmd: 'copy', id: sem.name, addon: copy } })
     cleanup(() => inWorker.terminate())
     await nextFrom(inWorker, (m) => m === 'ready')
@@ -154,7 +154,7 @@ workers('two copies of the addon in one process (and in a worker) each serve the
     sem.post(2)
     assert.is(await settled, 0)
     assert.is(await waited, 'waited')
-    assert.equal(raw.waitClose(queue), [])
+    assert.equal(wait.close(queue), [])
     raw.close(handle)
     assert.is(sem.value, 0)
   }))

@@ -5,6 +5,7 @@
 const fs = require('node:fs')
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
+const { ETIMEDOUT } = require('node:os').constants.errno
 const { Semaphore, IPCError, SEM_VALUE_MAX, SEMVMX } = require('..')
 const { uniqueName, uniqueKey, withCleanup, throwsCode, rejectsCode, freshSemaphore } = require('./helpers')
 
@@ -135,7 +136,7 @@ for (const kind of Object.keys(KINDS)) {
         const err = await rejectsCode(sem.wait({ timeout }), IPCError, 'ETIMEDOUT')
         const took = elapsed(t0)
         assert.ok(took >= timeout && took <= timeout + 100, `timeout ${timeout} rejected after ${took} ms`)
-        assert.is(err.errno, -110)
+        assert.is(err.errno, -ETIMEDOUT)
         assert.is(err.syscall, syscall)
       }
       // The same while another wait keeps the waiter thread in its slices.

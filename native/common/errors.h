@@ -1,6 +1,7 @@
 // Errors crossing from C++ to JavaScript. TypeScript owns the wording: at load
 // it hands the addon a factory that builds an IPCError from (errno, syscall,
-// subject); the C++ side only reports which call failed and why.
+// subject); the C++ side only reports which call failed and why. The OS
+// layers, which know nothing of Node-API, report it as a Status (status.h).
 #pragma once
 #include <napi.h>
 

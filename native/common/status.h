@@ -1,7 +1,8 @@
 // What an operating-system call reports to a binding: the errno and the call
-// that failed. Shared by the modules' OS-facing files, which know nothing of
-// Node-API; the bindings turn a failed Status into an IPCError.
+// that failed. Shared by the modules' OS layers, which know nothing of
+// Node-API; the bindings turn a failed Status into an IPCError (errors.h).
 #pragma once
+#include <cerrno>
 
 namespace ipc {
 
@@ -10,5 +11,8 @@ struct Status {
   const char* syscall = nullptr;  // the call that failed
   bool ok() const { return err == 0; }
 };
+
+// The failure `syscall` just reported through errno.
+inline Status Fail(const char* syscall) { return Status{errno, syscall}; }
 
 }  // namespace ipc

@@ -1,4 +1,4 @@
-// Marshals JavaScript arguments to sem_os and plugs semaphores into the
+// Marshals JavaScript arguments to the OS layer (sem_os.h) and plugs semaphores into the
 // waiter engine. A semaphore is shared by its JavaScript handle and, while
 // async waits run, by the waiter thread: the last owner closes it, so close()
 // never frees it under a running wait.
@@ -6,48 +6,50 @@
 
 #include <unistd.h>
 
-#include <cmath>
 #include <memory>
 #include <string>
 
+#include "../common/clock.h"
 #include "../common/errors.h"
-#include "../common/page_range_js.h"
-#include "adaptive_spin.h"
-#include "mutex_binding.h"
+#include "../common/fast_path_alias_js.h"
+#include "../common/open_codes.h"
+#include "../wait/adaptive_spin.h"
+#include "../wait/waiter.h"
 #include "sem_os.h"
-#include "waiter.h"
 
 namespace sem {
 
 namespace {
 
-enum Kind : int { kPosix = 0, kSysv = 1 };
+using ipc::Check;
+using ipc::kSysv;
+using ipc::MonotonicNs;
 
 struct Sem {
   sem_t* posix = nullptr;  // POSIX: the sem_open handle
   int id = -1;             // System V: the set id
   bool undo = false;       // System V: SEM_UNDO on every operation
-  AdaptiveSpin spin;       // POSIX: waits spin a while before sleeping (a try is a system call for System V)
+  waiter::AdaptiveSpin spin;       // POSIX: waits spin a while before sleeping (a try is a system call for System V)
   ~Sem() {
     if (posix != nullptr) PosixClose(posix);
   }
   Status Wait(int64_t timeoutNs, bool* taken) {
     if (posix == nullptr) return SysvWait(id, undo, timeoutNs, taken);
     if (timeoutNs == 0) return PosixWait(posix, 0, taken);
-    return PosixSpinWait(timeoutNs == kForever ? kForever : SteadyNs() + timeoutNs, taken);
+    return PosixSpinWait(timeoutNs == kForever ? kForever : MonotonicNs() + timeoutNs, taken);
   }
   // POSIX: spins a while (adaptive_spin.h), then sleeps until `untilNs`, a
-  // CLOCK_MONOTONIC time (steady_clock's), or for as long as it takes (kForever).
+  // ipc::MonotonicNs time, or for as long as it takes (kForever).
   Status PosixSpinWait(int64_t untilNs, bool* taken) {
-    int64_t start = SteadyNs();
+    int64_t start = MonotonicNs();
     int64_t limit = untilNs == kForever ? -1 : (untilNs > start ? untilNs - start : 0);
     if (spin.Spin([this] { return sem_trywait(posix) == 0; }, start, limit)) {
       *taken = true;
       return Status{};
     }
-    timespec until{static_cast<time_t>(untilNs / 1000000000), static_cast<long>(untilNs % 1000000000)};
-    Status s = untilNs == kForever ? PosixWait(posix, kForever, taken) : PosixWaitUntil(posix, until, taken);
-    spin.Slept(SteadyNs() - start);
+    Status s = untilNs == kForever ? PosixWait(posix, kForever, taken)
+                                   : PosixWaitUntil(posix, ipc::ToTimespec(untilNs), taken);
+    spin.Slept(MonotonicNs() - start);
     return s;
   }
   Status Post(int count) const {
@@ -66,8 +68,7 @@ class SemSource : public waiter::Source {
     bool taken = false;
     Status s;
     if (sem_->posix != nullptr) {
-      s = sem_->PosixSpinWait(std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count(),
-                              &taken);
+      s = sem_->PosixSpinWait(ipc::ToNs(until), &taken);
     } else {
       auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - waiter::Clock::now()).count();
       s = SysvWait(sem_->id, sem_->undo, left > 0 ? left : 0, &taken);
@@ -82,8 +83,6 @@ class SemSource : public waiter::Source {
   std::shared_ptr<Sem> sem_;
 };
 
-using ipc::Check;
-
 const std::shared_ptr<Sem>& Get(Napi::Env env, Napi::Value handle) {
   const Box& sem = *handle.As<Napi::External<Box>>().Data();
   if (!sem) throw Napi::Error::New(env, "Semaphore is closed");
@@ -91,11 +90,7 @@ const std::shared_ptr<Sem>& Get(Napi::Env env, Napi::Value handle) {
 }
 
 // Milliseconds from JavaScript to a wait limit: < 0 forever, 0 a try.
-int64_t LimitNs(Napi::Value ms) {
-  double v = ms.As<Napi::Number>().DoubleValue();
-  if (!(v >= 0) || v >= 1e12) return kForever;
-  return static_cast<int64_t>(std::ceil(v * 1e6));
-}
+int64_t LimitNs(Napi::Value ms) { return ipc::LimitNsFromMs(ms.As<Napi::Number>().DoubleValue()); }
 
 // open(kind, id, flags, mode, initial, undo) -> { handle, created, id }
 Napi::Value JsOpen(const Napi::CallbackInfo& info) {
@@ -148,7 +143,7 @@ void JsPost(const Napi::CallbackInfo& info) {
 }
 
 // aliasPosix(handle, target, targetOffset): maps the page of a POSIX semaphore
-// over a page of `target` (a WebAssembly memory; lib/wasm-atomics.ts) and
+// over a page of `target` (the fast path's WebAssembly memory; lib/fast-path/) and
 // returns the semaphore's offset within that page.
 Napi::Value JsAliasPosix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -193,7 +188,7 @@ void JsRemoveSysv(const Napi::CallbackInfo& info) {
   Check(info.Env(), SysvRemoveId(info[0].As<Napi::Number>().Int32Value()), info[1]);
 }
 
-// waitQueue(handle, onSettled) -> a queue for waitAdd/waitCancel/waitClose.
+// waitQueue(handle, onSettled) -> a queue for wait.add/cancel/close.
 Napi::Value JsWaitQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return waiter::NewQueue(env, std::make_shared<SemSource>(Get(env, info[0])), info[1].As<Napi::Function>());
@@ -205,6 +200,14 @@ Napi::Object Init(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("SEM_VALUE_MAX", Napi::Number::New(env, static_cast<double>(kPosixMax)));
   exports.Set("SEMVMX", Napi::Number::New(env, static_cast<double>(kSysvMax)));
+  Napi::Object kinds = Napi::Object::New(env);
+  kinds.Set("posix", Napi::Number::New(env, ipc::kPosix));
+  kinds.Set("sysv", Napi::Number::New(env, ipc::kSysv));
+  exports.Set("KIND", kinds);
+  Napi::Object open = Napi::Object::New(env);
+  open.Set("CREATE", Napi::Number::New(env, ipc::kCreate));
+  open.Set("EXCLUSIVE", Napi::Number::New(env, ipc::kExclusive));
+  exports.Set("OPEN", open);
   exports.Set("open", Napi::Function::New(env, JsOpen, "open"));
   exports.Set("close", Napi::Function::New(env, JsClose, "close"));
   exports.Set("waitSync", Napi::Function::New(env, JsWaitSync, "waitSync"));
@@ -217,8 +220,6 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("aliasPosix", Napi::Function::New(env, JsAliasPosix, "aliasPosix"));
   exports.Set("wakePosix", Napi::Function::New(env, JsWakePosix, "wakePosix"));
   exports.Set("waitQueue", Napi::Function::New(env, JsWaitQueue, "waitQueue"));
-  waiter::Export(env, exports);
-  RegisterMutex(env, exports);
   return exports;
 }
 

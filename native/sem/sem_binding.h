@@ -2,6 +2,6 @@
 #include <napi.h>
 
 namespace sem {
-// The `sem` namespace of the addon: semaphores and waits off the event loop.
+// The `sem` namespace of the addon: POSIX and System V semaphores.
 Napi::Object Init(Napi::Env env);
 }

@@ -9,23 +9,20 @@
 
 #include <cstdint>
 
+#include "../common/clock.h"
+#include "../common/open_codes.h"
 #include "../common/status.h"
 
 namespace sem {
 
-using Status = ipc::Status;
-
-enum OpenFlags : int {
-  kCreate = 1,     // create when absent
-  kExclusive = 2,  // with kCreate: fail with EEXIST when present
-};
+using ipc::kForever;
+using ipc::Status;
 
 // Largest counts each kind holds (initial values, posts).
 extern const int64_t kPosixMax;  // SEM_VALUE_MAX
 extern const int64_t kSysvMax;   // SEMVMX
 
-// A wait's limit: kForever, 0 for a try, else nanoseconds.
-constexpr int64_t kForever = -1;
+// A wait's limit (timeoutNs below): kForever, 0 for a try, else nanoseconds.
 
 // POSIX named semaphores; `name` starts with '/'. A created semaphore gets
 // exactly `mode` (sem_open applies the umask; the object is chmod-ed after).
@@ -39,7 +36,7 @@ Status PosixWaitUntil(sem_t* s, const struct timespec& until, bool* taken);
 Status PosixPost(sem_t* s, unsigned count);
 Status PosixValue(sem_t* s, int* value);
 
-// The fast path (lib/wasm-atomics.ts) works on the semaphore's memory itself.
+// The fast path (lib/fast-path/) works on the semaphore's memory itself.
 // PosixLayoutKnown: the C library keeps a semaphore as glibc does on 64-bit
 // (uint32 count, then uint32 count of sleeping waiters). PosixPage: the page
 // the semaphore lies on, at its start. PosixWake: wakes up to `count` sleeping

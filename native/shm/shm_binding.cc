@@ -1,4 +1,4 @@
-// Marshals JavaScript arguments to shm_posix and wraps each mapping in an
+// Marshals JavaScript arguments to the OS layer (shm_os.h) and wraps each mapping in an
 // external Buffer. A Mapping is shared by two owners, the Buffer (whose
 // finalizer is the GC's safety net) and the handle JavaScript keeps to close
 // it; whichever goes last frees it, and the memory is unmapped exactly once.
@@ -10,14 +10,19 @@
 #include <string>
 
 #include "../common/errors.h"
-#include "../common/page_range_js.h"
-#include "shm_posix.h"
+#include "../common/fast_path_alias_js.h"
+#include "../common/open_codes.h"
+#include "shm_os.h"
 
 namespace shm {
 
 namespace {
 
-enum Kind : int { kPosix = 0, kFile = 1, kSysv = 2 };
+using ipc::Check;
+using ipc::kFile;
+using ipc::kPosix;
+using ipc::kReadonly;
+using ipc::kSysv;
 
 struct Mapping {
   void* addr;
@@ -85,8 +90,6 @@ Napi::Value Wrap(Napi::Env env, void* addr, const Opened& opened, size_t size, b
   result.Set("id", Napi::Number::New(env, opened.id));
   return result;
 }
-
-using ipc::Check;
 
 // open(kind, id, flags, mode, size): opens/creates, grows, maps. `size` 0
 // maps the whole object; the object's own size is returned alongside.
@@ -204,7 +207,7 @@ void JsUnlink(const Napi::CallbackInfo& info) {
   }
 }
 
-// removeSysvId(id, key): removes the very segment this process attached.
+// removeSysv(shmid, key): removes the very segment this process attached.
 void JsRemoveSysv(const Napi::CallbackInfo& info) {
   Check(info.Env(), RemoveSysvId(info[0].As<Napi::Number>().Int32Value()), info[1]);
 }
@@ -225,7 +228,7 @@ Napi::Value JsExists(const Napi::CallbackInfo& info) {
 }
 
 // aliasInto(source, sourceOffset, target, targetOffset, length): maps the shared
-// pages of `source` over `target` (a WebAssembly memory; lib/wasm-atomics.ts).
+// pages of `source` over `target` (the fast path's WebAssembly memory; lib/fast-path/).
 void JsAliasInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double length = info[4].As<Napi::Number>().DoubleValue();
@@ -247,6 +250,16 @@ void JsUnalias(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("PAGE_SIZE", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
+  Napi::Object kinds = Napi::Object::New(env);
+  kinds.Set("posix", Napi::Number::New(env, ipc::kPosix));
+  kinds.Set("file", Napi::Number::New(env, ipc::kFile));
+  kinds.Set("sysv", Napi::Number::New(env, ipc::kSysv));
+  exports.Set("KIND", kinds);
+  Napi::Object open = Napi::Object::New(env);
+  open.Set("CREATE", Napi::Number::New(env, ipc::kCreate));
+  open.Set("EXCLUSIVE", Napi::Number::New(env, ipc::kExclusive));
+  open.Set("READONLY", Napi::Number::New(env, ipc::kReadonly));
+  exports.Set("OPEN", open);
   exports.Set("open", Napi::Function::New(env, JsOpen, "open"));
   exports.Set("close", Napi::Function::New(env, JsClose, "close"));
   exports.Set("detach", Napi::Function::New(env, JsDetach, "detach"));

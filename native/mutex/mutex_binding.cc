@@ -1,26 +1,25 @@
-// Marshals the Mutex's native calls. The uncontended paths (take, release)
-// run in JavaScript on the mapped header; only waiting and waking come here.
+// Marshals the Mutex's native calls (mutex_binding.h has the handoff's states).
 #include "mutex_binding.h"
 
 #include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 
+#include "../common/clock.h"
 #include "../common/errors.h"
-#include "futex_linux.h"
-#include "waiter.h"
+#include "../wait/waiter.h"
+#include "lock_word.h"
 
-namespace sem {
+namespace mutex {
 
 namespace {
 
 // How often a waiter checks that the owner still lives.
 constexpr int64_t kLivenessEveryNs = 200 * 1000 * 1000;
 constexpr int64_t kFirstCheckNs = 10 * 1000 * 1000;
+constexpr int64_t kCenturyNs = 100LL * 365 * 24 * 3600 * 1000000000;
 
 // The lock pair at the start of an Int32Array over the mapped header.
 Lock LockOf(const Napi::Value& value) {
@@ -36,7 +35,7 @@ Lock LockOf(const Napi::Value& value) {
   return Lock{word};
 }
 
-// mutexIdentity() -> [tid, start, pidns] of the calling thread.
+// identity() -> [tid, start, pidns] of the calling thread.
 Napi::Value JsIdentity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Identity id;
@@ -50,42 +49,35 @@ Napi::Value JsIdentity(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// mutexAcquireSync(header, mine, start, foreign, timeoutMs) -> 0 timed out,
-// 1 acquired, 2 acquired from a dead owner. timeoutMs < 0: forever. Blocks
-// this thread (that is what the caller asked for).
+// acquireSync(header, mine, start, foreign, timeoutMs) -> an Outcome (OUTCOME
+// in JavaScript). timeoutMs < 0: forever. Blocks this thread (that is what the
+// caller asked for).
 Napi::Value JsAcquireSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Lock lock = LockOf(info[0]);
   uint32_t mine = info[1].As<Napi::Number>().Uint32Value();
   uint32_t start = info[2].As<Napi::Number>().Uint32Value();
   bool foreign = info[3].As<Napi::Boolean>().Value();
-  double timeoutMs = info[4].As<Napi::Number>().DoubleValue();
+  int64_t limitNs = ipc::LimitNsFromMs(info[4].As<Napi::Number>().DoubleValue());
+  int64_t now = ipc::MonotonicNs();
   // "Forever" is a century: the loop below never sees it pass.
-  if (timeoutMs < 0 || !std::isfinite(timeoutMs)) timeoutMs = 100.0 * 365 * 24 * 3600 * 1000;
-  timespec until = MonotonicAfterMs(timeoutMs);
+  int64_t untilNs = now + (limitNs == ipc::kForever ? kCenturyNs : limitNs);
   // The first liveness check comes after kFirstCheckNs of waiting: a live
   // holder usually lets go well before, and a check costs a /proc read.
-  int64_t lastCheck = ToNs(MonotonicNow()) - kLivenessEveryNs + kFirstCheckNs;
-  switch (LockAttempt(lock, mine, start, foreign, until, kLivenessEveryNs, &lastCheck, nullptr)) {
-    case Outcome::kAcquired:
-      return Napi::Number::New(env, 1);
-    case Outcome::kOwnerDied:
-      return Napi::Number::New(env, 2);
-    case Outcome::kAgain:
-      break;
-  }
-  return Napi::Number::New(env, 0);
+  int64_t lastCheck = now - kLivenessEveryNs + kFirstCheckNs;
+  Outcome outcome = LockAttempt(lock, mine, start, foreign, untilNs, kLivenessEveryNs, &lastCheck, nullptr);
+  return Napi::Number::New(env, static_cast<int>(outcome));
 }
 
-// mutexWake(header): wakes one sleeper, after a release that saw kWaiters.
+// wake(header): wakes one sleeper, after a release that saw kWaiters.
 void JsWake(const Napi::CallbackInfo& info) { LockWake(LockOf(info[0])); }
 
 // Contended acquires for the waiter engine, on the lock word inside the
-// JavaScript mapping. That mapping must outlive every touch of the word by
-// the waiter thread: close() calls Retire() before unmapping, which stops the
-// thread's attempts, waits for the one in progress, and gives back a lock
-// taken for a wait that JavaScript never received. Until then the thread-safe
-// function holds the Mutex (and so its mapping) for the GC.
+// JavaScript mapping: the thread's side of the handoff in mutex_binding.h.
+// That mapping must outlive every touch of the word by the waiter thread:
+// close() calls Retire() before unmapping, which stops the thread's attempts,
+// waits for the one in progress, and gives back a lock taken for a wait that
+// JavaScript never received.
 class MutexSource : public waiter::Source {
  public:
   MutexSource(Lock lock, uint32_t mine, uint32_t start, bool foreign)
@@ -97,20 +89,18 @@ class MutexSource : public waiter::Source {
       if (retired_) return waiter::Result::Again();
       busy_ = true;
     }
-    // steady_clock is CLOCK_MONOTONIC, which the futex deadline uses.
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
-    timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-    Outcome outcome = LockAttempt(lock_, mine_, start_, foreign_, ts, kLivenessEveryNs, &lastCheck_, &cancel_);
+    Outcome outcome =
+        LockAttempt(lock_, mine_, start_, foreign_, ipc::ToNs(until), kLivenessEveryNs, &lastCheck_, &cancel_);
     std::lock_guard<std::mutex> guard(mu_);
     busy_ = false;
     idle_.notify_all();
-    if (outcome == Outcome::kAgain) return waiter::Result::Again();
+    if (outcome == Outcome::kNotAcquired) return waiter::Result::Again();
     if (retired_) {  // taken as JavaScript closed: nobody will have it
       LockRelease(lock_);
       return waiter::Result::Again();
     }
     outstanding_++;
-    return waiter::Result::Acquired(outcome == Outcome::kOwnerDied ? 2 : 1);
+    return waiter::Result::Acquired(static_cast<int>(outcome));
   }
 
   // A lock taken for a wait that was cancelled meanwhile goes straight back.
@@ -133,13 +123,20 @@ class MutexSource : public waiter::Source {
     if (outstanding_ > 0) outstanding_--;
   }
 
-  // on: JavaScript cancelled its wait and wants no lock now: the attempt in
-  // progress ends (woken) without taking one. off: before the next wait.
-  void Interrupt(bool on) {
+  // JavaScript's wait ended and no other follows: the attempt in progress
+  // ends (woken) without taking the lock for nobody.
+  void Interrupt() {
     std::lock_guard<std::mutex> guard(mu_);
     if (retired_) return;
-    cancel_.store(on);
-    if (on) LockWakeAll(lock_);
+    cancel_.store(true);
+    LockWakeAll(lock_);
+  }
+
+  // Before the next wait: attempts may take the lock again.
+  void Resume() {
+    std::lock_guard<std::mutex> guard(mu_);
+    if (retired_) return;
+    cancel_.store(false);
   }
 
   // After waitClose, before JavaScript unmaps: no touch of the word after this returns.
@@ -171,9 +168,9 @@ class MutexSource : public waiter::Source {
   int outstanding_ = 0;    // locks taken and neither delivered nor given back
 };
 
-// mutexWaitQueue(header, mine, start, foreign, onSettled) -> { queue, source }:
-// `queue` for waitAdd/waitCancel/waitClose (a wait settles with 1, taken, or
-// 2, taken from a dead holder), `source` for mutexDelivered/Interrupt/Retire.
+// waitQueue(header, mine, start, foreign, onSettled) -> { queue, source }:
+// `queue` for wait.add/cancel/close (a wait settles with ACQUIRED or
+// OWNER_DIED), `source` for delivered/interrupt/resume/retire.
 Napi::Value JsWaitQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto source = std::make_shared<MutexSource>(LockOf(info[0]), info[1].As<Napi::Number>().Uint32Value(),
@@ -191,25 +188,50 @@ MutexSource& SourceOf(const Napi::Value& value) {
   return **value.As<Napi::External<std::shared_ptr<MutexSource>>>().Data();
 }
 
-// mutexDelivered(source): JavaScript took delivery of a lock the source took.
+// delivered(source): JavaScript took delivery of a lock the source took.
 void JsDelivered(const Napi::CallbackInfo& info) { SourceOf(info[0]).Delivered(); }
 
-// mutexInterrupt(source, on): see MutexSource::Interrupt.
-void JsInterrupt(const Napi::CallbackInfo& info) { SourceOf(info[0]).Interrupt(info[1].As<Napi::Boolean>().Value()); }
+// interrupt(source): a wait ended and none follows (MutexSource::Interrupt).
+void JsInterrupt(const Napi::CallbackInfo& info) { SourceOf(info[0]).Interrupt(); }
 
-// mutexRetire(source): after waitClose, before unmapping (blocks for the attempt in progress).
+// resume(source): before the next wait (MutexSource::Resume).
+void JsResume(const Napi::CallbackInfo& info) { SourceOf(info[0]).Resume(); }
+
+// retire(source): after wait.close, before unmapping (blocks for the attempt in progress).
 void JsRetire(const Napi::CallbackInfo& info) { SourceOf(info[0]).Retire(); }
+
+Napi::Number Uint(Napi::Env env, uint32_t v) { return Napi::Number::New(env, v); }
 
 }  // namespace
 
-void RegisterMutex(Napi::Env env, Napi::Object exports) {
-  exports.Set("mutexIdentity", Napi::Function::New(env, JsIdentity, "mutexIdentity"));
-  exports.Set("mutexAcquireSync", Napi::Function::New(env, JsAcquireSync, "mutexAcquireSync"));
-  exports.Set("mutexWake", Napi::Function::New(env, JsWake, "mutexWake"));
-  exports.Set("mutexWaitQueue", Napi::Function::New(env, JsWaitQueue, "mutexWaitQueue"));
-  exports.Set("mutexDelivered", Napi::Function::New(env, JsDelivered, "mutexDelivered"));
-  exports.Set("mutexRetire", Napi::Function::New(env, JsRetire, "mutexRetire"));
-  exports.Set("mutexInterrupt", Napi::Function::New(env, JsInterrupt, "mutexInterrupt"));
+Napi::Object Init(Napi::Env env) {
+  Napi::Object exports = Napi::Object::New(env);
+  Napi::Object lock = Napi::Object::New(env);
+  lock.Set("WORD", Uint(env, kWordIndex));
+  lock.Set("START", Uint(env, kStartIndex));
+  lock.Set("MAGIC", Uint(env, kMagicIndex));
+  lock.Set("HOME_NS", Uint(env, kHomeNsIndex));
+  lock.Set("HEADER_WORDS", Uint(env, kHeaderWords));
+  lock.Set("HEADER_SIZE", Uint(env, kHeaderSize));
+  lock.Set("MAGIC_VALUE", Uint(env, kMagic));
+  lock.Set("OWNER_MASK", Uint(env, kOwnerMask));
+  lock.Set("FOREIGN", Uint(env, kForeign));
+  lock.Set("WAITERS", Uint(env, kWaiters));
+  exports.Set("LOCK", lock);
+  Napi::Object outcome = Napi::Object::New(env);
+  outcome.Set("NOT_ACQUIRED", Uint(env, static_cast<uint32_t>(Outcome::kNotAcquired)));
+  outcome.Set("ACQUIRED", Uint(env, static_cast<uint32_t>(Outcome::kAcquired)));
+  outcome.Set("OWNER_DIED", Uint(env, static_cast<uint32_t>(Outcome::kOwnerDied)));
+  exports.Set("OUTCOME", outcome);
+  exports.Set("identity", Napi::Function::New(env, JsIdentity, "identity"));
+  exports.Set("acquireSync", Napi::Function::New(env, JsAcquireSync, "acquireSync"));
+  exports.Set("wake", Napi::Function::New(env, JsWake, "wake"));
+  exports.Set("waitQueue", Napi::Function::New(env, JsWaitQueue, "waitQueue"));
+  exports.Set("delivered", Napi::Function::New(env, JsDelivered, "delivered"));
+  exports.Set("interrupt", Napi::Function::New(env, JsInterrupt, "interrupt"));
+  exports.Set("resume", Napi::Function::New(env, JsResume, "resume"));
+  exports.Set("retire", Napi::Function::New(env, JsRetire, "retire"));
+  return exports;
 }
 
-}  // namespace sem
+}  // namespace mutex

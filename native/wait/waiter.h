@@ -1,8 +1,10 @@
 // The waiter engine: blocking waits run on a dedicated thread, never on the
 // event loop and never on libuv's threadpool; results come back to JavaScript
-// through a thread-safe function. Nothing here is semaphore-specific.
+// through a thread-safe function. Nothing here is specific to one kind of
+// wait: semaphores (sem/sem_binding.cc) and the Mutex (mutex/mutex_binding.cc)
+// plug into it.
 //
-// Plugging another kind of wait in (the Mutex does):
+// Plugging another kind of wait in:
 //   1. Subclass waiter::Source. Attempt(until) runs on the waiter thread and
 //      must not touch Node-API: block at most until `until` (a steady_clock,
 //      i.e. CLOCK_MONOTONIC, time the engine keeps <= kSlice away so close and
@@ -15,12 +17,12 @@
 //      more (timed out, cancelled, closed at the same moment): it may run on
 //      the waiter thread or the JS thread.
 //   2. On the JS thread, make a queue with waiter::NewQueue(env, source,
-//      onSettled) and hand the returned handle to JavaScript. Add the generic
-//      functions to your namespace with waiter::Export(env, exports):
-//        waitAdd(queue, timeoutMs) -> id      (timeoutMs < 0 or Infinity: forever)
-//        waitCancel(queue, id) -> boolean     (true: removed, will never settle;
+//      onSettled) and hand the returned handle to JavaScript. The generic
+//      functions on it are the addon's `wait` namespace (wait_binding.cc):
+//        wait.add(queue, timeoutMs) -> id     (timeoutMs < 0 or Infinity: forever)
+//        wait.cancel(queue, id) -> boolean    (true: removed, will never settle;
 //                                              false: settled or settling)
-//        waitClose(queue) -> id[]             (every unsettled wait, its unit
+//        wait.close(queue) -> id[]            (every unsettled wait, its unit
 //                                              undone; the thread stops)
 //      onSettled(id, err, value) is called on the JS thread for each wait: err
 //      0 (value from Acquired), ETIMEDOUT, or the errno of a Failed attempt.
@@ -36,10 +38,13 @@
 #include <napi.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace waiter {
 
+// CLOCK_MONOTONIC, as ipc::MonotonicNs (common/clock.h).
 using Clock = std::chrono::steady_clock;
 
 // The longest a single Attempt may block.
@@ -61,10 +66,15 @@ class Source {
 };
 
 // A queue of waits on `source`, served by one lazily started thread. Returns
-// an opaque handle (a Napi::External) for waitAdd/waitCancel/waitClose.
+// an opaque handle (a tagged Napi::External) for Add, Cancel and Close.
 Napi::Value NewQueue(Napi::Env env, std::shared_ptr<Source> source, Napi::Function onSettled);
 
-// Adds waitAdd, waitCancel and waitClose to `exports`.
-void Export(Napi::Env env, Napi::Object exports);
+// The generic operations on a queue handle; TypeError if `queue` is not one.
+// Add queues a wait (timeoutMs < 0, NaN or past ~31 years: forever) and returns its id.
+uint32_t Add(const Napi::Value& queue, double timeoutMs);
+// true if the wait was still pending: it never settles now.
+bool Cancel(const Napi::Value& queue, uint32_t id);
+// Closes the queue; returns the ids of the waits that will never settle now.
+std::vector<uint32_t> Close(const Napi::Value& queue);
 
 }  // namespace waiter

@@ -1,7 +1,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE  // mremap
 #endif
-#include "page_alias.h"
+#include "fast_path_alias.h"
 
 #include <errno.h>
 #include <sys/mman.h>

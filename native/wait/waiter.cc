@@ -11,13 +11,14 @@
 #include "waiter.h"
 
 #include <algorithm>
-#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "../common/clock.h"
 
 namespace waiter {
 
@@ -156,7 +157,7 @@ void StopAndJoin(Core* c) {
 
 // Closes the queue: returns every unsettled wait's id (their units undone).
 // The thread is told to stop; the finalizer of the thread-safe function joins it.
-std::vector<uint32_t> Close(Core* c) {
+std::vector<uint32_t> CloseCore(Core* c) {
   std::vector<uint32_t> ids;
   if (c->closed) return ids;
   c->closed = true;
@@ -228,26 +229,24 @@ void FinalizeTsfn(napi_env env, void* data, void* /*hint*/) {
   delete box;
 }
 
-Core* Unwrap(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  napi_value v = info[0];
+Core* Unwrap(const Napi::Value& queue) {
+  Napi::Env env = queue.Env();
   bool ok = false;
-  if (info[0].IsExternal()) napi_check_object_type_tag(env, v, &kQueueTag, &ok);
+  if (queue.IsExternal()) napi_check_object_type_tag(env, queue, &kQueueTag, &ok);
   if (!ok) throw Napi::TypeError::New(env, "not a wait queue");
-  return info[0].As<Napi::External<Box>>().Data()->get();
+  return queue.As<Napi::External<Box>>().Data()->get();
 }
 
-// waitAdd(queue, timeoutMs) -> id: timeoutMs < 0 or not finite waits forever.
-Napi::Value JsAdd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Core* c = Unwrap(info);
-  if (c->closed) throw Napi::Error::New(env, "wait queue is closed");
-  double ms = info[1].As<Napi::Number>().DoubleValue();
+}  // namespace
+
+uint32_t Add(const Napi::Value& queue, double timeoutMs) {
+  Core* c = Unwrap(queue);
+  if (c->closed) throw Napi::Error::New(queue.Env(), "wait queue is closed");
   Core::Wait w{c->nextId++, false, {}};
-  // Past ~31 years a deadline is forever, and would overflow the clock.
-  if (ms >= 0 && ms < 1e12) {
+  int64_t limitNs = ipc::LimitNsFromMs(timeoutMs);
+  if (limitNs != ipc::kForever) {
     w.timed = true;
-    w.deadline = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(std::ceil(ms * 1000)));
+    w.deadline = Clock::now() + std::chrono::nanoseconds(limitNs);
   }
   if (!c->thread.joinable()) c->thread = std::thread(Run, c);
   {
@@ -257,14 +256,11 @@ Napi::Value JsAdd(const Napi::CallbackInfo& info) {
   c->cv.notify_one();
   c->unsettled++;
   Ref(c);
-  return Napi::Number::New(env, w.id);
+  return w.id;
 }
 
-// waitCancel(queue, id) -> true if the wait was still pending (it never settles now).
-Napi::Value JsCancel(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Core* c = Unwrap(info);
-  uint32_t id = info[1].As<Napi::Number>().Uint32Value();
+bool Cancel(const Napi::Value& queue, uint32_t id) {
+  Core* c = Unwrap(queue);
   bool removed = false;
   {
     std::lock_guard<std::mutex> lock(c->mu);
@@ -278,19 +274,10 @@ Napi::Value JsCancel(const Napi::CallbackInfo& info) {
     c->unsettled--;
     UnrefIfIdle(c);
   }
-  return Napi::Boolean::New(env, removed);
+  return removed;
 }
 
-// waitClose(queue) -> ids of the waits that will never settle now.
-Napi::Value JsClose(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::vector<uint32_t> ids = Close(Unwrap(info));
-  Napi::Array out = Napi::Array::New(env, ids.size());
-  for (uint32_t i = 0; i < ids.size(); i++) out.Set(i, Napi::Number::New(env, ids[i]));
-  return out;
-}
-
-}  // namespace
+std::vector<uint32_t> Close(const Napi::Value& queue) { return CloseCore(Unwrap(queue)); }
 
 Napi::Value NewQueue(Napi::Env env, std::shared_ptr<Source> source, Napi::Function onSettled) {
   auto core = std::make_shared<Core>(std::move(source));
@@ -306,21 +293,15 @@ Napi::Value NewQueue(Napi::Env env, std::shared_ptr<Source> source, Napi::Functi
     throw Napi::Error::New(env, "napi_create_threadsafe_function failed");
   }
   napi_create_reference(env, onSettled, 0, &c->onSettled);
-  // An idle queue never keeps the process alive; waitAdd refs it.
+  // An idle queue never keeps the process alive; Add refs it.
   napi_unref_threadsafe_function(env, c->tsfn);
   napi_add_env_cleanup_hook(env, CleanupHook, c);
   auto handle = Napi::External<Box>::New(env, new Box(core), [](Napi::Env, Box* box) {
-    Close(box->get());
+    CloseCore(box->get());
     delete box;
   });
   napi_type_tag_object(env, handle, &kQueueTag);
   return handle;
-}
-
-void Export(Napi::Env env, Napi::Object exports) {
-  exports.Set("waitAdd", Napi::Function::New(env, JsAdd, "waitAdd"));
-  exports.Set("waitCancel", Napi::Function::New(env, JsCancel, "waitCancel"));
-  exports.Set("waitClose", Napi::Function::New(env, JsClose, "waitClose"));
 }
 
 }  // namespace waiter

@@ -18,11 +18,13 @@
 
 namespace sem {
 
+using ipc::Fail;
+using ipc::kCreate;
+using ipc::kExclusive;
+
 const int64_t kPosixMax = SEM_VALUE_MAX;
 
 namespace {
-
-Status Fail(const char* syscall) { return Status{errno, syscall}; }
 
 // Gives a freshly created semaphore exactly `mode`: sem_open applied the umask.
 // Linux (glibc, musl) keeps a named semaphore in /dev/shm/sem.NAME; another
@@ -33,15 +35,6 @@ Status FixMode(const char* name, mode_t mode) {
   if (chmod(path.c_str(), mode) != 0) return Fail("chmod");
 #endif
   return Status{};
-}
-
-timespec MonotonicAfter(int64_t ns) {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ns += ts.tv_nsec;
-  ts.tv_sec += static_cast<time_t>(ns / 1000000000);
-  ts.tv_nsec = static_cast<long>(ns % 1000000000);
-  return ts;
 }
 
 }  // namespace
@@ -109,7 +102,7 @@ Status PosixWait(sem_t* s, int64_t timeoutNs, bool* taken) {
     *taken = true;
     return Status{};
   }
-  return PosixWaitUntil(s, MonotonicAfter(timeoutNs), taken);
+  return PosixWaitUntil(s, ipc::ToTimespec(ipc::MonotonicNs() + timeoutNs), taken);
 }
 
 Status PosixPost(sem_t* s, unsigned count) {

@@ -1,4 +1,5 @@
-#include "shm_posix.h"
+// Linux: POSIX shm (shm_open), mapped files and System V segments.
+#include "shm_os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +12,12 @@
 
 namespace shm {
 
-namespace {
+using ipc::Fail;
+using ipc::kCreate;
+using ipc::kExclusive;
+using ipc::kReadonly;
 
-Status Fail(const char* syscall) { return Status{errno, syscall}; }
+namespace {
 
 // Closes fd without disturbing the errno of the failure being reported.
 void CloseQuietly(int fd) {

@@ -1,9 +1,9 @@
 // A page-aligned range of a JavaScript ArrayBuffer, for the bindings that
-// alias pages into WebAssembly memory (page_alias.h).
+// alias pages into the fast path's WebAssembly memory (fast_path_alias.h).
 #pragma once
 #include <napi.h>
 
-#include "page_alias.h"
+#include "fast_path_alias.h"
 
 namespace ipc {
 

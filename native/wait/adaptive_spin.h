@@ -15,10 +15,11 @@
 #include <sched.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 
-namespace sem {
+#include "../common/clock.h"
+
+namespace waiter {
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -26,11 +27,6 @@ inline void CpuRelax() {
 #elif defined(__aarch64__)
   asm volatile("yield" ::: "memory");
 #endif
-}
-
-inline int64_t SteadyNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 class AdaptiveSpin {
@@ -42,8 +38,8 @@ class AdaptiveSpin {
   static constexpr int64_t kYieldAfterNs = 2000;
 
   // Calls tryTake until it succeeds (true) or the budget, never more than
-  // limitNs unless that is negative (no limit), is spent (false). Safe from
-  // any thread.
+  // limitNs unless that is negative (no limit), is spent (false). startNs is
+  // when the wait began (ipc::MonotonicNs). Safe from any thread.
   template <class TryTake>
   bool Spin(TryTake tryTake, int64_t startNs, int64_t limitNs) const {
     int64_t budget = budget_.load(std::memory_order_relaxed);
@@ -52,7 +48,7 @@ class AdaptiveSpin {
       if (tryTake()) return true;
       CpuRelax();
       if ((i & 63) == 0) {
-        int64_t spun = SteadyNs() - startNs;
+        int64_t spun = ipc::MonotonicNs() - startNs;
         if (spun >= budget) return false;
         if (spun >= kYieldAfterNs) sched_yield();
       }
@@ -75,4 +71,4 @@ class AdaptiveSpin {
   std::atomic<int64_t> budget_{kMaxNs};
 };
 
-}  // namespace sem
+}  // namespace waiter

@@ -1,4 +1,5 @@
-#include "futex_linux.h"
+// The lock word on Linux: futex waits and wakes, liveness from kill() and /proc.
+#include "lock_word.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -12,12 +13,17 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "adaptive_spin.h"
+#include "../common/clock.h"
+#include "../wait/adaptive_spin.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the futex word must be the low half of the 64-bit {word, start} pair");
+static_assert(mutex::kWordIndex == 0 && mutex::kStartIndex == 1, "{word, start} is one 64-bit pair");
 
-namespace sem {
+namespace mutex {
+
+using ipc::MonotonicNs;
+using waiter::CpuRelax;
 
 namespace {
 
@@ -28,7 +34,8 @@ uint64_t* Pair(Lock lock) { return reinterpret_cast<uint64_t*>(lock.word); }
 // Shared (not FUTEX_PRIVATE): the word lives in memory mapped by several processes.
 // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so EINTR and
 // spurious wakes resume with the time left and a wall-clock jump changes nothing.
-int FutexWaitUntil(uint32_t* addr, uint32_t expected, const timespec& until) {
+int FutexWaitUntil(uint32_t* addr, uint32_t expected, int64_t untilNs) {
+  timespec until = ipc::ToTimespec(untilNs);
   long r = syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, expected, &until, nullptr, FUTEX_BITSET_MATCH_ANY);
   return r == 0 ? 0 : errno;
 }
@@ -68,25 +75,6 @@ bool TakeFree(Lock lock, uint32_t want, uint32_t start) {
 }
 
 }  // namespace
-
-timespec MonotonicNow() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t;
-}
-
-int64_t ToNs(const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
-
-static timespec FromNs(int64_t ns) {
-  timespec t;
-  t.tv_sec = static_cast<time_t>(ns / 1000000000);
-  t.tv_nsec = static_cast<long>(ns % 1000000000);
-  return t;
-}
-
-timespec MonotonicAfterMs(double ms) {
-  return FromNs(ToNs(MonotonicNow()) + static_cast<int64_t>(ms * 1e6));
-}
 
 int ThisThread(Identity* out) {
   out->tid = static_cast<uint32_t>(syscall(SYS_gettid));
@@ -137,9 +125,9 @@ bool OwnerAlive(uint32_t word, uint32_t start) {
   return true;
 }
 
-Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, const timespec& until,
+Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, int64_t untilNs,
                     int64_t checkEveryNs, int64_t* lastCheck, const std::atomic<bool>* cancel) {
-  uint32_t* word = lock.word;
+  uint32_t* word = lock.word + kWordIndex;
   // A short spin first: a holder on another core usually lets go within it.
   for (int i = 0; i < 64; i++) {
     // Without kWaiters: a sleeper woken by the last release sets it again.
@@ -148,9 +136,8 @@ Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, cons
     }
     CpuRelax();
   }
-  int64_t untilNs = ToNs(until);
   for (;;) {
-    if (cancel != nullptr && cancel->load()) return Outcome::kAgain;
+    if (cancel != nullptr && cancel->load()) return Outcome::kNotAcquired;
     uint32_t w = __atomic_load_n(word, __ATOMIC_SEQ_CST);
     if (w == 0) {
       // Taken with kWaiters: other sleepers may exist and must be woken in turn.
@@ -163,7 +150,7 @@ Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, cons
       }
       w |= kWaiters;
     }
-    int64_t now = ToNs(MonotonicNow());
+    int64_t now = MonotonicNs();
     if (!foreign && (*lastCheck == 0 || now - *lastCheck >= checkEveryNs)) {
       *lastCheck = now;
       uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
@@ -182,11 +169,11 @@ Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, cons
     if (now >= untilNs) {
       // A release may have woken us just now: pass that wake on to another sleeper.
       if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == 0) LockWake(lock);
-      return Outcome::kAgain;
+      return Outcome::kNotAcquired;
     }
     int64_t wakeAt = untilNs;
     if (!foreign && *lastCheck + checkEveryNs < wakeAt) wakeAt = *lastCheck + checkEveryNs;
-    int err = FutexWaitUntil(word, w, FromNs(wakeAt));
+    int err = FutexWaitUntil(word, w, wakeAt);
     // 0 (woken), EAGAIN (the word changed), EINTR, ETIMEDOUT: all loop back and look.
     (void)err;
   }
@@ -197,9 +184,9 @@ void LockWake(Lock lock) { syscall(SYS_futex, lock.word, FUTEX_WAKE, 1, nullptr,
 void LockWakeAll(Lock lock) { syscall(SYS_futex, lock.word, FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0); }
 
 void LockRelease(Lock lock) {
-  __atomic_store_n(lock.word + 1, 0u, __ATOMIC_SEQ_CST);
-  uint32_t w = __atomic_exchange_n(lock.word, 0u, __ATOMIC_SEQ_CST);
+  __atomic_store_n(lock.word + kStartIndex, 0u, __ATOMIC_SEQ_CST);
+  uint32_t w = __atomic_exchange_n(lock.word + kWordIndex, 0u, __ATOMIC_SEQ_CST);
   if ((w & kWaiters) != 0) LockWake(lock);
 }
 
-}  // namespace sem
+}  // namespace mutex

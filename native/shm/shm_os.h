@@ -6,17 +6,12 @@
 
 #include <cstddef>
 
+#include "../common/open_codes.h"
 #include "../common/status.h"
 
 namespace shm {
 
-using Status = ipc::Status;
-
-enum OpenFlags : int {
-  kCreate = 1,     // create when absent
-  kExclusive = 2,  // with kCreate: fail with EEXIST when present
-  kReadonly = 4,   // open read-only, map copy-on-write
-};
+using ipc::Status;
 
 struct Opened {
   int fd = -1;        // POSIX shm and files: the open descriptor

@@ -10,6 +10,11 @@
 
 namespace sem {
 
+using ipc::Fail;
+using ipc::kCreate;
+using ipc::kExclusive;
+using ipc::MonotonicNs;
+
 #ifdef SEMVMX
 const int64_t kSysvMax = SEMVMX;
 #else
@@ -25,17 +30,9 @@ union semun {
   unsigned short* array;
 };
 
-Status Fail(const char* syscall) { return Status{errno, syscall}; }
-
 // On a set id we opened, Linux says EIDRM to waiters woken by the removal and
 // EINVAL to calls made after it: both mean the set was removed.
 Status FailOnSet(const char* syscall) { return Status{errno == EINVAL ? EIDRM : errno, syscall}; }
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // An opener can meet a set between its creator's semget and first semop.
 // sem_otime turns non-zero at that semop; wait for it, bounded (a creator

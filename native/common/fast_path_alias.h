@@ -1,6 +1,7 @@
-// Maps shared pages a second time, at an address chosen by the caller: how a
-// lock word or a semaphore reaches a slot of a WebAssembly memory
-// (lib/wasm-atomics.ts). Knows nothing of Node-API.
+// The fast path's page aliasing: maps shared pages a second time, at an
+// address chosen by the caller. That is how a lock word or a semaphore reaches
+// a slot of the fast path's WebAssembly memory (lib/fast-path/). Knows nothing
+// of Node-API (fast_path_alias_js.h checks JavaScript's ranges).
 #pragma once
 #include <cstddef>
 

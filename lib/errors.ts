@@ -1,3 +1,4 @@
+import { constants } from 'node:os'
 import { getSystemErrorMap, getSystemErrorName } from 'node:util'
 
 /** What a system error was about: a POSIX name or file path, or a System V key. */
@@ -33,8 +34,8 @@ export class IPCError extends Error {
 
 // Linux errnos that libuv's table (and so Node's) does not name.
 const EXTRA_ERRORS = new Map<number, [string, string]>([
-  [-35, ['EDEADLK', 'resource deadlock avoided']],
-  [-43, ['EIDRM', 'identifier removed']],
+  [-constants.errno.EDEADLK, ['EDEADLK', 'resource deadlock avoided']],
+  [-constants.errno.EIDRM, ['EIDRM', 'identifier removed']],
 ])
 
 function safeErrorName(errno: number): string {

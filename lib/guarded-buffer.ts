@@ -1,6 +1,8 @@
+import { constants } from 'node:os'
 import { IPCError, invalidType, outOfRange } from './errors'
 import { IPCBuffer, type SharedKind } from './ipc-buffer'
-import { HEADER_SIZE, Mutex, mutexOver, openNamed, type AcquireOptions } from './mutex'
+import { HEADER_SIZE, openNamed } from './lock-word'
+import { Mutex, mutexOver, type AcquireOptions } from './mutex'
 import * as check from './validate'
 
 export interface GuardedOptions {
@@ -14,7 +16,10 @@ export interface GuardedOptions {
   mode?: number
 }
 
-const EINVAL = -22
+const { EINVAL, ETIMEDOUT } = constants.errno
+
+// Private construction: only this module holds the token.
+const OPENED = Symbol('GuardedBuffer.opened')
 
 /**
  * Shared bytes and the lock that guards them, under one name: the object
@@ -28,7 +33,9 @@ export class GuardedBuffer {
   readonly mutex: Mutex
   readonly #map: IPCBuffer
 
-  private constructor(map: IPCBuffer) {
+  /** Use GuardedBuffer.open(). */
+  private constructor(token: symbol, map: IPCBuffer) {
+    if (token !== OPENED) throw new TypeError('Illegal constructor: use GuardedBuffer.open()')
     this.#map = map
     this.mutex = mutexOver(map)
     this.buffer = IPCBuffer(map, map.length - HEADER_SIZE, HEADER_SIZE)
@@ -49,10 +56,10 @@ export class GuardedBuffer {
     const map = openNamed(name, opts.kind, open)
     if (map.length <= HEADER_SIZE) {
       map.close()
-      throw new IPCError(EINVAL, 'mmap', map.name, `the object has no data after the lock's ${HEADER_SIZE}-byte page: pass options.size`)
+      throw new IPCError(-EINVAL, 'mmap', map.name, `the object has no data after the lock's ${HEADER_SIZE}-byte page: pass options.size`)
     }
     try {
-      return new GuardedBuffer(map)
+      return new GuardedBuffer(OPENED, map)
     } catch (err) {
       map.close()
       throw err
@@ -73,7 +80,7 @@ export class GuardedBuffer {
   /** Runs `fn(buffer)` holding the lock, blocking this thread to take it. */
   withLockSync<T>(fn: (buffer: IPCBuffer) => T, timeout?: number): T {
     if (typeof fn !== 'function') throw invalidType('fn', 'of type function', fn)
-    if (!this.mutex.acquireSync(timeout)) throw new IPCError(-110, 'futex', this.#map.name)
+    if (!this.mutex.acquireSync(timeout)) throw new IPCError(-ETIMEDOUT, 'futex', this.#map.name)
     try {
       return fn(this.buffer)
     } finally {

@@ -1,5 +1,7 @@
-import { IPCError, closedError, invalidType, invalidValue } from './errors'
+import { constants } from 'node:os'
+import { IPCError, closedError, invalidValue } from './errors'
 import { shm, type Handle } from './native'
+import { construct, type FormMakers } from './ipc-buffer-forms'
 import * as check from './validate'
 
 export type Kind = 'memory' | 'posix' | 'file' | 'sysv'
@@ -18,7 +20,8 @@ export interface OpenOptions {
 
 const KIND_CODE: Record<SharedKind, number> = shm.KIND
 const { CREATE, EXCLUSIVE, READONLY } = shm.OPEN
-const EINVAL = -22
+// IPCError takes errno negative, as Node's fs errors carry it.
+const EINVAL = -constants.errno.EINVAL
 
 /** One mapping (or private block) shared by a buffer and its aliases. */
 interface Region {
@@ -50,7 +53,7 @@ function stateOf(buf: object): State {
 
 /**
  * A Buffer whose bytes may live in shared memory. Build one with the
- * factories (IPCBuffer.posix/file/sysv) or the seed's call forms.
+ * factories (IPCBuffer.posix/file/sysv) or the legacy call forms.
  */
 class IPCBufferImpl extends Buffer {
   /** 'memory', 'posix', 'file' or 'sysv'. */
@@ -217,16 +220,8 @@ function explain(err: unknown, kind: SharedKind, id: string | number, size: numb
   return err
 }
 
-/** IPCBuffer(parent, length[, encoding][, offset]): the same memory, another window. */
-function alias(parent: Uint8Array, length: unknown, third: unknown, fourth: unknown): IPCBuffer {
-  let encoding: BufferEncoding | undefined
-  let offset = third
-  if (typeof third === 'string') {
-    encoding = checkEncoding(third)
-    offset = fourth
-  }
-  const start = offset === undefined ? 0 : check.integer(offset, 'offset', 0, parent.length)
-  const count = check.integer(length, 'length', 0, parent.length - start)
+/** `count` bytes of `parent` from `start`: the same memory, another window (and region). */
+function alias(parent: Uint8Array, start: number, count: number, encoding: BufferEncoding | undefined): IPCBuffer {
   const parentState = states.get(parent)
   const region: Region = parentState?.region ?? {
     kind: 'memory',
@@ -242,41 +237,15 @@ function alias(parent: Uint8Array, length: unknown, third: unknown, fourth: unkn
   })
 }
 
-function checkEncoding(value: string): BufferEncoding {
-  if (!Buffer.isEncoding(value)) throw invalidValue('encoding', value, 'is not a supported encoding')
-  return value
-}
-
-/** The seed's call forms; see the table in the README. */
-function construct(args: unknown[]): IPCBuffer {
-  const [first, second, third, fourth] = args
-  if (typeof first === 'number') {
-    let encoding: BufferEncoding | undefined
-    let target = second
-    if (typeof second === 'string' && Buffer.isEncoding(second)) {
-      encoding = second
-      target = third
-    } else if (third !== undefined) {
-      throw invalidType('encoding', 'a supported encoding before the name, path or key', second)
-    }
-    if (target === undefined) return memory(check.integer(first, 'size', 0, check.SIZE_MAX), encoding)
-    let buf: IPCBuffer
-    if (typeof target === 'number') buf = openShared('sysv', check.sysvKey(target), { size: first })
-    else if (typeof target === 'string' && target.startsWith('*')) buf = openShared('posix', check.posixName(target.slice(1)), { size: first })
-    else if (typeof target === 'string') buf = openShared('file', check.filePath(target), { size: first })
-    else throw invalidType('target', "a '*name', a file path or a System V key", target)
+/** What the legacy call forms make (ipc-buffer-forms.ts reads the arguments). */
+const makers: FormMakers = {
+  memory,
+  shared(kind, id, size, encoding) {
+    const buf = openShared(kind, id, { size })
     stateOf(buf).encoding = encoding
     return buf
-  }
-  if (typeof first === 'string') {
-    const encoding = second === undefined ? undefined : checkEncoding(check.string(second, 'encoding'))
-    const bytes = Buffer.from(first, encoding)
-    const buf = memory(bytes.length, encoding)
-    bytes.copy(buf)
-    return buf
-  }
-  if (first instanceof Uint8Array) return alias(first, second, third, fourth)
-  throw invalidType('first argument', 'a size, a string or a Buffer', first)
+  },
+  alias,
 }
 
 export interface IPCBuffer extends IPCBufferImpl {}
@@ -305,10 +274,10 @@ export interface IPCBufferConstructor {
   exists: typeof IPCBufferImpl.exists
 }
 
-/** Callable with or without `new`, as the seed was. */
+/** Callable with or without `new`, in the legacy call forms too (ipc-buffer-forms.ts). */
 export const IPCBuffer = new Proxy(IPCBufferImpl, {
-  apply: (_target, _this, args: unknown[]) => construct(args),
-  construct: (_target, args: unknown[]) => construct(args),
+  apply: (_target, _this, args: unknown[]) => construct(args, makers),
+  construct: (_target, args: unknown[]) => construct(args, makers),
 }) as unknown as IPCBufferConstructor
 
 Object.defineProperty(IPCBufferImpl.prototype, 'constructor', { value: IPCBuffer, writable: true, configurable: true })

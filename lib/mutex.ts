@@ -1,9 +1,11 @@
-import { IPCError, closedError, invalidType, invalidValue, type Subject } from './errors'
-import { IPCBuffer, type OpenOptions, type SharedKind } from './ipc-buffer'
+import { constants } from 'node:os'
+import { IPCError, closedError, invalidType, type Subject } from './errors'
+import type { IPCBuffer, SharedKind } from './ipc-buffer'
+import { HEADER_SIZE, LockWord, openNamed } from './lock-word'
 import { mutex as native, type Handle } from './native'
+import { Pending } from './pending'
 import * as check from './validate'
 import { WaitQueue } from './wait-queue'
-import { releaseSlot, slotForBuffer, type Slot, type WasmOps } from './wasm-atomics'
 
 export interface MutexOptions {
   /** Where the lock lives: 'posix' (default for a string), 'file' (a path) or 'sysv' (default for a number). */
@@ -21,49 +23,15 @@ export interface AcquireOptions {
   signal?: AbortSignal
 }
 
-// The lock's header page (native/mutex/lock_word.h).
-const { WORD, START, MAGIC, HOME_NS, HEADER_WORDS, MAGIC_VALUE, OWNER_MASK, FOREIGN, WAITERS } = native.LOCK
+const { WAITERS } = native.LOCK
 const { NOT_ACQUIRED, OWNER_DIED } = native.OUTCOME
-/** Bytes before a GuardedBuffer's data: the lock's page. */
-export const HEADER_SIZE: number = native.LOCK.HEADER_SIZE
+const { ETIMEDOUT, EDEADLK } = constants.errno
 
 // Mutex#state bits.
 const HELD = 1 // this object holds the lock
 const QUEUED = 2 // acquires of this object wait in its queue
 const CLOSED = 4
 const DIED = 8 // the hold was taken over from a dead holder
-
-const ETIMEDOUT = -110
-const EDEADLK = -35
-const EINVAL = -22
-
-/** Who this JavaScript thread is in a lock word: its thread id and start time. */
-interface Identity {
-  tid: number
-  start: number
-  pidns: number
-}
-let self: Identity | undefined
-
-function identity(): Identity {
-  if (self === undefined) {
-    const [tid, start, pidns] = native.identity()
-    self = { tid, start, pidns }
-  }
-  return self
-}
-
-/**
- * @internal Opens the shared object a lock (or a GuardedBuffer) lives in:
- * `kind` defaults to 'posix' for a string name and 'sysv' for a number.
- */
-export function openNamed(name: unknown, kind: unknown, open: OpenOptions): IPCBuffer {
-  kind ??= typeof name === 'number' ? 'sysv' : 'posix'
-  if (kind === 'posix') return IPCBuffer.posix(name as string, open)
-  if (kind === 'file') return IPCBuffer.file(name as string, open)
-  if (kind === 'sysv') return IPCBuffer.sysv(name as number, open)
-  throw invalidValue('options.kind', kind, "must be 'posix', 'file' or 'sysv'")
-}
 
 /** Maps the name's header page: what `new Mutex(name)` does. */
 function openHeader(name: unknown, raw: unknown): IPCBuffer {
@@ -74,24 +42,17 @@ function openHeader(name: unknown, raw: unknown): IPCBuffer {
   return openNamed(name, opts.kind, { size: HEADER_SIZE, create, mode })
 }
 
-/** A mapping someone else opened (a GuardedBuffer): the Mutex uses its first page. */
-class Adopted {
-  constructor(readonly map: IPCBuffer) {}
-}
+// Private construction: only this module holds the token.
+const ADOPT = Symbol('Mutex.adopt')
 
 /** @internal Makes a Mutex over the first page of `map`, which stays the caller's to close. */
 export function mutexOver(map: IPCBuffer): Mutex {
-  return new Mutex(new Adopted(map) as unknown as string)
+  return Reflect.construct(Mutex, [ADOPT, map]) as Mutex
 }
 
+/** An acquire waiting in this Mutex's queue. */
 interface Waiter {
-  resolve(release: () => void): void
-  reject(reason: unknown): void
-  /** performance.now() deadline; Infinity: none. */
-  deadline: number
-  signal?: AbortSignal
-  onAbort?: () => void
-  timer?: NodeJS.Timeout
+  readonly pending: Pending<() => void>
   /** Aborts the contended wait while this waiter is at the head. */
   active?: AbortController
 }
@@ -104,12 +65,8 @@ interface Waiter {
 export class Mutex {
   readonly #map: IPCBuffer
   readonly #owned: boolean
-  readonly #view: Int32Array
+  readonly #lock: LockWord
   readonly #subject: Subject
-  /** Our word (thread id | FOREIGN) and start time, as written into the header. */
-  readonly #mine: number
-  readonly #start: number
-  readonly #foreign: boolean
   /** HELD | QUEUED | CLOSED | DIED; 0: the fast paths may take the lock. */
   #state = 0
   readonly #queue: Waiter[] = []
@@ -117,38 +74,20 @@ export class Mutex {
   #contended: WaitQueue | undefined
   /** The native side of #contended (the handoff in native/mutex/mutex_binding.h). */
   #source: Handle | undefined
-  /** The header page aliased into WebAssembly memory (lib/wasm-atomics.ts): the fast paths' lock word. */
-  readonly #slot: Slot | undefined
-  readonly #ops: WasmOps | undefined
-  readonly #at: number
 
-  constructor(name: string | number, options?: MutexOptions) {
-    let map: IPCBuffer
-    if ((name as unknown) instanceof Adopted) {
-      map = (name as unknown as Adopted).map
-      this.#owned = false
-    } else {
-      map = openHeader(name, options)
-      this.#owned = true
+  constructor(name: string | number, options?: MutexOptions)
+  constructor(first: unknown, second?: unknown) {
+    const owned = first !== ADOPT
+    const map = owned ? openHeader(first, second) : (second as IPCBuffer)
+    try {
+      this.#lock = new LockWord(map)
+    } catch (err) {
+      if (owned) map.close()
+      throw err
     }
     this.#map = map
+    this.#owned = owned
     this.#subject = map.name
-    this.#view = new Int32Array(map.buffer, map.byteOffset, HEADER_WORDS)
-    const magic = Atomics.compareExchange(this.#view, MAGIC, 0, MAGIC_VALUE)
-    if (magic !== 0 && magic !== MAGIC_VALUE) {
-      if (this.#owned) map.close()
-      throw new IPCError(EINVAL, 'open', this.#subject, 'the object exists and is not an ipc-kit lock')
-    }
-    const me = identity()
-    // The first opener's pid namespace is the lock's home; owners outside it are
-    // flagged FOREIGN and no one judges their liveness (their pids mean nothing here).
-    const home = Atomics.compareExchange(this.#view, HOME_NS, 0, me.pidns | 0)
-    this.#foreign = me.pidns === 0 || (home !== 0 && home !== (me.pidns | 0))
-    this.#mine = me.tid | (this.#foreign ? FOREIGN : 0)
-    this.#start = me.start | 0
-    this.#slot = slotForBuffer(this, map.buffer, map.byteOffset)
-    this.#ops = this.#slot?.ops
-    this.#at = this.#slot?.at ?? 0
   }
 
   /** true while this Mutex holds the lock after taking it from an owner that died. */
@@ -159,7 +98,7 @@ export class Mutex {
   /** Whether any process (this one included) holds the lock. */
   isLocked(): boolean {
     this.#check()
-    return Atomics.load(this.#view, WORD) !== 0
+    return this.#lock.isLocked()
   }
 
   /** Takes the lock if it is free and no acquire of this Mutex is waiting. No system call. */
@@ -185,12 +124,12 @@ export class Mutex {
     if (this.#state !== 0) {
       if (ms === 0) return false
       // Blocking here would stop the event loop that must release it.
-      throw new IPCError(EDEADLK, 'futex', this.#subject)
+      throw new IPCError(-EDEADLK, 'futex', this.#subject)
     }
     if (this.#take()) return true
     if (ms === 0) return false
-    if (this.#heldByThisThread()) throw new IPCError(EDEADLK, 'futex', this.#subject)
-    const got = native.acquireSync(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, ms ?? -1)
+    if (this.#lock.heldByThisThread()) throw new IPCError(-EDEADLK, 'futex', this.#subject)
+    const got = this.#lock.acquireSync(ms)
     if (got === NOT_ACQUIRED) return false
     this.#state = got === OWNER_DIED ? HELD | DIED : HELD
     return true
@@ -215,11 +154,13 @@ export class Mutex {
     if (this.#state === 0 && this.#take()) return Promise.resolve(this.#releaser())
     if (ms === 0) return Promise.reject(this.#timedOut())
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, deadline: ms === undefined ? Infinity : performance.now() + ms, signal }
-      if (ms !== undefined) waiter.timer = setTimeout(() => this.#drop(waiter, this.#timedOut()), ms)
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#drop(waiter, signal.reason)
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      const waiter: Waiter = {
+        pending: new Pending(resolve, reject, {
+          timeout: ms,
+          signal,
+          onTimeout: () => this.#drop(waiter, this.#timedOut()),
+          onAbort: () => this.#drop(waiter, signal!.reason),
+        }),
       }
       this.#queue.push(waiter)
       this.#state |= QUEUED
@@ -242,28 +183,20 @@ export class Mutex {
   release(): void {
     if (this.#state !== HELD) return this.#releaseHeld()
     // The common case: held, nothing queued, nobody sleeping.
-    const word = this.#clear()
+    const word = this.#lock.clear()
     this.#state = 0
-    if (word !== this.#mine) this.#afterRelease(word)
+    if (word !== this.#lock.mine) this.#afterRelease(word)
   }
 
   #releaseHeld(): void {
     if ((this.#state & HELD) === 0) return
-    const word = this.#clear()
+    const word = this.#lock.clear()
     this.#state &= ~(HELD | DIED)
     this.#afterRelease(word)
   }
 
-  /** Frees the lock word; returns what it held (WAITERS: someone sleeps on it). */
-  #clear(): number {
-    if (this.#ops !== undefined) return this.#ops.unlock(this.#at)
-    const view = this.#view
-    view[START] = 0
-    return Atomics.exchange(view, WORD, 0)
-  }
-
   #afterRelease(word: number): void {
-    if (word & WAITERS) native.wake(this.#view)
+    if (word & WAITERS) this.#lock.wake()
     if (this.#queue.length > 0) this.#serve()
   }
 
@@ -285,7 +218,7 @@ export class Mutex {
     if (this.#source !== undefined) native.retire(this.#source)
     this.release()
     this.#state |= CLOSED
-    if (this.#slot !== undefined) releaseSlot(this.#slot)
+    this.#lock.close()
     if (this.#owned) this.#map.close()
   }
 
@@ -304,22 +237,9 @@ export class Mutex {
 
   /** The uncontended path: one compare-and-swap on the shared word. */
   #take(): boolean {
-    if (this.#ops !== undefined) {
-      if (this.#ops.lock(this.#at, this.#mine, this.#start) !== 0) return false
-    } else {
-      const view = this.#view
-      if (Atomics.compareExchange(view, WORD, 0, this.#mine) !== 0) return false
-      // Until this store a waiter sees start 0 and presumes the owner alive.
-      view[START] = this.#start
-    }
+    if (!this.#lock.take()) return false
     this.#state |= HELD
     return true
-  }
-
-  #heldByThisThread(): boolean {
-    const word = Atomics.load(this.#view, WORD)
-    const start = Atomics.load(this.#view, START)
-    return (word & OWNER_MASK) === (this.#mine & OWNER_MASK) && (start === 0 || start === this.#start)
   }
 
   #releaser(): () => void {
@@ -332,7 +252,7 @@ export class Mutex {
   }
 
   #timedOut(): IPCError {
-    return new IPCError(ETIMEDOUT, 'futex', this.#subject)
+    return new IPCError(-ETIMEDOUT, 'futex', this.#subject)
   }
 
   /** Settles `waiter` with `reason` and takes it out of the queue. */
@@ -346,15 +266,13 @@ export class Mutex {
       return
     }
     this.#queue.splice(index, 1)
-    this.#settled(waiter)
-    waiter.reject(reason)
+    this.#dequeued()
+    waiter.pending.reject(reason)
   }
 
-  /** `waiter` has left the queue: stop its timer and abort listener. */
-  #settled(waiter: Waiter): void {
+  /** A waiter has left the queue. */
+  #dequeued(): void {
     if (this.#queue.length === 0) this.#state &= ~QUEUED
-    if (waiter.timer !== undefined) clearTimeout(waiter.timer)
-    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort)
   }
 
   /** Gives the lock to the first waiter: now if it is free, else after a wait off this thread. */
@@ -363,18 +281,17 @@ export class Mutex {
     if (head === undefined || this.#state & HELD || head.active !== undefined) return
     if (this.#take()) {
       this.#queue.shift()
-      this.#settled(head)
-      head.resolve(this.#releaser())
+      this.#dequeued()
+      head.pending.resolve(this.#releaser())
       return
     }
     const active = new AbortController()
     head.active = active
-    const left = head.deadline === Infinity ? undefined : Math.max(0, head.deadline - performance.now())
     let waiting: Promise<number>
     try {
       this.#contended ??= this.#openContended()
       if (this.#source !== undefined) native.resume(this.#source)
-      waiting = this.#contended.wait(left, active.signal)
+      waiting = this.#contended.wait(head.pending.left(), active.signal)
     } catch (err) {
       waiting = Promise.reject(err) // e.g. no thread could be started: this waiter fails, the next tries again
     }
@@ -386,8 +303,8 @@ export class Mutex {
         this.#state = (this.#state & ~DIED) | HELD | (got === OWNER_DIED ? DIED : 0)
         if (this.#queue[0] === head) {
           this.#queue.shift()
-          this.#settled(head)
-          head.resolve(this.#releaser())
+          this.#dequeued()
+          head.pending.resolve(this.#releaser())
         } else {
           this.release() // closed meanwhile
         }
@@ -396,8 +313,8 @@ export class Mutex {
         head.active = undefined
         if (this.#queue[0] === head) {
           this.#queue.shift()
-          this.#settled(head)
-          head.reject(err instanceof IPCError && err.errno === ETIMEDOUT ? this.#timedOut() : err)
+          this.#dequeued()
+          head.pending.reject(err instanceof IPCError && err.errno === -ETIMEDOUT ? this.#timedOut() : err)
         }
         if (this.#state & CLOSED) return
         this.#serve()
@@ -410,7 +327,7 @@ export class Mutex {
   #openContended(): WaitQueue {
     return new WaitQueue({
       open: (onSettled) => {
-        const { queue, source } = native.waitQueue(this.#view, this.#mine >>> 0, this.#start >>> 0, this.#foreign, onSettled)
+        const { queue, source } = this.#lock.waitQueue(onSettled)
         this.#source = source
         return queue
       },

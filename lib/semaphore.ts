@@ -1,8 +1,10 @@
+import { constants } from 'node:os'
 import { IPCError, closedError, invalidType, invalidValue } from './errors'
 import { sem as native, type Handle } from './native'
 import * as check from './validate'
 import { WaitQueue } from './wait-queue'
-import { releaseSlot, semLayoutKnown, slotFor, type Slot, type WasmOps } from './wasm-atomics'
+import { SEM_OVERFLOW, SEM_TAKEN, SEM_WAKE, type WasmOps } from './fast-path/module'
+import { releaseSlot, semLayoutKnown, slotFor, type Slot } from './fast-path/slots'
 
 export type SemaphoreKind = 'posix' | 'sysv'
 
@@ -29,8 +31,7 @@ export interface WaitOptions {
 
 const KIND_CODE: Record<SemaphoreKind, number> = native.KIND
 const { CREATE, EXCLUSIVE } = native.OPEN
-const ETIMEDOUT = -110
-const EOVERFLOW = -75
+const { ETIMEDOUT, EOVERFLOW } = constants.errno
 
 /** The largest count of a POSIX semaphore (SEM_VALUE_MAX). */
 export const SEM_VALUE_MAX: number = native.SEM_VALUE_MAX
@@ -46,6 +47,7 @@ interface Opened {
   handle: Handle
 }
 
+// Private construction: only this module holds the token.
 const FROM_FACTORY = Symbol('Semaphore.fromFactory')
 
 /**
@@ -64,7 +66,7 @@ export class Semaphore {
   readonly #semid: number
   #handle: Handle | undefined
   readonly #waits: WaitQueue
-  /** POSIX: the semaphore's page aliased into WebAssembly memory (lib/wasm-atomics.ts), for tryWait and post. */
+  /** POSIX: the semaphore's page aliased into WebAssembly memory (lib/fast-path/), for tryWait and post. */
   readonly #slot: Slot | undefined
   readonly #ops: WasmOps | undefined
   readonly #at: number
@@ -81,7 +83,7 @@ export class Semaphore {
     this.#handle = opened.handle
     this.#waits = new WaitQueue({
       open: (onSettled) => native.waitQueue(this.#live(), onSettled),
-      timedOut: () => this.#failure(ETIMEDOUT, 'timed out'),
+      timedOut: () => this.#failure(-ETIMEDOUT, 'timed out'),
       failed: (errno) => this.#failure(-errno),
     })
     let at = 0
@@ -125,7 +127,7 @@ export class Semaphore {
       if (signal?.aborted) return Promise.reject(signal.reason)
       // A unit at hand needs no thread, unless earlier waits of ours are queued for it.
       if (this.#waits.size === 0 && this.#tryTake(handle)) return Promise.resolve()
-      if (timeout === 0) return Promise.reject(this.#failure(ETIMEDOUT, 'no unit to take (timeout 0)'))
+      if (timeout === 0) return Promise.reject(this.#failure(-ETIMEDOUT, 'no unit to take (timeout 0)'))
       return this.#waits.wait(timeout, signal).then(ignore)
     } catch (err) {
       return Promise.reject(err)
@@ -137,7 +139,7 @@ export class Semaphore {
     const ms = check.timeout(timeout, 'timeout')
     const handle = this.#live()
     // A unit at hand is taken without calling into the addon (which would spin, then sleep).
-    if (this.#ops !== undefined && this.#ops.semTryWait(this.#at) === 1) return true
+    if (this.#ops !== undefined && this.#ops.semTryWait(this.#at) === SEM_TAKEN) return true
     return native.waitSync(handle, ms ?? -1, this.name)
   }
 
@@ -155,9 +157,9 @@ export class Semaphore {
     }
     if (count !== 1) check.integer(count, 'count', 0, SEM_VALUE_MAX)
     // As sem_post: count up unless that would pass the maximum, then wake sleepers if any.
-    const waiters = this.#ops.semPost(this.#at, count, SEM_VALUE_MAX)
-    if (waiters === 1 && count > 0) native.wakePosix(handle, count, this.name)
-    else if (waiters === -1) throw new IPCError(EOVERFLOW, 'sem_post', this.name)
+    const posted = this.#ops.semPost(this.#at, count, SEM_VALUE_MAX)
+    if (posted === SEM_WAKE && count > 0) native.wakePosix(handle, count, this.name)
+    else if (posted === SEM_OVERFLOW) throw new IPCError(-EOVERFLOW, 'sem_post', this.name)
   }
 
   /** The current count. */
@@ -195,7 +197,7 @@ export class Semaphore {
 
   /** sem_trywait, on the semaphore's memory when the fast path is there. */
   #tryTake(handle: Handle): boolean {
-    if (this.#ops !== undefined) return this.#ops.semTryWait(this.#at) === 1
+    if (this.#ops !== undefined) return this.#ops.semTryWait(this.#at) === SEM_TAKEN
     return native.tryWait(handle, this.name)
   }
 

@@ -1,16 +1,11 @@
 // Promises over the native waiter engine (native/wait/waiter.h): each wait is
 // served by a dedicated thread, settles on this thread, and can time out, be
 // aborted or be rejected by close(). Shared by every kind of cross-process wait.
+import { constants } from 'node:os'
 import { wait as binding, type Handle, type OnSettled } from './native'
+import { Pending } from './pending'
 
-interface Pending {
-  resolve(value: number): void
-  reject(reason: unknown): void
-  signal?: AbortSignal
-  onAbort?: () => void
-  timer?: NodeJS.Timeout
-}
-
+/** @internal */
 export interface WaitQueueOptions {
   /** Makes the native queue (sem.waitQueue, mutex.waitQueue); `onSettled` must reach waiter::NewQueue. */
   open(onSettled: OnSettled): Handle
@@ -20,12 +15,13 @@ export interface WaitQueueOptions {
   failed(errno: number): Error
 }
 
-const ETIMEDOUT = 110
+const { ETIMEDOUT } = constants.errno
 
+/** @internal */
 export class WaitQueue {
   readonly #options: WaitQueueOptions
   #queue: Handle | undefined
-  readonly #pending = new Map<number, Pending>()
+  readonly #pending = new Map<number, Pending<number>>()
   // Held here: the native queue holds it only weakly while idle, so that a
   // dropped WaitQueue can be collected and its thread stopped.
   readonly #onSettled = (id: number, err: number, value: number): void => this.#settle(id, err, value)
@@ -49,25 +45,19 @@ export class WaitQueue {
     const queue = this.#queue
     return new Promise<number>((resolve, reject) => {
       const id = binding.add(queue, timeout ?? -1)
-      const pending: Pending = { resolve, reject, signal }
-      if (timeout !== undefined && timeout > 0) {
-        // The thread times waits out too, but only between its slices (up to
-        // 50 ms late when other waits keep it busy); a timer is punctual. Never early:
-        const deadline = performance.now() + timeout
-        const expire = (): void => {
-          const left = deadline - performance.now()
-          if (left > 0) pending.timer = setTimeout(expire, Math.ceil(left))
-          else if (binding.cancel(queue, id)) this.#finish(id)?.reject(this.#options.timedOut())
-        }
-        pending.timer = setTimeout(expire, timeout)
-      }
-      if (signal !== undefined) {
-        // Only a wait still queued can be aborted: one already served resolves.
-        pending.onAbort = () => {
-          if (binding.cancel(queue, id)) this.#finish(id)?.reject(signal.reason)
-        }
-        signal.addEventListener('abort', pending.onAbort, { once: true })
-      }
+      // The thread times waits out too, but only between its slices (up to
+      // 50 ms late when other waits keep it busy); the timer is punctual.
+      // Only a wait still queued can time out or be aborted: one already served resolves.
+      const pending = new Pending<number>(resolve, reject, {
+        timeout,
+        signal,
+        onTimeout: () => {
+          if (binding.cancel(queue, id)) this.#take(id)?.reject(this.#options.timedOut())
+        },
+        onAbort: () => {
+          if (binding.cancel(queue, id)) this.#take(id)?.reject(signal!.reason)
+        },
+      })
       this.#pending.set(id, pending)
     })
   }
@@ -77,20 +67,17 @@ export class WaitQueue {
     if (this.#queue === undefined) return
     const ids = binding.close(this.#queue)
     this.#queue = undefined
-    for (const id of ids) this.#finish(id)?.reject(reason())
+    for (const id of ids) this.#take(id)?.reject(reason())
   }
 
-  #finish(id: number): Pending | undefined {
+  #take(id: number): Pending<number> | undefined {
     const pending = this.#pending.get(id)
-    if (pending === undefined) return undefined
     this.#pending.delete(id)
-    clearTimeout(pending.timer)
-    if (pending.onAbort !== undefined) pending.signal!.removeEventListener('abort', pending.onAbort)
     return pending
   }
 
   #settle(id: number, err: number, value: number): void {
-    const pending = this.#finish(id)
+    const pending = this.#take(id)
     if (pending === undefined) return
     if (err === 0) pending.resolve(value)
     else pending.reject(err === ETIMEDOUT ? this.#options.timedOut() : this.#options.failed(err))

@@ -1,5 +1,5 @@
 'use strict'
-// The WebAssembly fast paths of Mutex and Semaphore (lib/wasm-atomics.ts) and
+// The WebAssembly fast paths of Mutex and Semaphore (lib/fast-path/) and
 // the paths without them (IPC_KIT_WASM=0, node --jitless) work on the same
 // memory: processes on different paths take each other's units and wake each
 // other (that they exclude each other is the Mutex torture test's job, in

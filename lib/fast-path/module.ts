@@ -1,38 +1,40 @@
-// Atomic operations on shared words through WebAssembly.
+// The fast path's WebAssembly module: four functions on shared words.
 //
-// Each `Atomics.*` call on a typed array costs a call into a V8 builtin (about
-// 7 ns here), while V8 inlines calls from JavaScript into WebAssembly and a
-// WebAssembly atomic is one instruction: a Mutex's acquireSync + release costs
-// about 10 ns instead of 18, a Semaphore's tryWait + post 12 ns instead of 80.
-// WebAssembly only reaches its own memory, so the shared page holding a lock
-// word or a semaphore is mapped a second time into a page-sized slot of a
-// WebAssembly.Memory (mremap: both addresses reach the same physical page).
-// When its owner lets go, the slot gets private zero pages again and is reused.
-//
-// Everything here is optional: without WebAssembly (node --jitless), or where
-// the alias cannot be made (not Linux, qemu-user), slotFor() returns undefined
-// and the callers keep their Atomics and native paths, which speak the same
-// protocol on the same memory.
-import { sem as semBinding, shm } from './native'
+// Each `Atomics.*` call on a typed array costs a call into a V8 builtin, while
+// V8 inlines calls from JavaScript into WebAssembly and a WebAssembly atomic is
+// one instruction, so a Mutex's acquireSync + release and a Semaphore's
+// tryWait + post cost a fraction of their Atomics or native forms (measured in
+// bench/RESULTS.md). WebAssembly only reaches its own memory: slots.ts maps
+// the shared page holding a lock word or a semaphore into a page of that
+// memory. The module is assembled here, byte by byte (no toolchain, no file to
+// load); test/fast-path-module.test.js checks each function against Atomics.
+import { mutex } from '../native'
 
-/** The functions the module exports; addresses are byte offsets in its memory. */
+/** @internal The functions the module exports; addresses are byte offsets in its memory. */
 export interface WasmOps {
-  /** Mutex: compare-and-swap the word at `at` from 0 to `mine`; on success store `start` in the next word. Returns the old word. */
+  /** Mutex: compare-and-swap the word at `at` from 0 to `mine`; on success store `start` in the start word. Returns the old word (0: taken). */
   lock(at: number, mine: number, start: number): number
   /** Mutex: clear the start word, then exchange the word with 0. Returns the old word. */
   unlock(at: number): number
-  /** glibc sem_t at `at`: sem_trywait. 1 when a unit was taken, 0 when there was none. */
+  /** glibc sem_t at `at`: sem_trywait. SEM_TAKEN or SEM_EMPTY. */
   semTryWait(at: number): number
-  /** glibc sem_t at `at`: adds `n` unless the count would pass `max` (-1). Returns 1 when waiters sleep (wake them), else 0. */
+  /** glibc sem_t at `at`: adds `n` unless the count would pass `max` (SEM_OVERFLOW). SEM_WAKE when waiters sleep (wake them), else SEM_POSTED. */
   semPost(at: number, n: number, max: number): number
 }
 
-/** A page of a WebAssembly memory that aliases one shared page. */
-export interface Slot {
-  readonly ops: WasmOps
-  /** The slot's page, as a byte offset in the module's memory. */
-  readonly at: number
-}
+/** @internal What semTryWait returns. */
+export const SEM_TAKEN = 1
+/** @internal */
+export const SEM_EMPTY = 0
+/** @internal What semPost returns: posted, posted and waiters sleep, or refused (the count would pass max). */
+export const SEM_POSTED = 0
+/** @internal */
+export const SEM_WAKE = 1
+/** @internal */
+export const SEM_OVERFLOW = -1
+
+// Bytes from the lock word to the owner's start time (native/mutex/lock_word.h).
+const START_OFFSET = 4 * (mutex.LOCK.START - mutex.LOCK.WORD)
 
 // The module, assembled here (no toolchain, no file to load). Text form:
 //
@@ -40,10 +42,10 @@ export interface Slot {
 //   (import "m" "memory" (memory 0))
 //   (func $lock (param $at i32) (param $mine i32) (param $start i32) (result i32) (local $old i32)
 //     (local.tee $old (i32.atomic.rmw.cmpxchg (local.get $at) (i32.const 0) (local.get $mine)))
-//     (if (i32.eqz) (then (i32.store offset=4 (local.get $at) (local.get $start))))
+//     (if (i32.eqz) (then (i32.store offset=START_OFFSET (local.get $at) (local.get $start))))
 //     (local.get $old))
 //   (func $unlock (param $at i32) (result i32)
-//     (i32.store offset=4 (local.get $at) (i32.const 0))
+//     (i32.store offset=START_OFFSET (local.get $at) (i32.const 0))
 //     (i32.atomic.rmw.xchg (local.get $at) (i32.const 0)))
 //   ;; glibc's sem_t: count in the low half of a 64-bit word, sleeping waiters in the high half.
 //   (func $semTryWait (param $at i32) (result i32) (local $d i64)
@@ -75,7 +77,7 @@ const i32AtomicXchg = [0xfe, 0x41, 2, 0]
 const i32AtomicCmpxchg = [0xfe, 0x48, 2, 0]
 const i64AtomicLoad = [0xfe, 0x11, 3, 0]
 const i64AtomicCmpxchg = [0xfe, 0x49, 3, 0]
-const i32StoreNext = [op.i32Store, 2, 4] // offset=4: the word after
+const i32StoreStart = [op.i32Store, 2, ...uleb(START_OFFSET)] // the start word
 
 function uleb(n: number): number[] {
   const out: number[] = []
@@ -106,15 +108,16 @@ const func = (locals: number[][], code: number[]): number[] => {
   return [...uleb(body.length), ...body]
 }
 
-function moduleBytes(): Uint8Array {
+/** @internal The module's bytes. */
+export function moduleBytes(): Uint8Array {
   const { localGet: get, localSet: set, localTee: tee, i32Const, i64Const } = op
   const lock = func([[1, I32]], [
     get, 0, i32Const, 0, get, 1, ...i32AtomicCmpxchg, tee, 3,
-    op.i32Eqz, op.if, op.void, get, 0, get, 2, ...i32StoreNext, op.end,
+    op.i32Eqz, op.if, op.void, get, 0, get, 2, ...i32StoreStart, op.end,
     get, 3,
   ])
   const unlock = func([], [
-    get, 0, i32Const, 0, ...i32StoreNext,
+    get, 0, i32Const, 0, ...i32StoreStart,
     get, 0, i32Const, 0, ...i32AtomicXchg,
   ])
   const semTryWait = func([[1, I64]], [
@@ -175,23 +178,17 @@ declare namespace WebAssembly {
   }
 }
 
-/** One WebAssembly memory and its instance; its pages are the slots. */
-interface Arena {
+
+/** @internal A memory of `pages` 64 KiB pages with the module over it: `ops` work on `buffer`. */
+export interface Instance {
   readonly ops: WasmOps
   readonly buffer: ArrayBuffer
-  readonly free: number[]
 }
 
-// Slots per memory: the first arena serves most programs, so every lock's
-// calls reach one instance, which V8 can inline at each call site.
-const SLOTS_PER_ARENA = 1024
-const WASM_PAGE = 65536
+/** The WebAssembly page size. */
+export const WASM_PAGE = 65536
 
-// IPC_KIT_WASM=0 turns the fast paths off (the tests run both ways).
-const enabled = process.env.IPC_KIT_WASM !== '0'
 let compiled: WebAssembly.Module | null | undefined
-const arenas: Arena[] = []
-const pageSize: number = shm.PAGE_SIZE
 
 function compile(): WebAssembly.Module | null {
   if (compiled === undefined) {
@@ -204,81 +201,19 @@ function compile(): WebAssembly.Module | null {
   return compiled
 }
 
-function newArena(): Arena | undefined {
+/**
+ * @internal The module over a fresh memory of `pages` pages; undefined without
+ * WebAssembly (node --jitless) or when the memory cannot be had.
+ */
+export function instantiate(pages: number): Instance | undefined {
   const module = compile()
   if (module === null) return undefined
   try {
-    const pages = Math.ceil((SLOTS_PER_ARENA * pageSize) / WASM_PAGE)
     // No maximum beyond the initial size: the memory never grows (growing may move it).
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages })
     const instance = new WebAssembly.Instance(module, { m: { memory } })
-    const count = Math.floor((pages * WASM_PAGE) / pageSize)
-    const free: number[] = []
-    for (let i = count - 1; i >= 0; i--) free.push(i * pageSize)
-    return { ops: instance.exports as unknown as WasmOps, buffer: memory.buffer, free }
+    return { ops: instance.exports as unknown as WasmOps, buffer: memory.buffer }
   } catch {
     return undefined // address space exhausted, say: the callers' own paths serve
   }
 }
-
-interface Held extends Slot {
-  readonly arena: Arena
-}
-
-// Slots whose owner was collected without closing go back to the pool.
-const collected = new FinalizationRegistry<Held>((slot) => release(slot))
-const unregisterTokens = new WeakMap<Slot, object>()
-
-/**
- * A slot aliasing the page that `map` (a function given the memory's buffer
- * and the slot's offset, which makes the alias) puts there; undefined when
- * WebAssembly or the alias is unavailable. `owner`'s collection frees it.
- */
-export function slotFor(owner: object, map: (target: ArrayBuffer, offset: number) => void): Slot | undefined {
-  if (!enabled) return undefined
-  let arena = arenas.find((a) => a.free.length > 0)
-  if (arena === undefined) {
-    arena = newArena()
-    if (arena === undefined) return undefined
-    arenas.push(arena)
-  }
-  const at = arena.free.pop()!
-  try {
-    map(arena.buffer, at)
-  } catch {
-    arena.free.push(at) // the alias failed and left private zero pages there
-    return undefined
-  }
-  const slot: Held = { ops: arena.ops, at, arena }
-  const token = {}
-  unregisterTokens.set(slot, token)
-  collected.register(owner, slot, token)
-  return slot
-}
-
-/** Drops the alias: the slot's page becomes private zero pages again, for the next owner. */
-export function releaseSlot(slot: Slot): void {
-  const token = unregisterTokens.get(slot)
-  if (token === undefined) return
-  unregisterTokens.delete(slot)
-  collected.unregister(token)
-  release(slot as Held)
-}
-
-function release(slot: Held): void {
-  try {
-    shm.unalias(slot.arena.buffer, slot.at, pageSize)
-    slot.arena.free.push(slot.at)
-  } catch {
-    // Could not reset the page: never hand it out again.
-  }
-}
-
-/** Aliases the page of an IPCBuffer's mapping that starts at `byteOffset` of its ArrayBuffer. */
-export function slotForBuffer(owner: object, buffer: ArrayBuffer, byteOffset: number): Slot | undefined {
-  if (byteOffset % pageSize !== 0) return undefined
-  return slotFor(owner, (target, at) => shm.aliasInto(buffer, byteOffset, target, at, pageSize))
-}
-
-/** The POSIX semaphore's fast path needs glibc's layout, checked by the addon at load. */
-export const semLayoutKnown: boolean = semBinding.POSIX_LAYOUT_KNOWN

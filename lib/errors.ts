@@ -55,26 +55,29 @@ function describe(errno: number, syscall: string): string {
   return (EXTRA_ERRORS.get(errno) ?? getSystemErrorMap().get(errno))?.[1] ?? `unknown error ${errno}`
 }
 
-/** Makes the IPCError for a native failure; handed to the addon at load. */
+/** @internal Makes the IPCError for a native failure; handed to the addon at load. */
 export function makeSystemError(errno: number, syscall: string, subject: Subject): IPCError {
   return new IPCError(errno, syscall, subject)
 }
 
-/** Using an object after close(). */
+/** @internal Using an object after close(). */
 export function closedError(what: string): Error {
   const err = new Error(`${what} is closed`) as Error & { code: string }
   err.code = 'ERR_IPC_CLOSED'
   return err
 }
 
+/** @internal */
 export function invalidType(name: string, expected: string, actual: unknown): TypeError {
   return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${show(actual)}`), 'ERR_INVALID_ARG_TYPE')
 }
 
+/** @internal */
 export function invalidValue(name: string, actual: unknown, reason: string): TypeError {
   return coded(new TypeError(`The argument '${name}' ${reason}. Received ${show(actual)}`), 'ERR_INVALID_ARG_VALUE')
 }
 
+/** @internal */
 export function outOfRange(name: string, range: string, actual: unknown): RangeError {
   return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${show(actual)}`), 'ERR_OUT_OF_RANGE')
 }

@@ -2,9 +2,10 @@
 import { join } from 'node:path'
 import { makeSystemError } from './errors'
 
-/** An opaque native handle. */
+/** @internal An opaque native handle. */
 export type Handle = { readonly __brand: 'native handle' }
 
+/** @internal */
 export interface Mapped {
   buffer: Buffer
   handle: Handle
@@ -15,12 +16,13 @@ export interface Mapped {
   id: number
 }
 
-/** The codes `open` takes (native/common/open_codes.h). */
+/** @internal The codes `open` takes (native/common/open_codes.h). */
 export interface OpenCodes {
   readonly CREATE: number
   readonly EXCLUSIVE: number
 }
 
+/** @internal */
 export interface ShmBinding {
   readonly PAGE_SIZE: number
   readonly KIND: { readonly posix: number; readonly file: number; readonly sysv: number }
@@ -39,7 +41,7 @@ export interface ShmBinding {
   unalias(target: ArrayBuffer, targetOffset: number, length: number): void
 }
 
-/** The waiter engine's generic queue operations (native/wait/waiter.h): the `wait` namespace. */
+/** @internal The waiter engine's generic queue operations (native/wait/waiter.h): the `wait` namespace. */
 export interface WaitBinding {
   /** Queues a wait; timeoutMs < 0 waits forever. Returns its id. */
   add(queue: Handle, timeoutMs: number): number
@@ -49,9 +51,10 @@ export interface WaitBinding {
   close(queue: Handle): number[]
 }
 
-/** Called on the JavaScript thread as each wait of a queue settles: err 0 (value from the attempt) or a positive errno. */
+/** @internal Called on the JavaScript thread as each wait of a queue settles: err 0 (value from the attempt) or a positive errno. */
 export type OnSettled = (id: number, err: number, value: number) => void
 
+/** @internal */
 export interface SemOpened {
   handle: Handle
   created: boolean
@@ -59,6 +62,7 @@ export interface SemOpened {
   id: number
 }
 
+/** @internal */
 export interface SemBinding {
   readonly SEM_VALUE_MAX: number
   readonly SEMVMX: number
@@ -82,7 +86,7 @@ export interface SemBinding {
   waitQueue(handle: Handle, onSettled: OnSettled): Handle
 }
 
-/** The lock's header layout and word bits (native/mutex/lock_word.h). */
+/** @internal The lock's header layout and word bits (native/mutex/lock_word.h). */
 export interface LockLayout {
   /** Indices of 32-bit words in the header. */
   readonly WORD: number
@@ -100,14 +104,14 @@ export interface LockLayout {
   readonly WAITERS: number
 }
 
-/** What acquireSync returns and what a wait of a mutex queue settles with. */
+/** @internal What acquireSync returns and what a wait of a mutex queue settles with. */
 export interface LockOutcomes {
   readonly NOT_ACQUIRED: number
   readonly ACQUIRED: number
   readonly OWNER_DIED: number
 }
 
-/** The `mutex` namespace (native/mutex/mutex_binding.h, which has the handoff's state table). */
+/** @internal The `mutex` namespace (native/mutex/mutex_binding.h, which has the handoff's state table). */
 export interface MutexBinding {
   readonly LOCK: LockLayout
   readonly OUTCOME: LockOutcomes
@@ -129,6 +133,7 @@ export interface MutexBinding {
   retire(source: Handle): void
 }
 
+/** @internal */
 export interface Binding {
   setErrorFactory(factory: typeof makeSystemError): void
   shm: ShmBinding
@@ -140,9 +145,14 @@ export interface Binding {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load = require('node-gyp-build') as (dir: string) => Binding
 
+/** @internal */
 export const binding: Binding = load(join(__dirname, '..'))
 binding.setErrorFactory(makeSystemError)
+/** @internal */
 export const shm = binding.shm
+/** @internal */
 export const sem = binding.sem
+/** @internal */
 export const mutex = binding.mutex
+/** @internal */
 export const wait = binding.wait

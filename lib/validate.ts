@@ -2,17 +2,18 @@
 import { constants as bufferConstants } from 'node:buffer'
 import { invalidType, invalidValue, outOfRange } from './errors'
 
-/** Longest name component Linux accepts (NAME_MAX). */
+/** @internal Longest name component Linux accepts (NAME_MAX). */
 export const NAME_MAX = 255
-/** Largest System V key we accept: a positive 31-bit integer. */
+/** @internal Largest System V key we accept: a positive 31-bit integer. */
 export const KEY_MAX = 0x7fffffff
-/** Largest buffer this Node can address. */
+/** @internal Largest buffer this Node can address. */
 export const SIZE_MAX = bufferConstants.MAX_LENGTH
 
+/** @internal */
 export type Create = boolean | 'exclusive'
 
 /**
- * A POSIX IPC name, '/name' or 'name', returned with its leading slash.
+ * @internal A POSIX IPC name, '/name' or 'name', returned with its leading slash.
  * `reserved` is what the system adds to the name (the 'sem.' prefix of semaphores).
  */
 export function posixName(name: unknown, arg = 'name', reserved = 0): string {
@@ -28,6 +29,7 @@ export function posixName(name: unknown, arg = 'name', reserved = 0): string {
   return '/' + bare
 }
 
+/** @internal */
 export function filePath(path: unknown, arg = 'path'): string {
   if (typeof path !== 'string') throw invalidType(arg, 'of type string', path)
   if (path.length === 0) throw invalidValue(arg, path, 'must not be empty')
@@ -35,6 +37,7 @@ export function filePath(path: unknown, arg = 'path'): string {
   return path
 }
 
+/** @internal */
 export function sysvKey(key: unknown, arg = 'key'): number {
   if (typeof key !== 'number') throw invalidType(arg, 'of type number', key)
   if (!Number.isInteger(key) || key < 1 || key > KEY_MAX) {
@@ -43,6 +46,7 @@ export function sysvKey(key: unknown, arg = 'key'): number {
   return key
 }
 
+/** @internal */
 export function integer(value: unknown, arg: string, min: number, max: number): number {
   if (typeof value !== 'number') throw invalidType(arg, 'of type number', value)
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -51,20 +55,24 @@ export function integer(value: unknown, arg: string, min: number, max: number): 
   return value
 }
 
+/** @internal */
 export function size(value: unknown, arg = 'size'): number {
   return integer(value, arg, 1, SIZE_MAX)
 }
 
+/** @internal */
 export function mode(value: unknown, arg = 'mode'): number {
   return value === undefined ? 0o600 : integer(value, arg, 0, 0o777)
 }
 
+/** @internal */
 export function options<T extends object>(value: unknown, arg = 'options'): Partial<T> {
   if (value === undefined || value === null) return {}
   if (typeof value !== 'object') throw invalidType(arg, 'of type object', value)
   return value as Partial<T>
 }
 
+/** @internal */
 export function create(value: unknown, fallback: Create, arg = 'options.create'): Create {
   if (value === undefined) return fallback
   if (value !== true && value !== false && value !== 'exclusive') {
@@ -73,13 +81,14 @@ export function create(value: unknown, fallback: Create, arg = 'options.create')
   return value
 }
 
+/** @internal */
 export function boolean(value: unknown, arg: string): boolean {
   if (value === undefined) return false
   if (typeof value !== 'boolean') throw invalidType(arg, 'of type boolean', value)
   return value
 }
 
-/** A timeout in milliseconds: undefined waits forever, 0 is a try. */
+/** @internal A timeout in milliseconds: undefined waits forever, 0 is a try. */
 export function timeout(value: unknown, arg = 'timeout'): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number') throw invalidType(arg, 'of type number', value)
@@ -87,12 +96,14 @@ export function timeout(value: unknown, arg = 'timeout'): number | undefined {
   return value === Infinity ? undefined : value
 }
 
+/** @internal */
 export function abortSignal(value: unknown, arg = 'options.signal'): AbortSignal | undefined {
   if (value === undefined) return undefined
   if (!(value instanceof AbortSignal)) throw invalidType(arg, 'an instance of AbortSignal', value)
   return value
 }
 
+/** @internal */
 export function string(value: unknown, arg: string): string {
   if (typeof value !== 'string') throw invalidType(arg, 'of type string', value)
   return value

@@ -185,7 +185,7 @@ export interface Instance {
   readonly buffer: ArrayBuffer
 }
 
-/** The WebAssembly page size. */
+/** @internal The WebAssembly page size. */
 export const WASM_PAGE = 65536
 
 let compiled: WebAssembly.Module | null | undefined

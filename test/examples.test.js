@@ -74,7 +74,7 @@ test('producer-consumer: every item arrives once, in order, through the bounded 
   assert.is(code, 0)
 })
 
-test('constructor-forms: the seed forms give the documented kinds and bytes', async () => {
+test('constructor-forms: the legacy call forms give the documented kinds and bytes', async () => {
   const { code, stdout, stderr } = await run('constructor-forms.js')
   assert.is(stderr, '')
   assert.is(code, 0)

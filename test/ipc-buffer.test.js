@@ -1,8 +1,9 @@
 'use strict'
-// IPCBuffer in one process: kinds, options, lifetime, the seed's call forms, bad input.
+// IPCBuffer in one process: kinds, options, lifetime, the legacy call forms, bad input.
 const fs = require('node:fs')
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
+const { EEXIST, EISDIR, ENOENT } = require('node:os').constants.errno
 const { IPCBuffer, IPCError } = require('..')
 const { uniqueName, uniqueKey, uniquePath, withCleanup, throwsCode } = require('./helpers')
 
@@ -76,12 +77,12 @@ for (const kind of ['posix', 'file', 'sysv']) {
     withCleanup((cleanup) => {
       const { id } = fresh(kind, cleanup)
       const exists = throwsCode(() => IPCBuffer[kind](id, { size: 4096, create: 'exclusive' }), IPCError, 'EEXIST')
-      assert.is(exists.errno, -17)
+      assert.is(exists.errno, -EEXIST)
       assert.ok(exists.syscall === 'shm_open' || exists.syscall === 'open' || exists.syscall === 'shmget')
       assert.ok(exists.message.startsWith('EEXIST: file already exists, '), exists.message)
       const missing = kind === 'sysv' ? uniqueKey() : kind === 'file' ? uniquePath('missing') : uniqueName('missing')
       const absent = throwsCode(() => IPCBuffer[kind](missing, { size: 64, create: false }), IPCError, 'ENOENT')
-      assert.is(absent.errno, -2)
+      assert.is(absent.errno, -ENOENT)
       if (kind === 'sysv') assert.is(absent.key, missing)
       else assert.is(absent.path, kind === 'posix' ? '/' + missing : missing)
       throwsCode(() => IPCBuffer[kind](missing), IPCError, 'ENOENT')
@@ -285,9 +286,9 @@ readonly('sysv: refused with a clear TypeError (no copy-on-write mapping exists)
 
 readonly.run()
 
-const seed = suite('seed call forms')
+const forms = suite('legacy call forms')
 
-seed('IPCBuffer(size) and new IPCBuffer(size): process-private memory', () => {
+forms('IPCBuffer(size) and new IPCBuffer(size): process-private memory', () => {
   for (const buf of [IPCBuffer(10), new IPCBuffer(10)]) {
     assert.ok(buf instanceof Buffer)
     assert.ok(buf instanceof IPCBuffer)
@@ -300,7 +301,7 @@ seed('IPCBuffer(size) and new IPCBuffer(size): process-private memory', () => {
   }
 })
 
-seed('IPCBuffer(size, encoding): the encoding is the default of toString and write', () => {
+forms('IPCBuffer(size, encoding): the encoding is the default of toString and write', () => {
   const buf = IPCBuffer(4, 'hex')
   assert.is(buf.write('0a0b'), 2)
   assert.is(buf.toString(), '0a0b0000')
@@ -312,7 +313,7 @@ seed('IPCBuffer(size, encoding): the encoding is the default of toString and wri
   assert.is(buf.toString('utf8', 0, 2), 'zz')
 })
 
-seed('IPCBuffer(string[, encoding]): memory holding the string', () => {
+forms('IPCBuffer(string[, encoding]): memory holding the string', () => {
   const a = new IPCBuffer('héllo')
   assert.is(a.kind, 'memory')
   assert.is(a.toString(), 'héllo')
@@ -326,7 +327,7 @@ seed('IPCBuffer(string[, encoding]): memory holding the string', () => {
   assert.is(IPCBuffer('x').toString(), 'x') // a small string is never in Buffer's pool
 })
 
-seed('IPCBuffer(parent, length[, encoding][, offset]): an alias of the same memory', () =>
+forms('IPCBuffer(parent, length[, encoding][, offset]): an alias of the same memory', () =>
   withCleanup((cleanup) => {
     const { buf } = fresh('posix', cleanup, { size: 64 })
     const a = IPCBuffer(buf, 8, 4)
@@ -351,10 +352,10 @@ seed('IPCBuffer(parent, length[, encoding][, offset]): an alias of the same memo
     throwsCode(() => IPCBuffer(buf, 4, 'nope', 0), TypeError, 'ERR_INVALID_ARG_VALUE')
   }))
 
-seed("IPCBuffer(size, '*name'), (size, path), (size, key) and with an encoding", () =>
+forms("IPCBuffer(size, '*name'), (size, path), (size, key) and with an encoding", () =>
   withCleanup((cleanup) => {
-    const name = uniqueName('seed')
-    const path = uniquePath('seed')
+    const name = uniqueName('forms')
+    const path = uniquePath('forms')
     const key = uniqueKey()
     cleanup(() => IPCBuffer.unlink('posix', name))
     cleanup(() => IPCBuffer.unlink('file', path))
@@ -372,7 +373,7 @@ seed("IPCBuffer(size, '*name'), (size, path), (size, key) and with an encoding",
     assert.is(fs.statSync(path).size, 32)
   }))
 
-seed.run()
+forms.run()
 
 const bad = suite('bad input')
 
@@ -449,7 +450,7 @@ bad('missing objects and directories are IPCErrors worded like fs errors', () =>
   assert.is(err.name, 'IPCError')
   assert.ok(err instanceof Error)
   const dir = throwsCode(() => IPCBuffer.file('/tmp', { size: 8 }), IPCError, 'EISDIR')
-  assert.is(dir.errno, -21)
+  assert.is(dir.errno, -EISDIR)
 })
 
 bad.run()

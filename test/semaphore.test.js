@@ -5,7 +5,7 @@
 const fs = require('node:fs')
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
-const { ETIMEDOUT } = require('node:os').constants.errno
+const { EEXIST, ETIMEDOUT } = require('node:os').constants.errno
 const { Semaphore, IPCError, SEM_VALUE_MAX, SEMVMX } = require('..')
 const { uniqueName, uniqueKey, withCleanup, throwsCode, rejectsCode, freshSemaphore } = require('./helpers')
 
@@ -61,7 +61,7 @@ for (const kind of Object.keys(KINDS)) {
       cleanup(() => Semaphore.unlink(kind, name))
       assert.is(a.value, 0)
       const err = throwsCode(() => open(name, { initial: 1, create: 'exclusive' }), IPCError, 'EEXIST')
-      assert.is(err.errno, -17)
+      assert.is(err.errno, -EEXIST)
       if (kind === 'posix') assert.is(err.path, '/' + name)
       else assert.is(err.key, name)
     }))

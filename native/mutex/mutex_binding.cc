@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "../common/clock.h"
+#include "../common/constants_js.h"
 #include "../common/errors.h"
 #include "../wait/waiter.h"
 #include "lock_word.h"
@@ -200,29 +201,23 @@ void JsResume(const Napi::CallbackInfo& info) { SourceOf(info[0]).Resume(); }
 // retire(source): after wait.close, before unmapping (blocks for the attempt in progress).
 void JsRetire(const Napi::CallbackInfo& info) { SourceOf(info[0]).Retire(); }
 
-Napi::Number Uint(Napi::Env env, uint32_t v) { return Napi::Number::New(env, v); }
-
 }  // namespace
 
 Napi::Object Init(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
-  Napi::Object lock = Napi::Object::New(env);
-  lock.Set("WORD", Uint(env, kWordIndex));
-  lock.Set("START", Uint(env, kStartIndex));
-  lock.Set("MAGIC", Uint(env, kMagicIndex));
-  lock.Set("HOME_NS", Uint(env, kHomeNsIndex));
-  lock.Set("HEADER_WORDS", Uint(env, kHeaderWords));
-  lock.Set("HEADER_SIZE", Uint(env, kHeaderSize));
-  lock.Set("MAGIC_VALUE", Uint(env, kMagic));
-  lock.Set("OWNER_MASK", Uint(env, kOwnerMask));
-  lock.Set("FOREIGN", Uint(env, kForeign));
-  lock.Set("WAITERS", Uint(env, kWaiters));
-  exports.Set("LOCK", lock);
-  Napi::Object outcome = Napi::Object::New(env);
-  outcome.Set("NOT_ACQUIRED", Uint(env, static_cast<uint32_t>(Outcome::kNotAcquired)));
-  outcome.Set("ACQUIRED", Uint(env, static_cast<uint32_t>(Outcome::kAcquired)));
-  outcome.Set("OWNER_DIED", Uint(env, static_cast<uint32_t>(Outcome::kOwnerDied)));
-  exports.Set("OUTCOME", outcome);
+  exports.Set("LOCK", ipc::Constants(env, {{"WORD", kWordIndex},
+                                           {"START", kStartIndex},
+                                           {"MAGIC", kMagicIndex},
+                                           {"HOME_NS", kHomeNsIndex},
+                                           {"HEADER_WORDS", kHeaderWords},
+                                           {"HEADER_SIZE", kHeaderSize},
+                                           {"MAGIC_VALUE", kMagic},
+                                           {"OWNER_MASK", kOwnerMask},
+                                           {"FOREIGN", kForeign},
+                                           {"WAITERS", kWaiters}}));
+  exports.Set("OUTCOME", ipc::Constants(env, {{"NOT_ACQUIRED", static_cast<int>(Outcome::kNotAcquired)},
+                                              {"ACQUIRED", static_cast<int>(Outcome::kAcquired)},
+                                              {"OWNER_DIED", static_cast<int>(Outcome::kOwnerDied)}}));
   exports.Set("identity", Napi::Function::New(env, JsIdentity, "identity"));
   exports.Set("acquireSync", Napi::Function::New(env, JsAcquireSync, "acquireSync"));
   exports.Set("wake", Napi::Function::New(env, JsWake, "wake"));

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../common/clock.h"
+#include "../common/constants_js.h"
 #include "../common/errors.h"
 #include "../common/fast_path_alias_js.h"
 #include "../common/open_codes.h"
@@ -200,14 +201,8 @@ Napi::Object Init(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("SEM_VALUE_MAX", Napi::Number::New(env, static_cast<double>(kPosixMax)));
   exports.Set("SEMVMX", Napi::Number::New(env, static_cast<double>(kSysvMax)));
-  Napi::Object kinds = Napi::Object::New(env);
-  kinds.Set("posix", Napi::Number::New(env, ipc::kPosix));
-  kinds.Set("sysv", Napi::Number::New(env, ipc::kSysv));
-  exports.Set("KIND", kinds);
-  Napi::Object open = Napi::Object::New(env);
-  open.Set("CREATE", Napi::Number::New(env, ipc::kCreate));
-  open.Set("EXCLUSIVE", Napi::Number::New(env, ipc::kExclusive));
-  exports.Set("OPEN", open);
+  exports.Set("KIND", ipc::Constants(env, {{"posix", ipc::kPosix}, {"sysv", kSysv}}));
+  exports.Set("OPEN", ipc::Constants(env, {{"CREATE", ipc::kCreate}, {"EXCLUSIVE", ipc::kExclusive}}));
   exports.Set("open", Napi::Function::New(env, JsOpen, "open"));
   exports.Set("close", Napi::Function::New(env, JsClose, "close"));
   exports.Set("waitSync", Napi::Function::New(env, JsWaitSync, "waitSync"));

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "../common/constants_js.h"
 #include "../common/errors.h"
 #include "../common/fast_path_alias_js.h"
 #include "../common/open_codes.h"
@@ -250,16 +251,10 @@ void JsUnalias(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("PAGE_SIZE", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
-  Napi::Object kinds = Napi::Object::New(env);
-  kinds.Set("posix", Napi::Number::New(env, ipc::kPosix));
-  kinds.Set("file", Napi::Number::New(env, ipc::kFile));
-  kinds.Set("sysv", Napi::Number::New(env, ipc::kSysv));
-  exports.Set("KIND", kinds);
-  Napi::Object open = Napi::Object::New(env);
-  open.Set("CREATE", Napi::Number::New(env, ipc::kCreate));
-  open.Set("EXCLUSIVE", Napi::Number::New(env, ipc::kExclusive));
-  open.Set("READONLY", Napi::Number::New(env, ipc::kReadonly));
-  exports.Set("OPEN", open);
+  exports.Set("KIND", ipc::Constants(env, {{"posix", kPosix}, {"file", kFile}, {"sysv", kSysv}}));
+  exports.Set("OPEN", ipc::Constants(env, {{"CREATE", ipc::kCreate},
+                                           {"EXCLUSIVE", ipc::kExclusive},
+                                           {"READONLY", kReadonly}}));
   exports.Set("open", Napi::Function::New(env, JsOpen, "open"));
   exports.Set("close", Napi::Function::New(env, JsClose, "close"));
   exports.Set("detach", Napi::Function::New(env, JsDetach, "detach"));

@@ -1,0 +1,143 @@
+// One side of a Channel (its senders or its receivers): the side's lock, the
+// event word its members sleep on, and this object's queue of pending
+// asynchronous operations.
+import { IPCError } from './errors'
+import type { IPCBuffer } from './ipc-buffer'
+import { mutexOver, type Mutex } from './mutex'
+import { wait as words, type Handle } from './native'
+import { WaitQueue } from './wait-queue'
+
+/** A pending asynchronous operation of this object (send, reserve, receive). */
+export interface Op {
+  readonly kind: number
+  /** Sends: the record type and payload (bytes, or text whose byte length is `length`). */
+  type: number
+  bytes: Uint8Array | undefined
+  text: string | undefined
+  length: number
+  resolve(value: unknown): void
+  reject(reason: unknown): void
+  timer: NodeJS.Timeout | undefined
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+  /** Aborts what this op waits for right now (the lock, or the event word). */
+  waiting: AbortController | undefined
+  done: boolean
+}
+
+const INT32_MAX = 0x7fffffff
+
+export class Side {
+  /** Taken synchronously only (tryAcquire, acquireSync): never has a queue of its own. */
+  readonly lock: Mutex
+  /** The same lock for waits off the event loop; a second object, so its queue never blocks `lock`. */
+  #asyncLock: Mutex | undefined
+  readonly #page: IPCBuffer
+  readonly #h: Int32Array
+  readonly #event: number
+  readonly #sleepers: number
+  readonly #subject: string | number | undefined
+  /** Pending asynchronous operations of this object, oldest first. */
+  readonly ops: Op[] = []
+  /** A pump is serving `ops`. */
+  running = false
+  /** The lock stays held by this object past a call: a reserved slot or a received view. */
+  held: Mutex | undefined
+  #queue: WaitQueue | undefined
+  #source: Handle | undefined
+
+  constructor(page: IPCBuffer, header: Int32Array, event: number, sleepers: number) {
+    this.#page = page
+    this.#h = header
+    this.#event = event
+    this.#sleepers = sleepers
+    this.#subject = page.name
+    this.lock = mutexOver(page)
+  }
+
+  /** Takes the lock, waiting off the event loop; resolves with the Mutex object that holds it. */
+  async lockAsync(signal: AbortSignal): Promise<Mutex> {
+    this.#asyncLock ??= mutexOver(this.#page)
+    await this.#asyncLock.acquire({ signal })
+    return this.#asyncLock
+  }
+
+  /**
+   * Announces a sleeper: sets the event word's sleeper bit and returns the
+   * value to sleep on. The caller checks its condition again afterwards.
+   */
+  announce(): number {
+    return Atomics.or(this.#h, this.#event, 1) | 1
+  }
+
+  /** After a change the sleepers wait for: wakes them if the bit says any sleep. */
+  wakeIfSleeping(): void {
+    const h = this.#h
+    const w = Atomics.load(h, this.#event)
+    if ((w & 1) === 0) return
+    Atomics.store(h, this.#event, (w + 2) & ~1)
+    words.wordWake(h, this.#event, INT32_MAX)
+  }
+
+  /** Wakes every sleeper whatever the bit says (seal). */
+  wakeAll(): void {
+    Atomics.add(this.#h, this.#event, 2)
+    words.wordWake(this.#h, this.#event, INT32_MAX)
+  }
+
+  /** Blocks this thread until the event word leaves `value` or `ms` pass. */
+  sleepSync(value: number, ms: number): void {
+    const h = this.#h
+    Atomics.add(h, this.#sleepers, 1)
+    try {
+      words.wordWaitSync(h, this.#event, value, ms)
+    } finally {
+      Atomics.sub(h, this.#sleepers, 1)
+    }
+  }
+
+  /** Resolves when the event word leaves `value`, after `ms`, or when `signal` aborts. Never rejects. */
+  async sleep(value: number, ms: number, signal: AbortSignal): Promise<void> {
+    const h = this.#h
+    this.#queue ??= this.#openQueue()
+    words.wordExpect(this.#source!, value)
+    Atomics.add(h, this.#sleepers, 1)
+    try {
+      await this.#queue.wait(ms, signal)
+    } catch {
+      // timed out (the caller looks again) or aborted (the caller settles its op)
+    } finally {
+      Atomics.sub(h, this.#sleepers, 1)
+    }
+  }
+
+  /** Members of this side asleep now, in every process (advisory: one killed asleep stays counted). */
+  get sleeping(): number {
+    return Atomics.load(this.#h, this.#sleepers)
+  }
+
+  /** Stops every wait of this object; after it, nothing touches the mapping on this side's behalf. */
+  close(reason: () => Error): void {
+    this.#queue?.close(reason)
+    this.#queue = undefined
+    if (this.#source !== undefined) words.wordRetire(this.#source)
+    this.#source = undefined
+    this.held?.release()
+    this.held = undefined
+    this.#asyncLock?.close()
+    this.lock.close()
+  }
+
+  #openQueue(): WaitQueue {
+    return new WaitQueue({
+      binding: words,
+      open: (onSettled) => {
+        const { queue, source } = words.wordQueue(this.#h, this.#event, onSettled)
+        this.#source = source
+        return queue
+      },
+      timedOut: () => new IPCError(-110, 'futex', this.#subject),
+      failed: (errno) => new IPCError(-errno, 'futex', this.#subject),
+    })
+  }
+}

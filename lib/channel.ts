@@ -1,0 +1,958 @@
+import { serialize, deserialize } from 'node:v8'
+import { IPCError, closedError, invalidType, invalidValue, outOfRange } from './errors'
+import { IPCBuffer, type SharedKind } from './ipc-buffer'
+import { openNamed, type Mutex } from './mutex'
+import { shm } from './native'
+import * as check from './validate'
+import * as L from './channel-layout'
+import { Side, type Op } from './channel-side'
+
+export interface ChannelOptions {
+  /** Ring bytes, rounded up to a power of two (256 B .. 1 GiB). Default 1 MiB when this call creates the channel. */
+  capacity?: number
+  /** 'posix' (default for a string), 'file' (name is a path) or 'sysv' (default for a number). */
+  kind?: SharedKind
+  /** true (default): open or create; 'exclusive': EEXIST if present; false: ENOENT if absent. */
+  create?: boolean | 'exclusive'
+  /** Permission bits of a created channel. Default 0o600. */
+  mode?: number
+  /** Largest payload in bytes a sender may send (set by the creator). Default: all the ring can hold. */
+  maxMessage?: number
+}
+
+export interface ChannelWaitOptions {
+  /** ms; undefined waits forever, 0 is a try. Rejects with IPCError 'ETIMEDOUT'. */
+  timeout?: number
+  /** Aborting rejects with `signal.reason`. */
+  signal?: AbortSignal
+}
+
+export interface ReceiveOptions extends ChannelWaitOptions {
+  /** false: resolve with a view into the ring (a ReceivedMessage) instead of a copy. Default true. */
+  copy?: boolean
+}
+
+export interface ChannelStats {
+  /** Messages in the ring now. */
+  messages: number
+  /** Ring bytes in use now (records, their headers and padding). */
+  bytes: number
+  capacity: number
+  maxMessage: number
+  /** Senders and receivers asleep in every process (advisory: one killed asleep stays counted). */
+  sendersWaiting: number
+  receiversWaiting: number
+  sealed: boolean
+}
+
+/** A message received with `{ copy: false }`: its bytes stay in the ring until release(). */
+export interface ReceivedMessage {
+  /** The payload's bytes in the ring (empty after release()). */
+  readonly buffer: Buffer
+  /** 'bytes' (sent as Buffer/Uint8Array), 'string' (UTF-8) or 'value' (v8.serialize). */
+  readonly type: 'bytes' | 'string' | 'value'
+  /** The message decoded into memory of its own, as receive() would return it. */
+  readonly value: unknown
+  /** Takes the message out of the ring and lets other receivers go on. Idempotent. */
+  release(): void
+}
+
+/** Room reserved in the ring: write into `buffer`, then commit() or abort(). */
+export interface ReservedSlot {
+  /** `n` writable bytes in the ring (empty after commit or abort). */
+  readonly buffer: Buffer
+  /** Publishes the bytes (the first `length` of them; default all) as one message. */
+  commit(length?: number): void
+  /** Gives the room back: nothing is sent. */
+  abort(): void
+}
+
+const ETIMEDOUT = -110
+const EDEADLK = -35
+const EINVAL = -22
+const EBADMSG = -74
+
+// Op kinds.
+const SEND = 1
+const RESERVE = 2
+const RECEIVE = 3
+const VIEW = 4
+
+// What #put returns.
+const PUT = 1
+const FULL = 0
+const SEALED = -1
+
+/** #take's answer when the ring holds no message. */
+const EMPTY: unknown = Symbol('empty')
+
+/** Longest a single sleep lasts before the sleeper looks again (a waker that died leaves no wake-up). */
+const SLICE_MS = 200
+/** Polls before sleeping: a peer on another core usually answers within them. */
+const SPIN = 2000
+const DEFAULT_CAPACITY = 1 << 20
+const PAGE = Math.max(4096, shm.PAGE_SIZE)
+const HEADER_BYTES = 2 * PAGE
+
+const TYPE_NAMES = ['', 'bytes', 'string', 'value'] as const
+
+/**
+ * Messages between processes through shared memory: any number of senders
+ * and receivers open one name; each message reaches exactly one receiver, in
+ * the order its sender sent it.
+ */
+export class Channel {
+  readonly #map: IPCBuffer
+  readonly #h: Int32Array
+  /** The ring as a plain Buffer (fast methods), and as int32 words (record headers). */
+  readonly #ring: Buffer
+  readonly #r32: Int32Array
+  readonly #cap: number
+  readonly #mask: number
+  readonly #max: number
+  readonly #send: Side
+  readonly #recv: Side
+  readonly #subject: string | number | undefined
+  #closed = false
+  /** The window of a reserved slot or a received view, detached when it ends. */
+  #sendWindow: ArrayBuffer | undefined
+  #recvWindow: ArrayBuffer | undefined
+  /** Set by #takeHeld for #decode: the type of the record just taken. */
+  #takenType = 0
+  /** Set by #fit: where the record goes, and the WRAP bytes before it. */
+  #at = 0
+  #pad = 0
+
+  private constructor(map: IPCBuffer, cap: number, max: number) {
+    this.#map = map
+    this.#subject = map.name
+    this.#h = new Int32Array(map.buffer, map.byteOffset, L.HEADER_WORDS)
+    this.#cap = cap
+    this.#mask = cap - 1
+    this.#max = max
+    this.#ring = Buffer.from(map.buffer, map.byteOffset + HEADER_BYTES, cap)
+    this.#r32 = new Int32Array(map.buffer, map.byteOffset + HEADER_BYTES, cap >> 2)
+    this.#send = new Side(map, this.#h, L.SEND_EVENT, L.SEND_SLEEPERS)
+    this.#recv = new Side(IPCBuffer(map, PAGE, PAGE), this.#h, L.RECV_EVENT, L.RECV_SLEEPERS)
+  }
+
+  /** Opens (or creates) the channel called `name`. */
+  static open(name: string | number, options?: ChannelOptions): Channel {
+    const opts = check.options<ChannelOptions>(options)
+    let cap: number | undefined
+    if (opts.capacity !== undefined) cap = capacityOf(opts.capacity)
+    const create = check.create(opts.create, true)
+    const mode = check.mode(opts.mode, 'options.mode')
+    let max: number | undefined
+    if (opts.maxMessage !== undefined) {
+      max = check.integer(opts.maxMessage, 'options.maxMessage', 1, (cap ?? DEFAULT_CAPACITY) - L.RECORD_HEADER)
+    }
+    let map: IPCBuffer
+    if (cap === undefined && create !== 'exclusive') {
+      // An existing channel keeps its capacity: map it whole, create only if absent.
+      try {
+        map = openNamed(name, opts.kind, { create: false })
+      } catch (err) {
+        if (create === false || (err as IPCError).code !== 'ENOENT') throw err
+        map = openNamed(name, opts.kind, { size: HEADER_BYTES + DEFAULT_CAPACITY, create, mode })
+      }
+    } else {
+      map = openNamed(name, opts.kind, { size: HEADER_BYTES + (cap ?? DEFAULT_CAPACITY), create, mode })
+    }
+    try {
+      const [have, most] = initialise(map, cap ?? DEFAULT_CAPACITY, max)
+      if (map.length < HEADER_BYTES + have) {
+        // Created by another process with a larger ring, grown after we mapped.
+        map.close()
+        map = openNamed(name, opts.kind, { size: HEADER_BYTES + have, create: false })
+      }
+      return new Channel(map, have, most)
+    } catch (err) {
+      map.close()
+      throw err
+    }
+  }
+
+  /** Ring bytes. */
+  get capacity(): number {
+    return this.#cap
+  }
+
+  /** Largest payload a sender may send, in bytes. */
+  get maxMessage(): number {
+    return this.#max
+  }
+
+  /** The POSIX name, file path or System V key. */
+  get name(): string | number | undefined {
+    return this.#subject
+  }
+
+  // ---- sending ------------------------------------------------------------
+
+  /** Sends `value` now if there is room; false when the ring is full. Never waits. */
+  trySend(value: unknown): boolean {
+    const [type, bytes, text, length] = this.#encode(value)
+    this.#check()
+    const side = this.#send
+    if (side.ops.length > 0 || side.held !== undefined || !side.lock.tryAcquire()) return false
+    return this.#sent(this.#putHeld(side.lock, type, bytes, text, length))
+  }
+
+  /**
+   * Sends `value`, blocking this thread while the ring is full, up to `timeout`
+   * ms (undefined: forever). false on timeout, and then nothing was sent.
+   */
+  sendSync(value: unknown, timeout?: number): boolean {
+    const [type, bytes, text, length] = this.#encode(value)
+    const side = this.#send
+    // The common case: nothing queued, the lock free, room in the ring.
+    if (timeout === undefined && !this.#closed && side.ops.length === 0 && side.held === undefined && side.lock.tryAcquire()) {
+      if (this.#sent(this.#putHeld(side.lock, type, bytes, text, length))) return true
+    }
+    const ms = check.timeout(timeout)
+    this.#check()
+    if (side.ops.length > 0 || side.held !== undefined) {
+      // This object's earlier sends (or its reserved slot) go first, and need the event loop.
+      if (ms === 0) return false
+      throw new IPCError(EDEADLK, 'futex', this.#subject, 'this Channel has asynchronous sends pending or a slot reserved')
+    }
+    const deadline = ms === undefined ? Infinity : performance.now() + ms
+    const needed = length < 0 ? Buffer.byteLength(text!) : length
+    const size = L.recordSize(needed)
+    for (;;) {
+      if (!this.#lockSync(side, deadline)) return false
+      if (this.#sent(this.#putHeld(side.lock, type, bytes, text, needed))) return true
+      const left = deadline - performance.now()
+      if (left <= 0) return false
+      if (!this.#spinForRoom(size)) {
+        const ev = side.announce()
+        if (!this.#roomFor(size)) side.sleepSync(ev, Math.min(left, SLICE_MS))
+      }
+    }
+  }
+
+  /** Sends `value`, waiting (off the event loop) while the ring is full. */
+  send(value: unknown, options?: ChannelWaitOptions): Promise<void> {
+    let type: number, bytes: Uint8Array | undefined, text: string | undefined, length: number
+    try {
+      ;[type, bytes, text, length] = this.#encode(value)
+      const side = this.#send
+      if (options === undefined && !this.#closed && side.ops.length === 0 && side.held === undefined && side.lock.tryAcquire()) {
+        if (this.#sent(this.#putHeld(side.lock, type, bytes, text, length))) return Promise.resolve()
+      }
+      this.#check()
+      if (length < 0) length = Buffer.byteLength(text!)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#enqueue(this.#send, SEND, options, type, bytes, text, length) as Promise<void>
+  }
+
+  /** true when #put published; false when full; throws once sealed. */
+  #sent(got: number): boolean {
+    if (got === SEALED) throw sealedError()
+    return got === PUT
+  }
+
+  /**
+   * Reserves `n` bytes in the ring, waiting while it is full: write the
+   * message into `slot.buffer`, then `slot.commit()` (or `slot.abort()`).
+   * Until then this channel's other senders wait: commit promptly.
+   */
+  reserve(n: number, options?: ChannelWaitOptions): Promise<ReservedSlot> {
+    try {
+      check.integer(n, 'n', 0, this.#max)
+      this.#check()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#enqueue(this.#send, RESERVE, options, L.BYTES, undefined, undefined, n) as Promise<ReservedSlot>
+  }
+
+  // ---- receiving ----------------------------------------------------------
+
+  /** The next message if there is one now: `{ value }`, else undefined. Never waits. */
+  tryReceive(): { value: unknown } | undefined {
+    this.#check()
+    const side = this.#recv
+    if (side.held !== undefined || !this.#nonEmpty() || !side.lock.tryAcquire()) return undefined
+    const got = this.#takeHeld(side.lock)
+    return got === EMPTY ? undefined : { value: this.#decode(got) }
+  }
+
+  /**
+   * The next message, blocking this thread while the ring is empty, up to
+   * `timeout` ms: `{ value }`, or undefined on timeout or when the channel is
+   * sealed and drained.
+   */
+  receiveSync(timeout?: number): { value: unknown } | undefined {
+    const ms = check.timeout(timeout)
+    this.#check()
+    const side = this.#recv
+    if (side.held !== undefined) {
+      if (ms === 0) return undefined
+      throw new IPCError(EDEADLK, 'futex', this.#subject, 'this Channel holds a received view: release() it first')
+    }
+    const deadline = ms === undefined ? Infinity : performance.now() + ms
+    for (;;) {
+      if (this.#nonEmpty()) {
+        if (!this.#lockSync(side, deadline)) return undefined
+        const got = this.#takeHeld(side.lock)
+        if (got !== EMPTY) return { value: this.#decode(got) }
+      }
+      if (Atomics.load(this.#h, L.SEALED) !== 0 && !this.#nonEmpty()) return undefined
+      const left = deadline - performance.now()
+      if (left <= 0) return undefined
+      if (!this.#spinForMessage()) {
+        const ev = side.announce()
+        if (!this.#nonEmpty() && Atomics.load(this.#h, L.SEALED) === 0) side.sleepSync(ev, Math.min(left, SLICE_MS))
+      }
+    }
+  }
+
+  /**
+   * Resolves with the next message, waiting (off the event loop) while the
+   * ring is empty. Rejects with code 'ERR_IPC_SEALED' once the channel is
+   * sealed and drained. With `{ copy: false }` it resolves with a view into
+   * the ring (a ReceivedMessage) that holds back this channel's other
+   * receivers until released.
+   */
+  receive(options: ReceiveOptions & { copy: false }): Promise<ReceivedMessage>
+  receive(options?: ReceiveOptions): Promise<unknown>
+  receive(options?: ReceiveOptions): Promise<unknown> {
+    let kind = RECEIVE
+    try {
+      const side = this.#recv
+      if (options === undefined && !this.#closed && side.ops.length === 0 && side.held === undefined && this.#nonEmpty() && side.lock.tryAcquire()) {
+        const got = this.#takeHeld(side.lock)
+        if (got !== EMPTY) return Promise.resolve(this.#decode(got))
+      }
+      this.#check()
+      if (options !== undefined && check.options<ReceiveOptions>(options).copy !== undefined) {
+        if (typeof options.copy !== 'boolean') throw invalidType('options.copy', 'of type boolean', options.copy)
+        if (!options.copy) kind = VIEW
+      }
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.#enqueue(this.#recv, kind, options, 0, undefined, undefined, 0)
+  }
+
+  /** `for await (const v of ch)`: every message until the channel is sealed and drained (or the loop breaks). */
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    return {
+      next: (): Promise<IteratorResult<unknown>> => {
+        const side = this.#recv
+        if (!this.#closed && side.ops.length === 0 && side.held === undefined && this.#nonEmpty() && side.lock.tryAcquire()) {
+          const got = this.#takeHeld(side.lock)
+          if (got !== EMPTY) return Promise.resolve({ value: this.#decode(got), done: false })
+        }
+        return this.receive({}).then(
+          (value) => ({ value, done: false }),
+          (err) => {
+            if ((err as { code?: string }).code === 'ERR_IPC_SEALED') return { value: undefined, done: true }
+            throw err
+          },
+        )
+      },
+      return: (): Promise<IteratorResult<unknown>> => Promise.resolve({ value: undefined, done: true }),
+    }
+  }
+
+  // ---- the rest -----------------------------------------------------------
+
+  /**
+   * No more sends, by anyone: later sends throw (or reject with) code
+   * 'ERR_IPC_SEALED', waiting ones reject with it; receivers drain what is
+   * left, then receive() rejects with it and `for await` ends. Permanent.
+   */
+  seal(): void {
+    this.#check()
+    Atomics.store(this.#h, L.SEALED, 1)
+    this.#recv.wakeAll()
+    this.#send.wakeAll()
+  }
+
+  /** Whether the channel is sealed. */
+  get sealed(): boolean {
+    this.#check()
+    return Atomics.load(this.#h, L.SEALED) !== 0
+  }
+
+  /** What the ring holds now; `messages` walks the ring (cost grows with it). */
+  stats(): ChannelStats {
+    this.#check()
+    const h = this.#h
+    let head = 0
+    let tail = 0
+    let messages = 0
+    for (let attempt = 0; attempt < 100; attempt++) {
+      head = Atomics.load(h, L.HEAD)
+      tail = Atomics.load(h, L.TAIL)
+      messages = this.#count(head, tail)
+      if (messages >= 0 && Atomics.load(h, L.HEAD) === head) break
+    }
+    return {
+      messages: Math.max(messages, 0),
+      bytes: (tail - head) >>> 0,
+      capacity: this.#cap,
+      maxMessage: this.#max,
+      sendersWaiting: this.#send.sleeping,
+      receiversWaiting: this.#recv.sleeping,
+      sealed: Atomics.load(h, L.SEALED) !== 0,
+    }
+  }
+
+  /**
+   * Rejects this object's pending operations (code 'ERR_IPC_CLOSED'), aborts
+   * its reserved slot, gives back its received view unconsumed, and unmaps.
+   * Idempotent. The channel and its messages stay (see unlink).
+   */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const side of [this.#send, this.#recv]) {
+      for (const op of side.ops.slice()) this.#settle(side, op, closedError('Channel'))
+      side.ops.length = 0
+    }
+    this.#endWindow(true)
+    this.#endWindow(false)
+    this.#send.close(() => closedError('Channel'))
+    this.#recv.close(() => closedError('Channel'))
+    this.#map.close()
+  }
+
+  /** Removes the channel's name; processes that have it open keep using it. */
+  unlink(): void {
+    this.#map.unlink()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  #check(): void {
+    if (this.#closed) throw closedError('Channel')
+  }
+
+  /** [type, bytes, text, length]: length -1 for a string whose UTF-8 length is not known yet. */
+  #encode(value: unknown): [number, Uint8Array | undefined, string | undefined, number] {
+    if (typeof value === 'string') {
+      // UTF-8 takes at least one byte per UTF-16 unit and at most three.
+      if (value.length > this.#max) throw tooLarge(value.length, this.#max)
+      if (value.length * 3 <= this.#max) return [L.STRING, undefined, value, -1]
+      const length = Buffer.byteLength(value)
+      if (length > this.#max) throw tooLarge(length, this.#max)
+      return [L.STRING, undefined, value, length]
+    }
+    if (value instanceof Uint8Array) {
+      if (value.length > this.#max) throw tooLarge(value.length, this.#max)
+      return [L.BYTES, value, undefined, value.length]
+    }
+    const bytes = serialize(value)
+    if (bytes.length > this.#max) throw tooLarge(bytes.length, this.#max)
+    return [L.VALUE, bytes, undefined, bytes.length]
+  }
+
+  /** Writes one record, holding the senders' lock, and releases the lock. PUT, FULL or SEALED. */
+  #putHeld(lock: Mutex, type: number, bytes: Uint8Array | undefined, text: string | undefined, length: number): number {
+    const got = this.#put(type, bytes, text, length)
+    lock.release()
+    return got
+  }
+
+  /**
+   * Appends a record if it fits (the senders' lock is held): PUT, FULL or
+   * SEALED. The record is written, then published by one store of TAIL: a
+   * sender killed before that store leaves nothing visible.
+   */
+  #put(type: number, bytes: Uint8Array | undefined, text: string | undefined, length: number): number {
+    if (length < 0) {
+      // A string of unknown UTF-8 length: write it straight in when it surely fits.
+      const h = this.#h
+      if (h[L.SEALED] !== 0) return SEALED
+      const tail = h[L.TAIL]
+      const off = tail & this.#mask
+      const most = L.RECORD_HEADER + text!.length * 3
+      if (most <= this.#cap - off && most <= this.#cap - ((tail - Atomics.load(h, L.HEAD)) >>> 0)) {
+        const written = this.#ring.write(text!, off + L.RECORD_HEADER, 'utf8')
+        this.#publish(tail, off, 0, type, written)
+        return PUT
+      }
+      length = Buffer.byteLength(text!)
+    }
+    const got = this.#fit(length)
+    if (got !== PUT) return got
+    const start = this.#at + L.RECORD_HEADER
+    if (bytes !== undefined) this.#ring.set(bytes, start)
+    else if (text !== undefined) this.#ring.write(text, start, 'utf8')
+    this.#publish(this.#h[L.TAIL], this.#at, this.#pad, type, length)
+    return PUT
+  }
+
+  /**
+   * Finds room for a record of `length` payload bytes (the senders' lock is
+   * held): PUT with #at (its ring offset) and #pad (bytes of a WRAP record
+   * before it, already written), or FULL or SEALED.
+   */
+  #fit(length: number): number {
+    const h = this.#h
+    if (h[L.SEALED] !== 0) return SEALED
+    const cap = this.#cap
+    const tail = h[L.TAIL]
+    const free = cap - ((tail - Atomics.load(h, L.HEAD)) >>> 0)
+    const off = tail & this.#mask
+    const toEnd = cap - off
+    const need = L.recordSize(length)
+    if (need <= toEnd) {
+      if (need > free) return FULL
+      this.#at = off
+      this.#pad = 0
+      return PUT
+    }
+    if (toEnd > free) return FULL
+    this.#r32[off >> 2] = 0
+    this.#r32[(off >> 2) + 1] = L.WRAP
+    if (toEnd + need > free) {
+      // It fits neither before the end nor, yet, after it: hand the end over
+      // now (a WRAP record alone), so it fits at the start once receivers make room.
+      Atomics.store(h, L.TAIL, (tail + toEnd) | 0)
+      this.#recv.wakeIfSleeping()
+      return FULL
+    }
+    this.#at = 0
+    this.#pad = toEnd
+    return PUT
+  }
+
+  /** Writes the record's header and publishes it (and the WRAP before it) with one store of TAIL. */
+  #publish(tail: number, off: number, pad: number, type: number, length: number): void {
+    const r32 = this.#r32
+    r32[off >> 2] = length
+    r32[(off >> 2) + 1] = type
+    Atomics.store(this.#h, L.TAIL, (tail + pad + L.recordSize(length)) | 0)
+    this.#recv.wakeIfSleeping()
+  }
+
+  /** Whether a record of `need` bytes fits now (before or after the ring's end). */
+  #roomFor(need: number): boolean {
+    const h = this.#h
+    const tail = Atomics.load(h, L.TAIL)
+    const free = this.#cap - ((tail - Atomics.load(h, L.HEAD)) >>> 0)
+    const toEnd = this.#cap - (tail & this.#mask)
+    return Atomics.load(h, L.SEALED) !== 0 || (need <= toEnd ? need <= free : toEnd <= free)
+  }
+
+  #nonEmpty(): boolean {
+    return Atomics.load(this.#h, L.TAIL) !== Atomics.load(this.#h, L.HEAD)
+  }
+
+  /** Polls a little for room; true when there is some. */
+  #spinForRoom(need: number): boolean {
+    for (let i = 0; i < SPIN; i++) if (this.#roomFor(need)) return true
+    return false
+  }
+
+  /** Polls a little for a message (or the seal); true when there is one. */
+  #spinForMessage(): boolean {
+    const h = this.#h
+    const head = Atomics.load(h, L.HEAD)
+    for (let i = 0; i < SPIN; i++) {
+      if (Atomics.load(h, L.TAIL) !== head || h[L.SEALED] !== 0) return true
+    }
+    return false
+  }
+
+  /** Takes the senders' or receivers' lock for a synchronous call, until `deadline`. */
+  #lockSync(side: Side, deadline: number): boolean {
+    if (side.lock.tryAcquire()) return true
+    if (deadline === Infinity) return side.lock.acquireSync()
+    const left = deadline - performance.now()
+    return left > 0 && side.lock.acquireSync(left)
+  }
+
+  /**
+   * Takes the oldest message (the receivers' lock is held) and releases the
+   * lock. Returns its payload (a copy of its own, or the text) or EMPTY.
+   * HEAD advances only after the copy: a receiver killed before leaves the
+   * message to the next one.
+   */
+  #takeHeld(lock: Mutex): unknown {
+    const h = this.#h
+    const r32 = this.#r32
+    const cap = this.#cap
+    let head = h[L.HEAD]
+    const tail = Atomics.load(h, L.TAIL)
+    let out: unknown = EMPTY
+    while (head !== tail) {
+      const off = head & this.#mask
+      const length = r32[off >> 2]
+      const type = r32[(off >> 2) + 1]
+      if (type === L.WRAP) {
+        head = (head + cap - off) | 0
+        continue
+      }
+      const size = L.recordSize(length)
+      if (type < L.BYTES || type > L.VALUE || length < 0 || size > cap - off || size > ((tail - head) >>> 0)) {
+        lock.release()
+        throw new IPCError(EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
+      }
+      const start = off + L.RECORD_HEADER
+      if (type === L.STRING) {
+        out = this.#ring.toString('utf8', start, start + length)
+      } else {
+        const copy = Buffer.allocUnsafe(length)
+        this.#ring.copy(copy, 0, start, start + length)
+        out = copy
+      }
+      this.#takenType = type
+      head = (head + size) | 0
+      break
+    }
+    if (head !== h[L.HEAD]) {
+      Atomics.store(h, L.HEAD, head)
+      this.#send.wakeIfSleeping()
+    }
+    lock.release()
+    return out
+  }
+
+  /** The value of what #takeHeld returned (v8 values are deserialized outside the lock). */
+  #decode(payload: unknown): unknown {
+    return this.#takenType === L.VALUE ? deserialize(payload as Buffer) : payload
+  }
+
+  /** Messages between head and tail, or -1 if the ring moved under the walk. */
+  #count(head: number, tail: number): number {
+    const r32 = this.#r32
+    let n = 0
+    while (head !== tail) {
+      const off = head & this.#mask
+      const type = r32[(off >> 2) + 1]
+      if (type === L.WRAP) {
+        head = (head + this.#cap - off) | 0
+        continue
+      }
+      const size = L.recordSize(r32[off >> 2])
+      if (size > ((tail - head) >>> 0) || type < L.BYTES || type > L.VALUE) return -1
+      head = (head + size) | 0
+      n++
+    }
+    return n
+  }
+
+  // ---- asynchronous operations ------------------------------------------
+
+  #enqueue(side: Side, kind: number, options: ChannelWaitOptions | undefined, type: number, bytes: Uint8Array | undefined, text: string | undefined, length: number): Promise<unknown> {
+    let ms: number | undefined
+    let signal: AbortSignal | undefined
+    try {
+      const opts = check.options<ChannelWaitOptions>(options)
+      ms = check.timeout(opts.timeout, 'options.timeout')
+      signal = check.abortSignal(opts.signal)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    return new Promise((resolve, reject) => {
+      const op: Op = { kind, type, bytes, text, length, resolve, reject, timer: undefined, signal, onAbort: undefined, waiting: undefined, done: false }
+      if (ms === 0) {
+        // One attempt, now: behind this object's earlier operations there is none.
+        const first = side.ops.length === 0 && side.held === undefined
+        side.ops.push(op)
+        if (first) this.#attempt(side, op)
+        this.#settle(side, op, this.#timedOut())
+        return
+      }
+      side.ops.push(op)
+      if (ms !== undefined) op.timer = setTimeout(() => this.#settle(side, op, this.#timedOut()), ms)
+      if (signal !== undefined) {
+        op.onAbort = () => this.#settle(side, op, signal.reason)
+        signal.addEventListener('abort', op.onAbort, { once: true })
+      }
+      void this.#pump(side)
+    })
+  }
+
+  #timedOut(): IPCError {
+    return new IPCError(ETIMEDOUT, 'futex', this.#subject)
+  }
+
+  /** Ends `op`: settles it (unless already done) and takes it out of the queue. */
+  #settle(side: Side, op: Op, reason: unknown, value?: unknown): void {
+    if (op.done) return
+    op.done = true
+    const i = side.ops.indexOf(op)
+    if (i >= 0) side.ops.splice(i, 1)
+    if (op.timer !== undefined) clearTimeout(op.timer)
+    if (op.onAbort !== undefined) op.signal!.removeEventListener('abort', op.onAbort)
+    op.waiting?.abort()
+    if (reason === undefined) op.resolve(value)
+    else op.reject(reason)
+  }
+
+  /**
+   * Serves `side`'s queue in order: each op takes the lock (a few tries, then
+   * waiting off the event loop), tries, and while the ring is full (or empty)
+   * sleeps on the side's event word, in slices.
+   */
+  async #pump(side: Side): Promise<void> {
+    if (side.running) return
+    side.running = true
+    try {
+      while (side.ops.length > 0 && !this.#closed && side.held === undefined) {
+        const op = side.ops[0]
+        let next = this.#attempt(side, op)
+        if (next === BUSY) {
+          const waiting = (op.waiting = new AbortController())
+          let lock: Mutex
+          try {
+            lock = await side.lockAsync(waiting.signal)
+          } catch (err) {
+            op.waiting = undefined
+            if (!this.#closed) this.#settle(side, op, err)
+            continue
+          }
+          op.waiting = undefined
+          if (op.done || this.#closed) {
+            lock.release()
+            continue
+          }
+          next = side === this.#send ? this.#sendHeld(op, lock) : this.#receiveHeld(op, lock)
+        }
+        if (next === DONE || next === AGAIN) continue
+        const waiting = (op.waiting = new AbortController())
+        await side.sleep(next, SLICE_MS, waiting.signal)
+        op.waiting = undefined
+      }
+    } finally {
+      side.running = false
+    }
+  }
+
+  /** One try of `op`: DONE (settled, or holding a slot or view), AGAIN, BUSY (another holds the lock), or an event value to sleep on. */
+  #attempt(side: Side, op: Op): number {
+    if (side === this.#send) {
+      if (!this.#spinLock(side)) return BUSY
+      return this.#sendHeld(op, side.lock)
+    }
+    const h = this.#h
+    if (!this.#nonEmpty()) {
+      if (Atomics.load(h, L.SEALED) !== 0) {
+        this.#settle(side, op, sealedError())
+        return DONE
+      }
+      if (!this.#spinForMessage()) {
+        const ev = side.announce()
+        if (!this.#nonEmpty() && Atomics.load(h, L.SEALED) === 0) return ev
+      }
+      return AGAIN
+    }
+    if (!this.#spinLock(side)) return BUSY
+    return this.#receiveHeld(op, side.lock)
+  }
+
+  #sendHeld(op: Op, lock: Mutex): number {
+    const side = this.#send
+    const reserve = op.kind === RESERVE
+    let got = reserve ? this.#fit(op.length) : this.#put(op.type, op.bytes, op.text, op.length)
+    if (got === FULL) {
+      // Announce, then look again: a receiver that made room meanwhile either
+      // sees the bit (and wakes us) or left the room we see now.
+      const ev = side.announce()
+      got = reserve ? this.#fit(op.length) : this.#put(op.type, op.bytes, op.text, op.length)
+      if (got === FULL) {
+        lock.release()
+        return ev
+      }
+    }
+    if (got === SEALED) {
+      lock.release()
+      this.#settle(side, op, sealedError())
+    } else if (reserve) {
+      side.held = lock // until commit or abort
+      this.#settle(side, op, undefined, this.#slot(op.length, lock))
+    } else {
+      lock.release()
+      this.#settle(side, op, undefined)
+    }
+    return DONE
+  }
+
+  #receiveHeld(op: Op, lock: Mutex): number {
+    const side = this.#recv
+    if (op.kind === VIEW) {
+      const view = this.#view(lock)
+      if (view === undefined) return AGAIN
+      side.held = lock // until release
+      this.#settle(side, op, undefined, view)
+      return DONE
+    }
+    const got = this.#takeHeld(lock)
+    if (got === EMPTY) return AGAIN
+    this.#settle(side, op, undefined, this.#decode(got))
+    return DONE
+  }
+
+  /** Takes `side`'s lock without leaving the event loop: a few tries (its holders hold it briefly). */
+  #spinLock(side: Side): boolean {
+    for (let i = 0; i < 64; i++) if (side.lock.tryAcquire()) return true
+    return false
+  }
+
+  // ---- zero copy ----------------------------------------------------------
+
+  /** The slot #fit found room for (the senders' lock is held until commit or abort). */
+  #slot(n: number, lock: Mutex): ReservedSlot {
+    const tail = this.#h[L.TAIL]
+    const off = this.#at
+    const pad = this.#pad
+    const window = shm.window(this.#map.buffer, this.#map.byteOffset + HEADER_BYTES + off + L.RECORD_HEADER, n)
+    this.#sendWindow = window
+    const buffer = Buffer.from(window)
+    let done = false
+    const end = (length: number): void => {
+      done = true
+      this.#endWindow(true)
+      this.#send.held = undefined
+      if (length >= 0) this.#publish(tail, off, pad, L.BYTES, length)
+      lock.release()
+      void this.#pump(this.#send)
+    }
+    return {
+      buffer,
+      commit: (length?: number) => {
+        if (done) throw slotEndedError()
+        end(length === undefined ? n : check.integer(length, 'length', 0, n))
+      },
+      abort: () => {
+        if (!done && !this.#closed) end(-1)
+      },
+    }
+  }
+
+  /** A view of the oldest message (the receivers' lock is held, and stays held until release), or undefined. */
+  #view(lock: Mutex): ReceivedMessage | undefined {
+    const h = this.#h
+    const r32 = this.#r32
+    let head = h[L.HEAD]
+    const tail = Atomics.load(h, L.TAIL)
+    // Skip a WRAP first (publishing it: it frees room).
+    while (head !== tail) {
+      const off = head & this.#mask
+      if (r32[(off >> 2) + 1] !== L.WRAP) break
+      head = (head + this.#cap - off) | 0
+      Atomics.store(h, L.HEAD, head)
+      this.#send.wakeIfSleeping()
+    }
+    if (head === tail) {
+      lock.release()
+      return undefined
+    }
+    const off = head & this.#mask
+    const length = r32[off >> 2]
+    const type = r32[(off >> 2) + 1]
+    const size = L.recordSize(length)
+    if (type < L.BYTES || type > L.VALUE || length < 0 || size > this.#cap - off || size > ((tail - head) >>> 0)) {
+      lock.release()
+      throw new IPCError(EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
+    }
+    const start = off + L.RECORD_HEADER
+    const window = shm.window(this.#map.buffer, this.#map.byteOffset + HEADER_BYTES + start, length)
+    this.#recvWindow = window
+    const buffer = Buffer.from(window)
+    let done = false
+    let decoded: { value: unknown } | undefined
+    const release = (): void => {
+      if (done) return
+      done = true
+      this.#endWindow(false)
+      this.#recv.held = undefined
+      if (!this.#closed) {
+        Atomics.store(h, L.HEAD, (head + size) | 0)
+        this.#send.wakeIfSleeping()
+      }
+      lock.release()
+      void this.#pump(this.#recv)
+    }
+    return {
+      buffer,
+      type: TYPE_NAMES[type] as 'bytes' | 'string' | 'value',
+      get value(): unknown {
+        if (decoded === undefined) {
+          if (done) throw slotEndedError()
+          if (type === L.STRING) decoded = { value: buffer.toString('utf8') }
+          else if (type === L.VALUE) decoded = { value: deserialize(Buffer.from(buffer)) }
+          else decoded = { value: Buffer.from(buffer) }
+        }
+        return decoded.value
+      },
+      release,
+    }
+  }
+
+  /** Detaches the window of the slot (send) or view (receive): every view of it reads empty. */
+  #endWindow(send: boolean): void {
+    const window = send ? this.#sendWindow : this.#recvWindow
+    if (window === undefined) return
+    if (send) this.#sendWindow = undefined
+    else this.#recvWindow = undefined
+    shm.detach(window)
+  }
+}
+
+// #attempt's answers besides an event value (always odd).
+const DONE = 0
+const AGAIN = 2
+const BUSY = 4
+
+function capacityOf(value: unknown): number {
+  const n = check.integer(value, 'options.capacity', 1, L.MAX_CAPACITY)
+  let cap = L.MIN_CAPACITY
+  while (cap < n) cap *= 2
+  return cap
+}
+
+/** Fills in a fresh header, or reads an existing one: [capacity, maxMessage]. */
+function initialise(map: IPCBuffer, cap: number, max: number | undefined): [number, number] {
+  if (map.length < HEADER_BYTES + L.MIN_CAPACITY) {
+    throw new IPCError(EINVAL, 'mmap', map.name, 'the object is too small to be a channel')
+  }
+  const h = new Int32Array(map.buffer, map.byteOffset, L.HEADER_WORDS)
+  // Each field is set once, by the first opener to reach it; the others adopt it.
+  const magic = Atomics.load(h, L.MAGIC)
+  if (magic !== 0 && magic !== L.MAGIC_VALUE) {
+    throw new IPCError(EINVAL, 'open', map.name, 'the object exists and is not an ipc-kit channel')
+  }
+  Atomics.compareExchange(h, L.LAYOUT, 0, L.LAYOUT_VERSION)
+  Atomics.compareExchange(h, L.CAPACITY, 0, Math.min(cap, map.length - HEADER_BYTES))
+  const have = Atomics.load(h, L.CAPACITY)
+  Atomics.compareExchange(h, L.MAX_MESSAGE, 0, max !== undefined && max <= have - L.RECORD_HEADER ? max : have - L.RECORD_HEADER)
+  const most = Atomics.load(h, L.MAX_MESSAGE)
+  Atomics.compareExchange(h, L.MAGIC, 0, L.MAGIC_VALUE)
+  if (Atomics.load(h, L.LAYOUT) !== L.LAYOUT_VERSION || have < L.MIN_CAPACITY || (have & (have - 1)) !== 0 || have > L.MAX_CAPACITY) {
+    throw new IPCError(EINVAL, 'open', map.name, 'the channel was made by an incompatible version of ipc-kit')
+  }
+  return [have, most]
+}
+
+function tooLarge(length: number, max: number): RangeError {
+  return outOfRange('value', `at most ${max} bytes long (the channel's maxMessage)`, `${length} bytes`)
+}
+
+function sealedError(): Error {
+  const err = new Error('the channel is sealed') as Error & { code: string }
+  err.code = 'ERR_IPC_SEALED'
+  return err
+}
+
+function slotEndedError(): Error {
+  const err = new Error('the slot or message was already committed, aborted or released') as Error & { code: string }
+  err.code = 'ERR_IPC_RELEASED'
+  return err
+}
+
+void invalidValue

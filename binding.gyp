@@ -15,7 +15,9 @@
         "native/mutex/lock_word_linux.cc",
         "native/mutex/mutex_binding.cc",
         "native/wait/waiter.cc",
-        "native/wait/wait_binding.cc"
+        "native/wait/wait_binding.cc",
+        "native/wait/word_wait_binding.cc",
+        "native/wait/word_wait_linux.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -45,6 +45,8 @@ export class Side {
   held: Mutex | undefined
   #queue: WaitQueue | undefined
   #source: Handle | undefined
+  /** The value the next wait sleeps on. */
+  #expected = 0
 
   constructor(page: IPCBuffer, header: Int32Array, event: number, sleepers: number) {
     this.#page = page
@@ -100,7 +102,9 @@ export class Side {
   async sleep(value: number, ms: number, signal: AbortSignal): Promise<void> {
     const h = this.#h
     this.#queue ??= this.#openQueue()
-    words.wordExpect(this.#source!, value)
+    this.#expected = value
+    // The native queue opens with the first wait, and then takes #expected.
+    if (this.#source !== undefined) words.wordExpect(this.#source, value)
     Atomics.add(h, this.#sleepers, 1)
     try {
       await this.#queue.wait(ms, signal)
@@ -130,10 +134,10 @@ export class Side {
 
   #openQueue(): WaitQueue {
     return new WaitQueue({
-      binding: words,
       open: (onSettled) => {
         const { queue, source } = words.wordQueue(this.#h, this.#event, onSettled)
         this.#source = source
+        words.wordExpect(source, this.#expected)
         return queue
       },
       timedOut: () => new IPCError(-110, 'futex', this.#subject),

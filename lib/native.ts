@@ -30,6 +30,8 @@ export interface ShmBinding {
   open(kind: number, id: string | number, flags: number, mode: number, size: number): Mapped
   close(handle: Handle, buffer: ArrayBuffer): boolean
   detach(buffer: ArrayBuffer): void
+  /** A new ArrayBuffer over `length` bytes of `buffer` from `offset`, which detach() empties alone; it keeps `buffer` alive. */
+  window(buffer: ArrayBuffer, offset: number, length: number): ArrayBuffer
   flush(handle: Handle, subject: string | number): void
   flushAsync(handle: Handle, subject: string | number): Promise<void>
   unlink(kind: number, id: string | number): void
@@ -47,6 +49,15 @@ export interface WaitBinding {
   add(queue: Handle, timeoutMs: number): number
   /** true: the wait was still queued and will never settle. */
   cancel(queue: Handle, id: number): boolean
+  /** Blocks while view[index] === expected, up to timeoutMs (< 0: forever). false on timeout. */
+  wordWaitSync(view: Int32Array, index: number, expected: number, timeoutMs: number): boolean
+  /** Wakes up to `count` threads (of any process) waiting on view[index]; returns how many. */
+  wordWake(view: Int32Array, index: number, count: number): number
+  /** A queue of waits that settle (value 0) once view[index] differs from the value given to wordExpect. */
+  wordQueue(view: Int32Array, index: number, onSettled: OnSettled): { queue: Handle; source: Handle }
+  wordExpect(source: Handle, value: number): void
+  /** After close(queue), before unmapping: the waiter thread touches the word no more. */
+  wordRetire(source: Handle): void
   /** Stops the queue; returns the ids of the waits that will never settle. */
   close(queue: Handle): number[]
 }

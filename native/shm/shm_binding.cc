@@ -142,6 +142,29 @@ void JsDetach(const Napi::CallbackInfo& info) {
   if (!ab.IsDetached()) ab.Detach();
 }
 
+// window(arrayBuffer, offset, length) -> a new ArrayBuffer over those bytes of
+// `arrayBuffer`'s memory, which detach() can empty without touching the rest
+// (Channel's zero-copy views). It keeps `arrayBuffer` (and so the mapping)
+// alive while it lives; whoever closes the mapping detaches it first.
+Napi::Value JsWindow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto parent = info[0].As<Napi::ArrayBuffer>();
+  double offset = info[1].As<Napi::Number>().DoubleValue();
+  double length = info[2].As<Napi::Number>().DoubleValue();
+  if (parent.Data() == nullptr || !(offset >= 0) || !(length >= 0) || offset + length > parent.ByteLength()) {
+    throw Napi::RangeError::New(env, "the window is outside the mapping");
+  }
+  auto* keep = new Napi::Reference<Napi::ArrayBuffer>(Napi::Persistent(parent));
+  auto* data = static_cast<uint8_t*>(parent.Data()) + static_cast<size_t>(offset);
+  // A zero-length external buffer may not be allowed a data pointer: give it none.
+  if (length == 0) {
+    delete keep;
+    return Napi::ArrayBuffer::New(env, 0);
+  }
+  return Napi::ArrayBuffer::New(env, data, static_cast<size_t>(length),
+                                [](Napi::Env, void*, Napi::Reference<Napi::ArrayBuffer>* ref) { delete ref; }, keep);
+}
+
 // flush(handle, subject): msync, blocking.
 void JsFlush(const Napi::CallbackInfo& info) {
   Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
@@ -258,6 +281,7 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("open", Napi::Function::New(env, JsOpen, "open"));
   exports.Set("close", Napi::Function::New(env, JsClose, "close"));
   exports.Set("detach", Napi::Function::New(env, JsDetach, "detach"));
+  exports.Set("window", Napi::Function::New(env, JsWindow, "window"));
   exports.Set("flush", Napi::Function::New(env, JsFlush, "flush"));
   exports.Set("flushAsync", Napi::Function::New(env, JsFlushAsync, "flushAsync"));
   exports.Set("unlink", Napi::Function::New(env, JsUnlink, "unlink"));

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "waiter.h"
+#include "word_wait_binding.h"
 
 namespace waiter {
 
@@ -35,6 +36,7 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("add", Napi::Function::New(env, JsAdd, "add"));
   exports.Set("cancel", Napi::Function::New(env, JsCancel, "cancel"));
   exports.Set("close", Napi::Function::New(env, JsClose, "close"));
+  ExportWordWait(env, exports);
   return exports;
 }
 

@@ -16,7 +16,12 @@ export interface ChannelOptions {
   create?: boolean | 'exclusive'
   /** Permission bits of a created channel. Default 0o600. */
   mode?: number
-  /** Largest payload in bytes a sender may send (set by the creator). Default: all the ring can hold. */
+  /**
+   * Largest payload in bytes (set by the creator), at most capacity - 8.
+   * Default capacity / 2 - 8: a message that size fits an empty ring at once,
+   * wherever the ring's positions are; a larger one may wait until a receiver
+   * has passed the ring's end.
+   */
   maxMessage?: number
 }
 
@@ -930,7 +935,7 @@ function initialise(map: IPCBuffer, cap: number, max: number | undefined): [numb
   Atomics.compareExchange(h, L.LAYOUT, 0, L.LAYOUT_VERSION)
   Atomics.compareExchange(h, L.CAPACITY, 0, Math.min(cap, map.length - HEADER_BYTES))
   const have = Atomics.load(h, L.CAPACITY)
-  Atomics.compareExchange(h, L.MAX_MESSAGE, 0, max !== undefined && max <= have - L.RECORD_HEADER ? max : have - L.RECORD_HEADER)
+  Atomics.compareExchange(h, L.MAX_MESSAGE, 0, max !== undefined && max <= have - L.RECORD_HEADER ? max : have / 2 - L.RECORD_HEADER)
   const most = Atomics.load(h, L.MAX_MESSAGE)
   Atomics.compareExchange(h, L.MAGIC, 0, L.MAGIC_VALUE)
   if (Atomics.load(h, L.LAYOUT) !== L.LAYOUT_VERSION || have < L.MIN_CAPACITY || (have & (have - 1)) !== 0 || have > L.MAX_CAPACITY) {

@@ -1,6 +1,7 @@
 // One side of a Channel (its senders or its receivers): the side's lock, the
 // event word its members sleep on, and this object's queue of pending
 // asynchronous operations.
+import { constants } from 'node:os'
 import { IPCError } from './errors'
 import type { IPCBuffer } from './ipc-buffer'
 import { mutexOver, type Mutex } from './mutex'
@@ -26,6 +27,7 @@ export interface Op {
 }
 
 const INT32_MAX = 0x7fffffff
+const { ETIMEDOUT } = constants.errno
 
 export class Side {
   /** Taken synchronously only (tryAcquire, acquireSync): never has a queue of its own. */
@@ -140,7 +142,7 @@ export class Side {
         words.wordExpect(source, this.#expected)
         return queue
       },
-      timedOut: () => new IPCError(-110, 'futex', this.#subject),
+      timedOut: () => new IPCError(-ETIMEDOUT, 'futex', this.#subject),
       failed: (errno) => new IPCError(-errno, 'futex', this.#subject),
     })
   }

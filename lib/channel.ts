@@ -1,7 +1,9 @@
+import { constants } from 'node:os'
 import { serialize, deserialize } from 'node:v8'
-import { IPCError, closedError, invalidType, invalidValue, outOfRange } from './errors'
+import { IPCError, closedError, invalidType, outOfRange } from './errors'
 import { IPCBuffer, type SharedKind } from './ipc-buffer'
-import { openNamed, type Mutex } from './mutex'
+import { openNamed } from './lock-word'
+import type { Mutex } from './mutex'
 import { shm } from './native'
 import * as check from './validate'
 import * as L from './channel-layout'
@@ -72,10 +74,7 @@ export interface ReservedSlot {
   abort(): void
 }
 
-const ETIMEDOUT = -110
-const EDEADLK = -35
-const EINVAL = -22
-const EBADMSG = -74
+const { ETIMEDOUT, EDEADLK, EINVAL, EBADMSG } = constants.errno
 
 // Op kinds.
 const SEND = 1
@@ -220,7 +219,7 @@ export class Channel {
     if (side.ops.length > 0 || side.held !== undefined) {
       // This object's earlier sends (or its reserved slot) go first, and need the event loop.
       if (ms === 0) return false
-      throw new IPCError(EDEADLK, 'futex', this.#subject, 'this Channel has asynchronous sends pending or a slot reserved')
+      throw new IPCError(-EDEADLK, 'futex', this.#subject, 'this Channel has asynchronous sends pending or a slot reserved')
     }
     const deadline = ms === undefined ? Infinity : performance.now() + ms
     const needed = length < 0 ? Buffer.byteLength(text!) : length
@@ -297,7 +296,7 @@ export class Channel {
     const side = this.#recv
     if (side.held !== undefined) {
       if (ms === 0) return undefined
-      throw new IPCError(EDEADLK, 'futex', this.#subject, 'this Channel holds a received view: release() it first')
+      throw new IPCError(-EDEADLK, 'futex', this.#subject, 'this Channel holds a received view: release() it first')
     }
     const deadline = ms === undefined ? Infinity : performance.now() + ms
     for (;;) {
@@ -603,7 +602,7 @@ export class Channel {
       const size = L.recordSize(length)
       if (type < L.BYTES || type > L.VALUE || length < 0 || size > cap - off || size > ((tail - head) >>> 0)) {
         lock.release()
-        throw new IPCError(EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
+        throw new IPCError(-EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
       }
       const start = off + L.RECORD_HEADER
       if (type === L.STRING) {
@@ -683,7 +682,7 @@ export class Channel {
   }
 
   #timedOut(): IPCError {
-    return new IPCError(ETIMEDOUT, 'futex', this.#subject)
+    return new IPCError(-ETIMEDOUT, 'futex', this.#subject)
   }
 
   /** Ends `op`: settles it (unless already done) and takes it out of the queue. */
@@ -863,7 +862,7 @@ export class Channel {
     const size = L.recordSize(length)
     if (type < L.BYTES || type > L.VALUE || length < 0 || size > this.#cap - off || size > ((tail - head) >>> 0)) {
       lock.release()
-      throw new IPCError(EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
+      throw new IPCError(-EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
     }
     const start = off + L.RECORD_HEADER
     const window = shm.window(this.#map.buffer, this.#map.byteOffset + HEADER_BYTES + start, length)
@@ -924,13 +923,13 @@ function capacityOf(value: unknown): number {
 /** Fills in a fresh header, or reads an existing one: [capacity, maxMessage]. */
 function initialise(map: IPCBuffer, cap: number, max: number | undefined): [number, number] {
   if (map.length < HEADER_BYTES + L.MIN_CAPACITY) {
-    throw new IPCError(EINVAL, 'mmap', map.name, 'the object is too small to be a channel')
+    throw new IPCError(-EINVAL, 'mmap', map.name, 'the object is too small to be a channel')
   }
   const h = new Int32Array(map.buffer, map.byteOffset, L.HEADER_WORDS)
   // Each field is set once, by the first opener to reach it; the others adopt it.
   const magic = Atomics.load(h, L.MAGIC)
   if (magic !== 0 && magic !== L.MAGIC_VALUE) {
-    throw new IPCError(EINVAL, 'open', map.name, 'the object exists and is not an ipc-kit channel')
+    throw new IPCError(-EINVAL, 'open', map.name, 'the object exists and is not an ipc-kit channel')
   }
   Atomics.compareExchange(h, L.LAYOUT, 0, L.LAYOUT_VERSION)
   Atomics.compareExchange(h, L.CAPACITY, 0, Math.min(cap, map.length - HEADER_BYTES))
@@ -939,7 +938,7 @@ function initialise(map: IPCBuffer, cap: number, max: number | undefined): [numb
   const most = Atomics.load(h, L.MAX_MESSAGE)
   Atomics.compareExchange(h, L.MAGIC, 0, L.MAGIC_VALUE)
   if (Atomics.load(h, L.LAYOUT) !== L.LAYOUT_VERSION || have < L.MIN_CAPACITY || (have & (have - 1)) !== 0 || have > L.MAX_CAPACITY) {
-    throw new IPCError(EINVAL, 'open', map.name, 'the channel was made by an incompatible version of ipc-kit')
+    throw new IPCError(-EINVAL, 'open', map.name, 'the channel was made by an incompatible version of ipc-kit')
   }
   return [have, most]
 }
@@ -960,4 +959,3 @@ function slotEndedError(): Error {
   return err
 }
 
-void invalidValue

@@ -360,14 +360,17 @@ test('worker threads send and receive on one name', () =>
       const ch = Channel.open(workerData.name)
       for (let i = 0; i < 2000; i++) ch.sendSync({ w: workerData.w, i })
       ch.close()`
-    const workers = [0, 1].map((w) => new Worker(code, { eval: true, workerData: { name, w } }))
+    const exited = [0, 1].map((w) => {
+      const worker = new Worker(code, { eval: true, workerData: { name, w } })
+      return new Promise((resolve, reject) => worker.on('exit', resolve).on('error', reject))
+    })
     const last = [-1, -1]
     for (let n = 0; n < 4000; n++) {
       const { w, i } = await ch.receive({ timeout: 10000 })
       assert.is(i, last[w] + 1)
       last[w] = i
     }
-    await Promise.all(workers.map((w) => new Promise((resolve) => w.on('exit', resolve))))
+    assert.equal(await Promise.all(exited), [0, 0])
     assert.equal(last, [1999, 1999])
   }))
 

@@ -7,12 +7,13 @@ const { test } = require('uvu')
 const assert = require('uvu/assert')
 const fastPath = require('../dist/fast-path/module')
 const { LOCK } = require('../dist/native').mutex
+const { skipIf } = require('./helpers')
 
 const { SEM_TAKEN, SEM_EMPTY, SEM_POSTED, SEM_WAKE, SEM_OVERFLOW } = fastPath
 const PAGES = 2 // two WebAssembly pages: 128 KiB
 const instance = fastPath.instantiate(PAGES)
 // Without WebAssembly (node --jitless) there is no module to check.
-const t = instance === undefined ? test.skip : test
+const t = skipIf(instance === undefined && 'no WebAssembly in this process', test)
 
 // The module's memory as words, and a reference memory the Atomics model works on.
 function memories() {

@@ -1,6 +1,6 @@
 'use strict'
 // Shared by the test files: unique names, cleanup, and child processes.
-const { spawn } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const { join } = require('node:path')
 const os = require('node:os')
 const fs = require('node:fs')
@@ -114,6 +114,30 @@ function nobody() {
 }
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+/** Why a test that starts a child as another user cannot run here (see skipIf), or null. */
+const notRoot = isRoot ? null : 'only root can start a child as another user'
+
+/**
+ * For a test that cannot run everywhere: `reason` (why it cannot run here) or
+ * a falsy value, decided when the test is defined. Returns `test` itself when
+ * it can run, else a stand-in that registers the test as skipped (uvu counts it
+ * under "Skipped:", never as passed) and prints which and why.
+ *   skipIf(notRoot, test)('title', () => ...)
+ */
+function skipIf(reason, test) {
+  if (!reason) return test
+  return (title, fn) => {
+    console.log(`  - skipped: ${title} (${reason})`)
+    test.skip(title, fn)
+  }
+}
+
+/** Why `cmd args` cannot be used here (it is missing or fails), or null when it runs. */
+function cannotRun(cmd, args) {
+  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 10000 })
+  if (r.error) return r.error.code === 'ENOENT' ? `no ${cmd} here` : `${cmd}: ${r.error.message}`
+  return r.status === 0 ? null : `${cmd} ${args.join(' ')} fails here (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`
+}
 
 /** Our objects left in /dev/shm, to assert that a suite removed what it made. */
 function leftoversInDevShm() {
@@ -157,4 +181,4 @@ function throwsCode(fn, Type, code) {
   throw new Error(`expected ${Type.name} ${code}, nothing was thrown`)
 }
 
-module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, runScript, nextMessage, nobody, isRoot, leftoversInDevShm, throwsCode, rejectsCode, freshSemaphore, NODE, FIXTURES }
+module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, runScript, nextMessage, nobody, notRoot, skipIf, cannotRun, leftoversInDevShm, throwsCode, rejectsCode, freshSemaphore, NODE, FIXTURES }

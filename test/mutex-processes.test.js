@@ -9,7 +9,7 @@ const path = require('node:path')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { GuardedBuffer, Mutex, IPCBuffer } = require('..')
-const { uniqueName, withCleanup, runChild, runScript, nextMessage, NODE } = require('./helpers')
+const { uniqueName, withCleanup, runChild, runScript, nextMessage, skipIf, cannotRun, NODE } = require('./helpers')
 
 const ROOT = path.join(__dirname, '..')
 // The lock word's bits, as the addon defines them (native/mutex/lock_word.h).
@@ -222,13 +222,9 @@ test('worker_threads: threads exclude each other; a worker terminated holding th
     g.unlock()
   }))
 
-test('pid namespaces: an owner in another namespace is never judged from here', () =>
+const noPidNamespace = cannotRun('unshare', ['--pid', '--fork', '--mount-proc', 'true'])
+skipIf(noPidNamespace, test)('pid namespaces: an owner in another namespace is never judged from here', () =>
   withCleanup(async (cleanup) => {
-    const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'])
-    if (probe.error || probe.status !== 0) {
-      console.log('  (skipped: cannot make a pid namespace here)')
-      return
-    }
     const { g, name } = guarded(cleanup)
     // sh is pid 1 in the new namespace and node pid 2: here, pid 2 is kthreadd, alive
     // and started at another time, so a naive check would call the owner's pid reused.
@@ -252,15 +248,11 @@ test('pid namespaces: an owner in another namespace is never judged from here', 
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
   }))
 
-test('an uncontended acquireSync() + release() makes no system call (strace -c -f)', async () => {
-  // Under qemu-user (npm run test:arm64) strace would count the emulator's own
-  // calls; qemu's QEMU_STRACE logs the emulated program's, one line per call.
-  const qemu = /qemu/.test(path.basename(NODE[0]))
-  const probe = spawnSync('strace', ['-f', '-c', '-o', '/dev/null', 'true'])
-  if (!qemu && (probe.error || probe.status !== 0)) {
-    console.log('  (skipped: strace is not available or not permitted here)')
-    return
-  }
+// Under qemu-user (npm run test:arm64) strace would count the emulator's own
+// calls; qemu's QEMU_STRACE logs the emulated program's, one line per call.
+const qemu = /qemu/.test(path.basename(NODE[0]))
+const noStrace = !qemu && cannotRun('strace', ['-f', '-c', '-o', '/dev/null', 'true'])
+skipIf(noStrace, test)('an uncontended acquireSync() + release() makes no system call (strace -c -f)', async () => {
   const name = uniqueName('strace')
   const m = new Mutex(name)
   const fixture = path.join(__dirname, 'fixtures', 'mutex-holder.js')

@@ -4,7 +4,11 @@
 // pending wait's hold on process exit.
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
-const { withCleanup, runChild, nobody, notRoot, skipIf, freshSemaphore } = require('./helpers')
+const fs = require('node:fs')
+const path = require('node:path')
+const { spawnSync } = require('node:child_process')
+const { IPCBuffer, Semaphore } = require('..')
+const { withCleanup, runChild, nobody, notRoot, skipIf, freshSemaphore, uniqueKey, uniqueName, uniquePath } = require('./helpers')
 
 const fresh = freshSemaphore
 
@@ -150,3 +154,123 @@ undo('without undo the unit stays taken, as it does for POSIX semaphores', () =>
   }))
 
 undo.run()
+
+const foreign = suite('System V sets made by other programs, and racing creators')
+
+// The textbook way to make a set, as C programs and python3-sysv-ipc do:
+// semget, then semctl(SETVAL). The set's sem_otime stays 0.
+const TEXTBOOK_C = `#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+union semun { int val; struct semid_ds* buf; unsigned short* array; };
+int main(int argc, char** argv) {
+  int id = semget((key_t)strtol(argv[1], 0, 10), 1, IPC_CREAT | IPC_EXCL | 0600);
+  if (id < 0) { perror("semget"); return 1; }
+  union semun arg;
+  arg.val = atoi(argv[2]);
+  if (semctl(id, 0, SETVAL, arg) != 0) { perror("semctl"); return 1; }
+  return 0;
+}
+`
+const cc = spawnSync('cc', ['--version']).status === 0
+const ccTest = cc ? foreign : foreign.skip
+
+ccTest('a set made with semget + SETVAL by a C program opens at once (< 20 ms), with its value', () =>
+  withCleanup(async (cleanup) => {
+    const dir = uniquePath('textbook')
+    fs.mkdirSync(dir)
+    cleanup(() => fs.rmSync(dir, { recursive: true, force: true }))
+    fs.writeFileSync(path.join(dir, 'textbook.c'), TEXTBOOK_C)
+    const built = spawnSync('cc', ['-o', path.join(dir, 'textbook'), path.join(dir, 'textbook.c')], { encoding: 'utf8' })
+    assert.is(built.status, 0, built.stderr)
+    const key = uniqueKey()
+    const made = spawnSync(path.join(dir, 'textbook'), [String(key), '3'], { encoding: 'utf8' })
+    cleanup(() => Semaphore.unlink('sysv', key))
+    assert.is(made.status, 0, made.stderr)
+    // Opened moments after it was made, as an open and as create-or-open.
+    for (const options of [{}, { initial: 1 }, { create: false }]) {
+      const t0 = performance.now()
+      const sem = Semaphore.sysv(key, options)
+      const took = performance.now() - t0
+      cleanup(() => sem.close())
+      assert.ok(took < 20, `Semaphore.sysv(${JSON.stringify(options)}) took ${took.toFixed(1)} ms`)
+      assert.is(sem.value, 3)
+    }
+  }))
+
+foreign('racing creators: every opener sees the initial value, never a set still being made', () =>
+  withCleanup(async (cleanup) => {
+    const ROUNDS = 12
+    const OPENERS = 4
+    const flagsName = uniqueName('race-flags')
+    const flags = IPCBuffer.posix(flagsName, { size: ROUNDS })
+    cleanup(() => flags.close())
+    cleanup(() => flags.unlink())
+    const base = uniqueKey()
+    for (let r = 1; r < ROUNDS; r++) uniqueKey() // reserve base .. base + ROUNDS - 1
+    for (let r = 0; r < ROUNDS; r++) cleanup(() => Semaphore.unlink('sysv', base + r))
+    let ready = 0
+    let go
+    const allReady = new Promise((resolve) => (go = resolve))
+    const children = []
+    for (let i = 0; i < OPENERS; i++) {
+      children.push(
+        runChild('semaphore-child.js', ['race-open', 'sysv', base, flagsName, ROUNDS, 4], {
+          onMessage: (m) => m.ready && ++ready === OPENERS && go(),
+          onSpawn: (c) => cleanup(() => c.kill('SIGKILL')),
+        }),
+      )
+    }
+    await allReady
+    const view = new Uint8Array(flags.buffer, flags.byteOffset, ROUNDS)
+    for (let r = 0; r < ROUNDS; r++) Atomics.store(view, r, 1)
+    const results = await Promise.all(children)
+    for (const { code, signal, stderr, messages } of results) {
+      assert.is(signal, null, stderr)
+      assert.is(code, 0, stderr)
+      assert.equal(messages[1], { values: Array(ROUNDS).fill(4) })
+    }
+  }))
+
+foreign.run()
+
+const leftovers = suite('No temporary file left by killed openers')
+
+/** glibc's temporary files for semaphores being created: /dev/shm/sem.XXXXXX. */
+function semTemporaries() {
+  return new Set(fs.readdirSync('/dev/shm').filter((f) => /^sem\.[A-Za-z0-9]{6}$/.test(f)))
+}
+
+leftovers('40 openers of an existing POSIX semaphore, SIGKILLed at random moments, leave no /dev/shm/sem.XXXXXX', () =>
+  withCleanup(async (cleanup) => {
+    const sem = fresh('posix', cleanup, { initial: 1 })
+    const before = semTemporaries()
+    const KILLS = 40
+    const AT_ONCE = 4
+    let killed = 0
+    for (let round = 0; round < KILLS / AT_ONCE; round++) {
+      const runs = []
+      for (let i = 0; i < AT_ONCE; i++) {
+        runs.push(
+          runChild('semaphore-child.js', ['open-loop', 'posix', sem.name, 1], {
+            // Killed 0-15 ms into its loop of opens, each with { initial }.
+            onMessage: (m, child) => m.ready && setTimeout(() => child.kill('SIGKILL'), Math.random() * 15),
+          }),
+        )
+      }
+      for (const { signal, stderr } of await Promise.all(runs)) {
+        assert.is(signal, 'SIGKILL', stderr)
+        killed++
+      }
+    }
+    assert.is(killed, KILLS)
+    // Another program creating a semaphore right now has its temporary file for
+    // microseconds: only files still there on a second look count.
+    const left = [...semTemporaries()].filter((f) => !before.has(f))
+    const stayed = left.filter((f) => semTemporaries().has(f))
+    assert.equal(stayed, [], `left in /dev/shm: ${stayed.join(' ')}`)
+    assert.is(sem.value, 1) // opening took nothing
+  }))
+
+leftovers.run()

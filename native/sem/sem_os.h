@@ -26,6 +26,8 @@ extern const int64_t kSysvMax;   // SEMVMX
 
 // POSIX named semaphores; `name` starts with '/'. A created semaphore gets
 // exactly `mode` (sem_open applies the umask; the object is chmod-ed after).
+// An existing semaphore is opened without O_CREAT, which would make glibc
+// build a temporary /dev/shm/sem.XXXXXX file first.
 Status PosixOpen(const char* name, int flags, mode_t mode, unsigned initial, sem_t** out, bool* created);
 Status PosixClose(sem_t* s);
 Status PosixUnlink(const char* name);
@@ -46,8 +48,10 @@ void* PosixPage(sem_t* s);
 Status PosixWake(sem_t* s, int count);
 
 // System V: a set of one semaphore. Created with IPC_CREAT|IPC_EXCL, then its
-// initial value is set by semop so sem_otime marks it initialised; openers
-// wait (bounded) for that mark, never seeing a half-made set.
+// initial value is set by semop so sem_otime marks it initialised. An opener
+// waits (bounded) for that mark only on a set made moments ago that nobody has
+// operated on or set yet; a set initialised by SETVAL (as C programs and
+// python3-sysv-ipc do) keeps sem_otime at 0 and opens at once.
 Status SysvOpen(key_t key, int flags, mode_t mode, int initial, int* id, bool* created);
 // `undo` adds SEM_UNDO: the kernel reverses the operation when the process exits.
 Status SysvWait(int id, bool undo, int64_t timeoutNs, bool* taken);

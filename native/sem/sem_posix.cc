@@ -40,30 +40,34 @@ Status FixMode(const char* name, mode_t mode) {
 }  // namespace
 
 Status PosixOpen(const char* name, int flags, mode_t mode, unsigned initial, sem_t** out, bool* created) {
-  // An object removed between our two opens sends us round again; bounded.
+  // glibc's sem_open(O_CREAT) builds the semaphore in a temporary
+  // /dev/shm/sem.XXXXXX file and links it into place: a process killed in
+  // between leaves that file for good. So an existing semaphore is opened
+  // without O_CREAT, and only a missing one is created. An object created or
+  // removed between our opens sends us round again; bounded.
   for (int round = 0;; round++) {
-    if (flags & kCreate) {
-      sem_t* s = sem_open(name, O_CREAT | O_EXCL, mode, initial);
+    if (!(flags & kExclusive)) {
+      sem_t* s = sem_open(name, 0);
       if (s != SEM_FAILED) {
-        Status fixed = FixMode(name, mode);
-        if (!fixed.ok()) {
-          sem_close(s);
-          sem_unlink(name);
-          return fixed;
-        }
         *out = s;
-        *created = true;
+        *created = false;
         return Status{};
       }
-      if (errno != EEXIST || (flags & kExclusive)) return Fail("sem_open");
+      if (errno != ENOENT || !(flags & kCreate) || round >= 100) return Fail("sem_open");
     }
-    sem_t* s = sem_open(name, 0);
+    sem_t* s = sem_open(name, O_CREAT | O_EXCL, mode, initial);
     if (s != SEM_FAILED) {
+      Status fixed = FixMode(name, mode);
+      if (!fixed.ok()) {
+        sem_close(s);
+        sem_unlink(name);
+        return fixed;
+      }
       *out = s;
-      *created = false;
+      *created = true;
       return Status{};
     }
-    if (errno != ENOENT || !(flags & kCreate) || round >= 100) return Fail("sem_open");
+    if (errno != EEXIST || (flags & kExclusive)) return Fail("sem_open");
   }
 }
 

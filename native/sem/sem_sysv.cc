@@ -30,20 +30,42 @@ union semun {
   unsigned short* array;
 };
 
+// Seconds after its creation during which a set never operated on may be
+// one that its creator is still initialising (sem_ctime has 1 s resolution).
+constexpr time_t kFreshSeconds = 2;
+
 // On a set id we opened, Linux says EIDRM to waiters woken by the removal and
 // EINVAL to calls made after it: both mean the set was removed.
 Status FailOnSet(const char* syscall) { return Status{errno == EINVAL ? EIDRM : errno, syscall}; }
 
-// An opener can meet a set between its creator's semget and first semop.
-// sem_otime turns non-zero at that semop; wait for it, bounded (a creator
-// that died in between leaves the set at 0, which is still usable).
+// An opener can meet a set between its creator's semget and first semop
+// (ours) or SETVAL (C programs, python3-sysv-ipc). Only a set that nobody has
+// operated on or set yet (sem_otime 0, GETPID 0: semop and SETVAL both record
+// the caller) and that was created moments ago can be such a set.
+bool MaybeHalfMade(int id, bool* half) {
+  struct semid_ds ds {};
+  semun arg;
+  arg.buf = &ds;
+  if (semctl(id, 0, IPC_STAT, arg) != 0) return false;
+  if (ds.sem_otime != 0) {
+    *half = false;
+    return true;
+  }
+  // 0 also when the last caller's pid is not visible from our pid namespace:
+  // the age test below then bounds the cost to sets made moments ago.
+  int pid = semctl(id, 0, GETPID);
+  if (pid < 0) return false;
+  *half = pid == 0 && time(nullptr) - ds.sem_ctime <= kFreshSeconds;
+  return true;
+}
+
+// Waits (bounded) for a set that may be half-made to be initialised; a
+// creator that died in between leaves it at 0, which is still usable.
 Status AwaitInitialised(int id) {
   for (int i = 0; i < 200; i++) {
-    struct semid_ds ds {};
-    semun arg;
-    arg.buf = &ds;
-    if (semctl(id, 0, IPC_STAT, arg) != 0) return Fail("semctl");
-    if (ds.sem_otime != 0) break;
+    bool half = false;
+    if (!MaybeHalfMade(id, &half)) return Fail("semctl");
+    if (!half) break;
     usleep(1000);
   }
   return Status{};

@@ -8,7 +8,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { IPCBuffer, Semaphore } = require('..')
-const { withCleanup, runChild, nobody, notRoot, skipIf, freshSemaphore, uniqueKey, uniqueName, uniquePath } = require('./helpers')
+const { withCleanup, runChild, nobody, notRoot, skipIf, cannotRun, freshSemaphore, uniqueKey, uniqueName, uniquePath } = require('./helpers')
 
 const fresh = freshSemaphore
 
@@ -173,10 +173,7 @@ int main(int argc, char** argv) {
   return 0;
 }
 `
-const cc = spawnSync('cc', ['--version']).status === 0
-const ccTest = cc ? foreign : foreign.skip
-
-ccTest('a set made with semget + SETVAL by a C program opens at once (< 20 ms), with its value', () =>
+skipIf(cannotRun('cc', ['--version']), foreign)('a set made with semget + SETVAL by a C program opens at once (< 20 ms), with its value', () =>
   withCleanup(async (cleanup) => {
     const dir = uniquePath('textbook')
     fs.mkdirSync(dir)

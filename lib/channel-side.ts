@@ -11,10 +11,9 @@ import { WaitQueue } from './wait-queue'
 /** A pending asynchronous operation of this object (send, reserve, receive). */
 export interface Op {
   readonly kind: number
-  /** Sends: the record type and payload (bytes, or text whose byte length is `length`). */
+  /** Sends: the record type and payload (bytes, or text whose UTF-8 length is `length`); reserve: `length`. */
   type: number
-  bytes: Uint8Array | undefined
-  text: string | undefined
+  data: Uint8Array | string
   length: number
   resolve(value: unknown): void
   reject(reason: unknown): void

@@ -123,6 +123,9 @@ export class Channel {
   #recvWindow: ArrayBuffer | undefined
   /** Set by #takeHeld for #decode: the type of the record just taken. */
   #takenType = 0
+  /** Set by #encode: the record type and what to write. */
+  #type = 0
+  #data: Uint8Array | string = ''
   /** Set by #fit: where the record goes, and the WRAP bytes before it. */
   #at = 0
   #pad = 0
@@ -196,11 +199,11 @@ export class Channel {
 
   /** Sends `value` now if there is room; false when the ring is full. Never waits. */
   trySend(value: unknown): boolean {
-    const [type, bytes, text, length] = this.#encode(value)
+    const length = this.#encode(value)
     this.#check()
     const side = this.#send
     if (side.ops.length > 0 || side.held !== undefined || !side.lock.tryAcquire()) return false
-    return this.#sent(this.#putHeld(side.lock, type, bytes, text, length))
+    return this.#sent(this.#putHeld(side.lock, this.#type, this.#data, length))
   }
 
   /**
@@ -208,12 +211,14 @@ export class Channel {
    * ms (undefined: forever). false on timeout, and then nothing was sent.
    */
   sendSync(value: unknown, timeout?: number): boolean {
-    const [type, bytes, text, length] = this.#encode(value)
+    const length = this.#encode(value)
     const side = this.#send
     // The common case: nothing queued, the lock free, room in the ring.
     if (timeout === undefined && !this.#closed && side.ops.length === 0 && side.held === undefined && side.lock.tryAcquire()) {
-      if (this.#sent(this.#putHeld(side.lock, type, bytes, text, length))) return true
+      if (this.#sent(this.#putHeld(side.lock, this.#type, this.#data, length))) return true
     }
+    const type = this.#type
+    const data = this.#data
     const ms = check.timeout(timeout)
     this.#check()
     if (side.ops.length > 0 || side.held !== undefined) {
@@ -222,11 +227,11 @@ export class Channel {
       throw new IPCError(-EDEADLK, 'futex', this.#subject, 'this Channel has asynchronous sends pending or a slot reserved')
     }
     const deadline = ms === undefined ? Infinity : performance.now() + ms
-    const needed = length < 0 ? Buffer.byteLength(text!) : length
+    const needed = length < 0 ? Buffer.byteLength(data as string) : length
     const size = L.recordSize(needed)
     for (;;) {
       if (!this.#lockSync(side, deadline)) return false
-      if (this.#sent(this.#putHeld(side.lock, type, bytes, text, needed))) return true
+      if (this.#sent(this.#putHeld(side.lock, type, data, needed))) return true
       const left = deadline - performance.now()
       if (left <= 0) return false
       if (!this.#spinForRoom(size)) {
@@ -238,19 +243,19 @@ export class Channel {
 
   /** Sends `value`, waiting (off the event loop) while the ring is full. */
   send(value: unknown, options?: ChannelWaitOptions): Promise<void> {
-    let type: number, bytes: Uint8Array | undefined, text: string | undefined, length: number
+    let length: number
     try {
-      ;[type, bytes, text, length] = this.#encode(value)
+      length = this.#encode(value)
       const side = this.#send
       if (options === undefined && !this.#closed && side.ops.length === 0 && side.held === undefined && side.lock.tryAcquire()) {
-        if (this.#sent(this.#putHeld(side.lock, type, bytes, text, length))) return Promise.resolve()
+        if (this.#sent(this.#putHeld(side.lock, this.#type, this.#data, length))) return Promise.resolve()
       }
       this.#check()
-      if (length < 0) length = Buffer.byteLength(text!)
+      if (length < 0) length = Buffer.byteLength(this.#data as string)
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.#enqueue(this.#send, SEND, options, type, bytes, text, length) as Promise<void>
+    return this.#enqueue(this.#send, SEND, options, this.#type, this.#data, length) as Promise<void>
   }
 
   /** true when #put published; false when full; throws once sealed. */
@@ -271,7 +276,7 @@ export class Channel {
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.#enqueue(this.#send, RESERVE, options, L.BYTES, undefined, undefined, n) as Promise<ReservedSlot>
+    return this.#enqueue(this.#send, RESERVE, options, L.BYTES, '', n) as Promise<ReservedSlot>
   }
 
   // ---- receiving ----------------------------------------------------------
@@ -340,7 +345,7 @@ export class Channel {
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.#enqueue(this.#recv, kind, options, 0, undefined, undefined, 0)
+    return this.#enqueue(this.#recv, kind, options, 0, '', 0)
   }
 
   /** `for await (const v of ch)`: every message until the channel is sealed and drained (or the loop breaks). */
@@ -442,28 +447,38 @@ export class Channel {
     if (this.#closed) throw closedError('Channel')
   }
 
-  /** [type, bytes, text, length]: length -1 for a string whose UTF-8 length is not known yet. */
-  #encode(value: unknown): [number, Uint8Array | undefined, string | undefined, number] {
+  /**
+   * Sets #type and #data (the bytes or the text to write) for `value`, and
+   * returns the payload's length: -1 for a string whose UTF-8 length is not
+   * known yet. (Fields, not a returned tuple: nothing allocated per send.)
+   */
+  #encode(value: unknown): number {
     if (typeof value === 'string') {
+      this.#type = L.STRING
+      this.#data = value
       // UTF-8 takes at least one byte per UTF-16 unit and at most three.
       if (value.length > this.#max) throw tooLarge(value.length, this.#max)
-      if (value.length * 3 <= this.#max) return [L.STRING, undefined, value, -1]
+      if (value.length * 3 <= this.#max) return -1
       const length = Buffer.byteLength(value)
       if (length > this.#max) throw tooLarge(length, this.#max)
-      return [L.STRING, undefined, value, length]
+      return length
     }
     if (value instanceof Uint8Array) {
       if (value.length > this.#max) throw tooLarge(value.length, this.#max)
-      return [L.BYTES, value, undefined, value.length]
+      this.#type = L.BYTES
+      this.#data = value
+      return value.length
     }
     const bytes = serialize(value)
     if (bytes.length > this.#max) throw tooLarge(bytes.length, this.#max)
-    return [L.VALUE, bytes, undefined, bytes.length]
+    this.#type = L.VALUE
+    this.#data = bytes
+    return bytes.length
   }
 
   /** Writes one record, holding the senders' lock, and releases the lock. PUT, FULL or SEALED. */
-  #putHeld(lock: Mutex, type: number, bytes: Uint8Array | undefined, text: string | undefined, length: number): number {
-    const got = this.#put(type, bytes, text, length)
+  #putHeld(lock: Mutex, type: number, data: Uint8Array | string, length: number): number {
+    const got = this.#put(type, data, length)
     lock.release()
     return got
   }
@@ -473,26 +488,27 @@ export class Channel {
    * SEALED. The record is written, then published by one store of TAIL: a
    * sender killed before that store leaves nothing visible.
    */
-  #put(type: number, bytes: Uint8Array | undefined, text: string | undefined, length: number): number {
+  #put(type: number, data: Uint8Array | string, length: number): number {
     if (length < 0) {
+      const text = data as string
       // A string of unknown UTF-8 length: write it straight in when it surely fits.
       const h = this.#h
       if (h[L.SEALED] !== 0) return SEALED
       const tail = h[L.TAIL]
       const off = tail & this.#mask
-      const most = L.RECORD_HEADER + text!.length * 3
+      const most = L.RECORD_HEADER + text.length * 3
       if (most <= this.#cap - off && most <= this.#cap - ((tail - Atomics.load(h, L.HEAD)) >>> 0)) {
-        const written = this.#ring.write(text!, off + L.RECORD_HEADER, 'utf8')
+        const written = this.#ring.write(text, off + L.RECORD_HEADER, 'utf8')
         this.#publish(tail, off, 0, type, written)
         return PUT
       }
-      length = Buffer.byteLength(text!)
+      length = Buffer.byteLength(text)
     }
     const got = this.#fit(length)
     if (got !== PUT) return got
     const start = this.#at + L.RECORD_HEADER
-    if (bytes !== undefined) this.#ring.set(bytes, start)
-    else if (text !== undefined) this.#ring.write(text, start, 'utf8')
+    if (typeof data === 'string') this.#ring.write(data, start, 'utf8')
+    else this.#ring.set(data, start)
     this.#publish(this.#h[L.TAIL], this.#at, this.#pad, type, length)
     return PUT
   }
@@ -650,7 +666,7 @@ export class Channel {
 
   // ---- asynchronous operations ------------------------------------------
 
-  #enqueue(side: Side, kind: number, options: ChannelWaitOptions | undefined, type: number, bytes: Uint8Array | undefined, text: string | undefined, length: number): Promise<unknown> {
+  #enqueue(side: Side, kind: number, options: ChannelWaitOptions | undefined, type: number, data: Uint8Array | string, length: number): Promise<unknown> {
     let ms: number | undefined
     let signal: AbortSignal | undefined
     try {
@@ -662,7 +678,7 @@ export class Channel {
     }
     if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise((resolve, reject) => {
-      const op: Op = { kind, type, bytes, text, length, resolve, reject, timer: undefined, signal, onAbort: undefined, waiting: undefined, done: false }
+      const op: Op = { kind, type, data, length, resolve, reject, timer: undefined, signal, onAbort: undefined, waiting: undefined, done: false }
       if (ms === 0) {
         // One attempt, now: behind this object's earlier operations there is none.
         const first = side.ops.length === 0 && side.held === undefined
@@ -762,12 +778,12 @@ export class Channel {
   #sendHeld(op: Op, lock: Mutex): number {
     const side = this.#send
     const reserve = op.kind === RESERVE
-    let got = reserve ? this.#fit(op.length) : this.#put(op.type, op.bytes, op.text, op.length)
+    let got = reserve ? this.#fit(op.length) : this.#put(op.type, op.data, op.length)
     if (got === FULL) {
       // Announce, then look again: a receiver that made room meanwhile either
       // sees the bit (and wakes us) or left the room we see now.
       const ev = side.announce()
-      got = reserve ? this.#fit(op.length) : this.#put(op.type, op.bytes, op.text, op.length)
+      got = reserve ? this.#fit(op.length) : this.#put(op.type, op.data, op.length)
       if (got === FULL) {
         lock.release()
         return ev

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <mqueue.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -249,6 +250,36 @@ static double counter(long ops, int procs) {
 static double counter2(long ops, const char *name) { return counter(ops, 2); }
 static double counter4(long ops, const char *name) { return counter(ops, 4); }
 
+// --- POSIX message queue: a child mq_sends OPS 64-byte messages, this process
+// mq_receives them (the queue holds the default msg_max of 10). ns per message.
+static double mq_pair(long ops, const char *name) {
+  struct mq_attr attr = {.mq_maxmsg = 10, .mq_msgsize = 64};
+  mq_unlink(name);
+  mqd_t q = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
+  if (q == (mqd_t)-1) die("mq_open");
+  char msg[64];
+  memset(msg, 7, sizeof msg);
+  double t0 = now_ns();
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    for (long i = 0; i < ops; i++) {
+      if (mq_send(q, msg, sizeof msg, 0) != 0) _exit(1);
+    }
+    _exit(0);
+  }
+  for (long i = 0; i < ops; i++) {
+    if (mq_receive(q, msg, sizeof msg, NULL) != (ssize_t)sizeof msg) die("mq_receive");
+  }
+  double t = now_ns() - t0;
+  int status;
+  waitpid(pid, &status, 0);
+  mq_close(q);
+  mq_unlink(name);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("mq_send");
+  return t / ops;
+}
+
 static const struct {
   const char *name;
   const char *unit;
@@ -264,6 +295,7 @@ static const struct {
   {"shm_cycle", "ns", shm_cycle},
   {"counter2", "ns", counter2},
   {"counter4", "ns", counter4},
+  {"mq_pair", "ns", mq_pair},
 };
 
 int main(int argc, char **argv) {

@@ -86,6 +86,7 @@ async function perOpAsync(fn, count) {
 function peer(role, args, options = {}) {
   const child = fork(path.join(__dirname, 'peer.js'), [role, ...args.map(String)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...(options.extraStdio || [])],
+    serialization: options.serialization,
   })
   const queue = []
   const waiting = []
@@ -578,6 +579,123 @@ async function kitRing() {
   }
 }
 
+// --- Channel: messages between processes -------------------------------------------------
+
+/** A fresh Channel, unlinked at once (its peers open it by name before `ready`). */
+function freshChannel(options) {
+  const { Channel } = kit('Channel')
+  const name = uniqueName('chan')
+  return { ch: Channel.open(name, { capacity: 1 << 20, ...options }), name }
+}
+
+/**
+ * ns per message (or GB/s when `bytesEach`) of `senders` peers sending through
+ * one channel to this process, which receives with `receive(count)`.
+ */
+function chanThroughput(id, what, receive, { senders = 1, full, quick, bytesEach, capacity } = {}) {
+  return async () => {
+    const { ch, name } = freshChannel(capacity ? { capacity, maxMessage: capacity - 8 } : undefined)
+    const peers = []
+    try {
+      for (let i = 0; i < senders; i++) peers.push(peer('chan-send', [name, what]))
+      for (const p of peers) await p.next()
+      const run = async (count) => {
+        const each = Math.max(1, Math.floor(count / senders))
+        const t0 = now()
+        for (const p of peers) p.send({ count: each })
+        await receive(ch, each * senders)
+        const ns = elapsedNs(t0)
+        for (const p of peers) await p.next()
+        return bytesEach ? (each * senders * bytesEach) / ns : ns / (each * senders)
+      }
+      const figures = bytesEach ? await samples(() => run(n(full, quick))) : await timed(run, n(full, quick))
+      return { [id]: { unit: bytesEach ? 'GB/s' : 'ns', samples: figures } }
+    } finally {
+      for (const p of peers) await p.stop()
+      ch.unlink()
+      ch.close()
+    }
+  }
+}
+
+const receiveSync = (ch, count) => {
+  for (let i = 0; i < count; i++) ch.receiveSync()
+}
+const receiveIterate = async (ch, count) => {
+  let i = 0
+  if (count > 0) {
+    for await (const v of ch) if (++i === count) break
+  }
+}
+const receiveViews = async (ch, count) => {
+  for (let i = 0; i < count; i++) (await ch.receive({ copy: false })).release()
+}
+
+/** process.send pipelined from a peer: ns per message (counted straight from 'message' events). */
+function processSendThroughput(id, what, serialization) {
+  return async () => {
+    const child = fork(path.join(__dirname, 'peer.js'), ['send-ipc', what], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization })
+    let onMessage = null
+    child.on('message', (m) => onMessage(m))
+    await new Promise((resolve) => (onMessage = resolve))
+    const run = (count) =>
+      new Promise((resolve) => {
+        let got = 0
+        let ns = 0
+        const t0 = now()
+        onMessage = (m) => {
+          if (m === 'sent') return resolve(ns / count)
+          if (++got === count) ns = elapsedNs(t0)
+        }
+        child.send({ count })
+      })
+    try {
+      return { [id]: { unit: 'ns', samples: await timed(run, n(200000, 20000)) } }
+    } finally {
+      child.kill()
+    }
+  }
+}
+
+/** Request/response round trips over two channels (a peer echoes): ns per round trip. */
+function chanRequestResponse(mode) {
+  return async () => {
+    const { ch: req, name: reqName } = freshChannel({ capacity: 65536 })
+    const { ch: res, name: resName } = freshChannel({ capacity: 65536 })
+    const p = peer('chan-echo', [reqName, resName, mode])
+    const message = Buffer.alloc(64, 7)
+    const run =
+      mode === 'sync'
+        ? (count) => {
+            const t0 = now()
+            for (let i = 0; i < count; i++) {
+              req.sendSync(message)
+              res.receiveSync()
+            }
+            return elapsedNs(t0) / count
+          }
+        : async (count) => {
+            const t0 = now()
+            for (let i = 0; i < count; i++) {
+              await req.send(message)
+              await res.receive()
+            }
+            return elapsedNs(t0) / count
+          }
+    try {
+      await p.next()
+      return { [`kit.chan_rr_${mode}`]: { unit: 'ns', samples: await timed(run, mode === 'sync' ? n(200000, 20000) : n(20000, 3000)) } }
+    } finally {
+      req.seal()
+      await p.stop()
+      for (const ch of [req, res]) {
+        ch.unlink()
+        ch.close()
+      }
+    }
+  }
+}
+
 // --- Buffer operations -------------------------------------------------------------------
 
 // Each buffer kind lives in a process of its own (bench/peer.js 'buffer-ops'):
@@ -684,6 +802,18 @@ const jobs = {
   'kit.ring_bulk': kitRing,
   bufops: bufferOps,
   'kit.cycle': kitCycle,
+  'kit.chan_sync': chanThroughput('kit.chan_sync', 'sync64', receiveSync, { full: 4000000, quick: 400000 }),
+  'kit.chan_async': chanThroughput('kit.chan_async', 'async64', receiveIterate, { full: 2000000, quick: 200000 }),
+  'kit.chan_object': chanThroughput('kit.chan_object', 'object', receiveSync, { full: 500000, quick: 50000 }),
+  'kit.chan_4to1': chanThroughput('kit.chan_4to1', 'sync64', receiveSync, { senders: 4, full: 4000000, quick: 400000 }),
+  'kit.chan_mib_zero': chanThroughput('kit.chan_mib_zero', 'mib-zero', receiveViews, { full: 1024, quick: 256, bytesEach: CHUNK, capacity: 8 * CHUNK }),
+  'kit.chan_mib_copy': chanThroughput('kit.chan_mib_copy', 'mib-copy', receiveSync, { full: 1024, quick: 256, bytesEach: CHUNK, capacity: 8 * CHUNK }),
+  'kit.chan_rr_sync': chanRequestResponse('sync'),
+  'kit.chan_rr_async': chanRequestResponse('async'),
+  'alt.process_send_json': processSendThroughput('alt.process_send_json', 'string64', 'json'),
+  'alt.process_send_advanced': processSendThroughput('alt.process_send_advanced', 'string64', 'advanced'),
+  'alt.process_send_object': processSendThroughput('alt.process_send_object', 'object', 'advanced'),
+  'c.mq_pair': cJob('mq_pair', 1000000, 200000),
   'alt.shmta_cycle': shmtaCycle,
 }
 

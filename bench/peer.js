@@ -27,7 +27,68 @@ function bulkWriter(stream, chunks) {
   reply('ready')
 }
 
+// What the channel and process.send senders send: a 64-byte Buffer or string, or a small object.
+const OBJECT = (i) => ({ id: i, name: 'job-' + i, tags: ['queue', 'bench', 'small'] })
+
 const roles = {
+  // Channel sender: on each message { count }, sends `count` messages of `what`
+  // (sync64 | async64 | object | mib-zero | mib-copy), then replies 'sent'.
+  'chan-send'(name, what) {
+    const { Channel } = require('..')
+    const ch = Channel.open(name, { create: false })
+    const bytes = Buffer.alloc(what.startsWith('mib') ? CHUNK : 64, 7)
+    process.on('message', async ({ count }) => {
+      if (what === 'sync64') for (let i = 0; i < count; i++) ch.sendSync(bytes)
+      else if (what === 'async64') for (let i = 0; i < count; i++) await ch.send(bytes)
+      else if (what === 'object') for (let i = 0; i < count; i++) ch.sendSync(OBJECT(i))
+      else if (what === 'mib-copy') for (let i = 0; i < count; i++) ch.sendSync(bytes)
+      else if (what === 'mib-zero') {
+        for (let i = 0; i < count; i++) {
+          const slot = await ch.reserve(CHUNK)
+          slot.buffer.set(bytes)
+          slot.commit()
+        }
+      }
+      reply('sent')
+    })
+    process.on('disconnect', () => ch.close())
+    reply('ready')
+  },
+
+  // Channel request/response: answer each request on `requests` with the same value on `responses`.
+  async 'chan-echo'(requests, responses, mode) {
+    const { Channel } = require('..')
+    const req = Channel.open(requests, { create: false })
+    const res = Channel.open(responses, { create: false })
+    reply('ready')
+    if (mode === 'sync') {
+      for (let r; (r = req.receiveSync()) !== undefined; ) res.sendSync(r.value)
+    } else {
+      for await (const v of req) await res.send(v)
+    }
+    req.close()
+    res.close()
+  },
+
+  // process.send sender: on each message { count }, sends `count` messages of
+  // `what` (string64 | object) as fast as the channel takes them, then 'sent'.
+  'send-ipc'(what) {
+    const text = 'x'.repeat(64)
+    process.on('message', ({ count }) => {
+      let i = 0
+      const pump = () => {
+        while (i < count) {
+          const ok = process.send(what === 'object' ? OBJECT(i) : text)
+          i++
+          if (!ok) return setImmediate(pump)
+        }
+        reply('sent')
+      }
+      pump()
+    })
+    reply('ready')
+  },
+
   // process.send ping-pong: send every message straight back.
   'echo-ipc'() {
     process.on('message', (m) => reply(m))

@@ -66,29 +66,32 @@ export class Side {
   }
 
   /**
-   * Announces a sleeper: sets the event word's sleeper bit and returns the
-   * value to sleep on. The caller checks its condition again afterwards.
+   * The event word's value now, to sleep on: the caller checks its condition
+   * afterwards, and any change after this read ends the sleep.
    */
-  announce(): number {
-    return Atomics.or(this.#h, this.#event, 1) | 1
+  observe(): number {
+    return Atomics.load(this.#h, this.#event)
   }
 
-  /** After a change the sleepers wait for: wakes them if the bit says any sleep. */
-  wakeIfSleeping(): void {
+  /**
+   * After a change this side's sleepers wait for: counts it in the event word
+   * (+2) and, if a sleeper announced itself (bit 0), clears the bit and wakes.
+   */
+  changed(): void {
     const h = this.#h
-    const w = Atomics.load(h, this.#event)
-    if ((w & 1) === 0) return
-    Atomics.store(h, this.#event, (w + 2) & ~1)
+    const old = Atomics.add(h, this.#event, 2)
+    if ((old & 1) === 0) return
+    Atomics.compareExchange(h, this.#event, old + 2, (old + 2) & ~1)
     words.wordWake(h, this.#event, INT32_MAX)
   }
 
-  /** Wakes every sleeper whatever the bit says (seal). */
+  /** Wakes every sleeper (seal). */
   wakeAll(): void {
     Atomics.add(this.#h, this.#event, 2)
     words.wordWake(this.#h, this.#event, INT32_MAX)
   }
 
-  /** Blocks this thread until the event word leaves `value` or `ms` pass. */
+  /** Blocks this thread until the event word (bit 0 aside) leaves `value` or `ms` pass. */
   sleepSync(value: number, ms: number): void {
     const h = this.#h
     Atomics.add(h, this.#sleepers, 1)
@@ -99,7 +102,7 @@ export class Side {
     }
   }
 
-  /** Resolves when the event word leaves `value`, after `ms`, or when `signal` aborts. Never rejects. */
+  /** Resolves when the event word (bit 0 aside) leaves `value`, after `ms`, or when `signal` aborts. Never rejects. */
   async sleep(value: number, ms: number, signal: AbortSignal): Promise<void> {
     const h = this.#h
     this.#queue ??= this.#openQueue()

@@ -93,7 +93,7 @@ const EMPTY: unknown = Symbol('empty')
 /** Longest a single sleep lasts before the sleeper looks again (a waker that died leaves no wake-up). */
 const SLICE_MS = 200
 /** Polls before sleeping: a peer on another core usually answers within them. */
-const SPIN = 2000
+const SPIN = 500
 const DEFAULT_CAPACITY = 1 << 20
 const PAGE = Math.max(4096, shm.PAGE_SIZE)
 const HEADER_BYTES = 2 * PAGE
@@ -126,6 +126,8 @@ export class Channel {
   /** Set by #encode: the record type and what to write. */
   #type = 0
   #data: Uint8Array | string = ''
+  /** Set with #attempt's SLEEP: the event word's value to sleep on. */
+  #sleepValue = 0
   /** Set by #fit: where the record goes, and the WRAP bytes before it. */
   #at = 0
   #pad = 0
@@ -235,7 +237,7 @@ export class Channel {
       const left = deadline - performance.now()
       if (left <= 0) return false
       if (!this.#spinForRoom(size)) {
-        const ev = side.announce()
+        const ev = side.observe()
         if (!this.#roomFor(size)) side.sleepSync(ev, Math.min(left, SLICE_MS))
       }
     }
@@ -314,7 +316,7 @@ export class Channel {
       const left = deadline - performance.now()
       if (left <= 0) return undefined
       if (!this.#spinForMessage()) {
-        const ev = side.announce()
+        const ev = side.observe()
         if (!this.#nonEmpty() && Atomics.load(this.#h, L.SEALED) === 0) side.sleepSync(ev, Math.min(left, SLICE_MS))
       }
     }
@@ -540,7 +542,7 @@ export class Channel {
       // It fits neither before the end nor, yet, after it: hand the end over
       // now (a WRAP record alone), so it fits at the start once receivers make room.
       Atomics.store(h, L.TAIL, (tail + toEnd) | 0)
-      this.#recv.wakeIfSleeping()
+      this.#recv.changed()
       return FULL
     }
     this.#at = 0
@@ -554,7 +556,7 @@ export class Channel {
     r32[off >> 2] = length
     r32[(off >> 2) + 1] = type
     Atomics.store(this.#h, L.TAIL, (tail + pad + L.recordSize(length)) | 0)
-    this.#recv.wakeIfSleeping()
+    this.#recv.changed()
   }
 
   /** Whether a record of `need` bytes fits now (before or after the ring's end). */
@@ -634,7 +636,7 @@ export class Channel {
     }
     if (head !== h[L.HEAD]) {
       Atomics.store(h, L.HEAD, head)
-      this.#send.wakeIfSleeping()
+      this.#send.changed()
     }
     lock.release()
     return out
@@ -743,9 +745,9 @@ export class Channel {
           }
           next = side === this.#send ? this.#sendHeld(op, lock) : this.#receiveHeld(op, lock)
         }
-        if (next === DONE || next === AGAIN) continue
+        if (next !== SLEEP) continue
         const waiting = (op.waiting = new AbortController())
-        await side.sleep(next, SLICE_MS, waiting.signal)
+        await side.sleep(this.#sleepValue, SLICE_MS, waiting.signal)
         op.waiting = undefined
       }
     } finally {
@@ -753,7 +755,7 @@ export class Channel {
     }
   }
 
-  /** One try of `op`: DONE (settled, or holding a slot or view), AGAIN, BUSY (another holds the lock), or an event value to sleep on. */
+  /** One try of `op`: DONE (settled, or holding a slot or view), AGAIN, BUSY (another holds the lock), or SLEEP (on #sleepValue). */
   #attempt(side: Side, op: Op): number {
     if (side === this.#send) {
       if (!this.#spinLock(side)) return BUSY
@@ -766,8 +768,8 @@ export class Channel {
         return DONE
       }
       if (!this.#spinForMessage()) {
-        const ev = side.announce()
-        if (!this.#nonEmpty() && Atomics.load(h, L.SEALED) === 0) return ev
+        const ev = side.observe()
+        if (!this.#nonEmpty() && Atomics.load(h, L.SEALED) === 0) return this.#sleep(ev)
       }
       return AGAIN
     }
@@ -780,13 +782,13 @@ export class Channel {
     const reserve = op.kind === RESERVE
     let got = reserve ? this.#fit(op.length) : this.#put(op.type, op.data, op.length)
     if (got === FULL) {
-      // Announce, then look again: a receiver that made room meanwhile either
-      // sees the bit (and wakes us) or left the room we see now.
-      const ev = side.announce()
+      // Observe, then look again: room made after the first look either
+      // shows now or changes the event word we sleep on.
+      const ev = side.observe()
       got = reserve ? this.#fit(op.length) : this.#put(op.type, op.data, op.length)
       if (got === FULL) {
         lock.release()
-        return ev
+        return this.#sleep(ev)
       }
     }
     if (got === SEALED) {
@@ -815,6 +817,11 @@ export class Channel {
     if (got === EMPTY) return AGAIN
     this.#settle(side, op, undefined, this.#decode(got))
     return DONE
+  }
+
+  #sleep(value: number): number {
+    this.#sleepValue = value
+    return SLEEP
   }
 
   /** Takes `side`'s lock without leaving the event loop: a few tries (its holders hold it briefly). */
@@ -866,7 +873,7 @@ export class Channel {
       if (r32[(off >> 2) + 1] !== L.WRAP) break
       head = (head + this.#cap - off) | 0
       Atomics.store(h, L.HEAD, head)
-      this.#send.wakeIfSleeping()
+      this.#send.changed()
     }
     if (head === tail) {
       lock.release()
@@ -893,7 +900,7 @@ export class Channel {
       this.#recv.held = undefined
       if (!this.#closed) {
         Atomics.store(h, L.HEAD, (head + size) | 0)
-        this.#send.wakeIfSleeping()
+        this.#send.changed()
       }
       lock.release()
       void this.#pump(this.#recv)
@@ -924,10 +931,11 @@ export class Channel {
   }
 }
 
-// #attempt's answers besides an event value (always odd).
+// #attempt's answers.
 const DONE = 0
-const AGAIN = 2
-const BUSY = 4
+const AGAIN = 1
+const BUSY = 2
+const SLEEP = 3
 
 function capacityOf(value: unknown): number {
   const n = check.integer(value, 'options.capacity', 1, L.MAX_CAPACITY)

@@ -44,6 +44,23 @@ test('counter: bad flags exit 2 with a message', async () => {
   assert.match(stderr, /--procs must be a positive integer/)
 })
 
+test('job-queue: every job done exactly once by the forked workers, and a rate', async () => {
+  const { code, stdout, stderr } = await run('job-queue.js', ['--workers', '3', '--jobs', '3000'], 60000)
+  assert.is(stderr, '')
+  assert.match(stdout, /^3000 jobs, 3 workers: \d+ \+ \d+ \+ \d+ jobs each\n/)
+  const each = /workers: (\d+) \+ (\d+) \+ (\d+)/.exec(stdout).slice(1).map(Number)
+  assert.is(each[0] + each[1] + each[2], 3000)
+  assert.match(stdout, /results  3000 \(3000 distinct\), checksum 13504500\n/)
+  assert.match(stdout, /time {5}\d+\.\d{3} s, [\d,]+ jobs\/s\n$/)
+  assert.is(code, 0)
+})
+
+test('job-queue: bad flags exit 2 with a message', async () => {
+  const { code, stderr } = await run('job-queue.js', ['--workers', '0'])
+  assert.is(code, 2)
+  assert.match(stderr, /--workers must be a positive integer/)
+})
+
 test('share-buffer: the child reads what the parent wrote and answers in place', async () => {
   const { code, stdout } = await run('share-buffer.js')
   assert.is(code, 0)
@@ -91,7 +108,7 @@ test('constructor-forms: the legacy call forms give the documented kinds and byt
 })
 
 test('every example is tested here', () => {
-  const tested = ['counter.js', 'share-buffer.js', 'file-counter.js', 'producer-consumer.js', 'constructor-forms.js']
+  const tested = ['counter.js', 'share-buffer.js', 'file-counter.js', 'producer-consumer.js', 'constructor-forms.js', 'job-queue.js']
   assert.equal(fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.js')).sort(), tested.sort())
 })
 

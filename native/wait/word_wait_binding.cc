@@ -31,13 +31,16 @@ uint32_t* WordOf(const Napi::Value& view, const Napi::Value& index) {
 // Bit pattern of a JavaScript int32 or uint32.
 uint32_t Bits(const Napi::Value& v) { return static_cast<uint32_t>(v.As<Napi::Number>().Int64Value()); }
 
+// Synchronous waits of this process spin for as long as recent ones took.
+AdaptiveSpin syncSpin;
+
 // waitSync(view, index, expected, timeoutMs) -> false if timed out; true if
 // woken or the word differs. Blocks this thread.
 Napi::Value JsWaitSync(const Napi::CallbackInfo& info) {
   uint32_t* word = WordOf(info[0], info[1]);
   int64_t limit = ipc::LimitNsFromMs(info[3].As<Napi::Number>().DoubleValue());
   int64_t until = limit == ipc::kForever ? ipc::kForever : ipc::MonotonicNs() + limit;
-  return Napi::Boolean::New(info.Env(), WordWaitUntil(word, Bits(info[2]), until) == 0);
+  return Napi::Boolean::New(info.Env(), WordWaitUntil(word, Bits(info[2]), until, &syncSpin) == 0);
 }
 
 // wake(view, index, count) -> how many were woken.
@@ -47,9 +50,10 @@ Napi::Value JsWake(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), WordWake(word, count < 1 ? 1 : count));
 }
 
-// A wait settles (with value 0) once the word differs from the value set by
-// Expect(). The word lives in a JavaScript mapping: Retire() (before
-// unmapping) stops the attempts and waits out the one in progress.
+// A wait settles (with value 0) once the word (bit 0 aside) differs from the
+// value set by Expect(); the thread spins a while first (adaptive_spin.h).
+// The word lives in a JavaScript mapping: Retire() (before unmapping) stops
+// the attempts and waits out the one in progress.
 class WordSource : public Source {
  public:
   explicit WordSource(uint32_t* word) : word_(word) {}
@@ -60,11 +64,13 @@ class WordSource : public Source {
       if (retired_) return Result::Again();
       busy_ = true;
     }
-    int err = WordWaitUntil(word_, expected_.load(), ipc::ToNs(until));
+    uint32_t expected = expected_.load();
+    WordWaitUntil(word_, expected, ipc::ToNs(until), &spin_);
+    bool changed = WordChanged(word_, expected);
     std::lock_guard<std::mutex> guard(mu_);
     busy_ = false;
     idle_.notify_all();
-    if (retired_ || err == ETIMEDOUT || __atomic_load_n(word_, __ATOMIC_SEQ_CST) == expected_.load()) {
+    if (retired_ || !changed) {
       return Result::Again();  // a spurious wake, or a wake-all of others' waits: look again
     }
     return Result::Acquired(0);
@@ -86,6 +92,7 @@ class WordSource : public Source {
  private:
   uint32_t* word_;
   std::atomic<uint32_t> expected_{0};
+  AdaptiveSpin spin_;
   std::mutex mu_;
   std::condition_variable idle_;
   bool busy_ = false;

@@ -6,6 +6,7 @@ import { IPCError } from './errors'
 import type { IPCBuffer } from './ipc-buffer'
 import { mutexOver, type Mutex } from './mutex'
 import { wait as words, type Handle } from './native'
+import type { Pending } from './pending'
 import { WaitQueue } from './wait-queue'
 
 /** A pending asynchronous operation of this object (send, reserve, receive). */
@@ -15,11 +16,8 @@ export interface Op {
   type: number
   data: Uint8Array | string
   length: number
-  resolve(value: unknown): void
-  reject(reason: unknown): void
-  timer: NodeJS.Timeout | undefined
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
+  /** Its promise, deadline and abort listener. */
+  pending: Pending<unknown>
   /** Aborts what this op waits for right now (the lock, or the event word). */
   waiting: AbortController | undefined
   done: boolean

@@ -8,6 +8,7 @@ import { shm } from './native'
 import * as check from './validate'
 import * as L from './channel-layout'
 import { Side, type Op } from './channel-side'
+import { Pending } from './pending'
 
 export interface ChannelOptions {
   /** Ring bytes, rounded up to a power of two (256 B .. 1 GiB). Default 1 MiB when this call creates the channel. */
@@ -680,7 +681,13 @@ export class Channel {
     }
     if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise((resolve, reject) => {
-      const op: Op = { kind, type, data, length, resolve, reject, timer: undefined, signal, onAbort: undefined, waiting: undefined, done: false }
+      const op: Op = { kind, type, data, length, pending: undefined!, waiting: undefined, done: false }
+      op.pending = new Pending(resolve, reject, {
+        timeout: ms,
+        signal,
+        onTimeout: () => this.#settle(side, op, this.#timedOut()),
+        onAbort: () => this.#settle(side, op, signal!.reason),
+      })
       if (ms === 0) {
         // One attempt, now: behind this object's earlier operations there is none.
         const first = side.ops.length === 0 && side.held === undefined
@@ -690,11 +697,6 @@ export class Channel {
         return
       }
       side.ops.push(op)
-      if (ms !== undefined) op.timer = setTimeout(() => this.#settle(side, op, this.#timedOut()), ms)
-      if (signal !== undefined) {
-        op.onAbort = () => this.#settle(side, op, signal.reason)
-        signal.addEventListener('abort', op.onAbort, { once: true })
-      }
       void this.#pump(side)
     })
   }
@@ -709,11 +711,9 @@ export class Channel {
     op.done = true
     const i = side.ops.indexOf(op)
     if (i >= 0) side.ops.splice(i, 1)
-    if (op.timer !== undefined) clearTimeout(op.timer)
-    if (op.onAbort !== undefined) op.signal!.removeEventListener('abort', op.onAbort)
     op.waiting?.abort()
-    if (reason === undefined) op.resolve(value)
-    else op.reject(reason)
+    if (reason === undefined) op.pending.resolve(value)
+    else op.pending.reject(reason)
   }
 
   /**

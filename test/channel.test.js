@@ -172,6 +172,31 @@ test('timeouts and aborts have no effect: nothing sent, nothing taken', () =>
     assert.is(ch.tryReceive(), undefined)
   }))
 
+test('timeouts past setTimeout\'s limit keep waiting, with no warning, until a message comes or the signal aborts', () =>
+  withCleanup(async (cleanup) => {
+    const ch = fresh(cleanup, { capacity: 256 })
+    const warnings = []
+    const onWarning = (w) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    cleanup(() => process.off('warning', onWarning))
+    const ac = new AbortController()
+    const settled = []
+    const receives = [2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER, Infinity].map((timeout) =>
+      ch.receive({ timeout, signal: ac.signal }).then(
+        (v) => settled.push(v),
+        (err) => settled.push(err.code),
+      ),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.equal(settled, [])
+    ch.sendSync('one')
+    await receives[0]
+    ac.abort(Object.assign(new Error('stop'), { code: 'STOP' }))
+    await Promise.all(receives)
+    assert.equal(settled, ['one', 'STOP', 'STOP', 'STOP'])
+    assert.equal(warnings, [])
+  }))
+
 test('async sends queue in order behind a full ring; a receive makes room and they follow', () =>
   withCleanup(async (cleanup) => {
     const ch = fresh(cleanup, { capacity: 256 })

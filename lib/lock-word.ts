@@ -10,27 +10,15 @@ import { releaseSlot, slotForBuffer, type Slot } from './fast-path/slots'
 import { IPCBuffer, type OpenOptions } from './ipc-buffer'
 import { mutex as native, type Handle, type OnSettled } from './native'
 
-const { WORD, START, MAGIC, HOME_NS, HEADER_WORDS, MAGIC_VALUE, OWNER_MASK, FOREIGN } = native.LOCK
+const { WORD, START, OWNER_NS, MAGIC, HEADER_WORDS, MAGIC_VALUE, OWNER_MASK } = native.LOCK
 const { EINVAL } = constants.errno
 
 /** @internal Bytes before a GuardedBuffer's data: the lock's page. */
 export const HEADER_SIZE: number = native.LOCK.HEADER_SIZE
 
-/** Who this JavaScript thread is in a lock word: its thread id and start time. */
-interface Identity {
-  tid: number
-  start: number
-  pidns: number
-}
-let self: Identity | undefined
-
-function identity(): Identity {
-  if (self === undefined) {
-    const [tid, start, pidns] = native.identity()
-    self = { tid, start, pidns }
-  }
-  return self
-}
+// x86 makes stores visible in program order: a plain store of the start time
+// follows the tag's. Elsewhere it is an atomic (release) store.
+const STORES_IN_ORDER = process.arch === 'x64' || process.arch === 'ia32'
 
 /**
  * @internal Opens the shared object a lock (or a GuardedBuffer) lives in:
@@ -46,13 +34,15 @@ export function openNamed(name: unknown, kind: unknown, open: OpenOptions): IPCB
 
 /** @internal The lock word at the start of `map`, as this thread writes and reads it. */
 export class LockWord {
-  /** The header's words (WORD, START, MAGIC, HOME_NS, ...). */
+  /** The header's words (WORD, START, MAGIC, OWNER_NS, ...). */
   readonly view: Int32Array
   /** Our word (thread id | FOREIGN) and start time, as written into the header. */
   readonly mine: number
   readonly start: number
-  /** Outside the lock's home pid namespace: we judge no owner's liveness, and no one judges ours. */
-  readonly foreign: boolean
+  /** Our tag: pid namespace | HAS_TOKEN (native/mutex/lock_word.h), written between the word and the start time. */
+  readonly tag: number
+  /** This thread as the addon knows it, with its liveness token on the object. */
+  readonly #taker: Handle
   /** The header page aliased into the fast path's WebAssembly memory. */
   readonly #slot: Slot | undefined
   readonly #ops: WasmOps | undefined
@@ -65,13 +55,13 @@ export class LockWord {
     if (magic !== 0 && magic !== MAGIC_VALUE) {
       throw new IPCError(-EINVAL, 'open', map.name, 'the object exists and is not an ipc-kit lock')
     }
-    const me = identity()
-    // The first opener's pid namespace is the lock's home; owners outside it are
-    // flagged FOREIGN and no one judges their liveness (their pids mean nothing here).
-    const home = Atomics.compareExchange(this.view, HOME_NS, 0, me.pidns | 0)
-    this.foreign = me.pidns === 0 || (home !== 0 && home !== (me.pidns | 0))
-    this.mine = me.tid | (this.foreign ? FOREIGN : 0)
-    this.start = me.start | 0
+    // A token needs the object's file: POSIX shm and files have one, System V segments not.
+    const path = map.kind === 'posix' || map.kind === 'file' ? (map.name as string) : undefined
+    const [taker, mine, start, tag] = native.taker(this.view, path, map.kind === 'posix')
+    this.#taker = taker
+    this.mine = mine | 0
+    this.start = start | 0
+    this.tag = tag | 0
     this.#slot = slotForBuffer(this, map.buffer, map.byteOffset)
     this.#ops = this.#slot?.ops
     this.#at = (this.#slot?.at ?? 0) + 4 * WORD
@@ -79,11 +69,13 @@ export class LockWord {
 
   /** One compare-and-swap from free to ours; the start time follows. No system call. */
   take(): boolean {
-    if (this.#ops !== undefined) return this.#ops.lock(this.#at, this.mine, this.start) === 0
+    if (this.#ops !== undefined) return this.#ops.lock(this.#at, this.mine, this.start, this.tag) === 0
     const view = this.view
     if (Atomics.compareExchange(view, WORD, 0, this.mine) !== 0) return false
-    // Until this store a waiter sees start 0 and presumes the owner alive.
-    view[START] = this.start
+    // Until the start time is there a waiter presumes the owner alive; then it reads our tag.
+    view[OWNER_NS] = this.tag
+    if (STORES_IN_ORDER) view[START] = this.start
+    else Atomics.store(view, START, this.start)
     return true
   }
 
@@ -108,7 +100,7 @@ export class LockWord {
 
   /** Blocks this thread up to `ms` (undefined: forever); returns an OUTCOME. */
   acquireSync(ms: number | undefined): number {
-    return native.acquireSync(this.view, this.mine >>> 0, this.start >>> 0, this.foreign, ms ?? -1)
+    return native.acquireSync(this.view, this.#taker, ms ?? -1)
   }
 
   /** Wakes one sleeper, after clear() returned WAITERS. */
@@ -118,11 +110,12 @@ export class LockWord {
 
   /** A waiter-engine queue of contended acquires and its source (the handoff in native/mutex/mutex_binding.h). */
   waitQueue(onSettled: OnSettled): { queue: Handle; source: Handle } {
-    return native.waitQueue(this.view, this.mine >>> 0, this.start >>> 0, this.foreign, onSettled)
+    return native.waitQueue(this.view, this.#taker, onSettled)
   }
 
-  /** Gives the fast path's slot back (before the header is unmapped). */
+  /** Gives the token and the fast path's slot back (after the waiter thread retired, before the header is unmapped). */
   close(): void {
+    native.dropToken(this.#taker)
     if (this.#slot !== undefined) releaseSlot(this.#slot)
   }
 }

@@ -103,7 +103,10 @@ export interface LockLayout {
   readonly WORD: number
   readonly START: number
   readonly MAGIC: number
-  readonly HOME_NS: number
+  /** The owner's tag: its pid namespace | HAS_TOKEN. */
+  readonly OWNER_NS: number
+  /** The page's last word: scratch for checking a token's descriptor. */
+  readonly PROBE: number
   /** Words of the header that TypeScript views. */
   readonly HEADER_WORDS: number
   /** Bytes of the lock's page (before a GuardedBuffer's data). */
@@ -113,6 +116,7 @@ export interface LockLayout {
   readonly OWNER_MASK: number
   readonly FOREIGN: number
   readonly WAITERS: number
+  readonly HAS_TOKEN: number
 }
 
 /** @internal What acquireSync returns and what a wait of a mutex queue settles with. */
@@ -126,14 +130,20 @@ export interface LockOutcomes {
 export interface MutexBinding {
   readonly LOCK: LockLayout
   readonly OUTCOME: LockOutcomes
-  /** [thread id, start time (low 32 bits), pid+time namespace id] of the calling thread. */
-  identity(): [number, number, number]
+  /**
+   * The calling thread as it writes itself into the lock at `header`: [taker,
+   * word, start time, tag]; with a liveness token on the object when `path`
+   * names its file (a POSIX shm name if `posix`).
+   */
+  taker(header: Int32Array, path: string | undefined, posix: boolean): [Handle, number, number, number]
+  /** Gives the taker's token up (after retire, before unmapping). */
+  dropToken(taker: Handle): void
   /** Blocks until the lock is taken (ACQUIRED, OWNER_DIED) or timeoutMs passes (NOT_ACQUIRED); timeoutMs < 0: forever. */
-  acquireSync(header: Int32Array, mine: number, start: number, foreign: boolean, timeoutMs: number): number
+  acquireSync(header: Int32Array, taker: Handle, timeoutMs: number): number
   /** Wakes one waiter sleeping on the lock word. */
   wake(header: Int32Array): void
   /** A waiter-engine queue of contended acquires (waits settle with ACQUIRED or OWNER_DIED) and its source. */
-  waitQueue(header: Int32Array, mine: number, start: number, foreign: boolean, onSettled: OnSettled): { queue: Handle; source: Handle }
+  waitQueue(header: Int32Array, taker: Handle, onSettled: OnSettled): { queue: Handle; source: Handle }
   /** JavaScript received the lock a wait settled with. */
   delivered(source: Handle): void
   /** A wait ended and none follows: the attempt in progress ends without the lock. */

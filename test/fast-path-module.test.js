@@ -27,9 +27,12 @@ function memories() {
 // What each function does, in Atomics. `at` is a byte offset: the lock word,
 // or a glibc sem_t (count in the low half of a 64-bit word, sleeping waiters in the high half).
 const model = {
-  lock({ i32 }, at, mine, start) {
+  lock({ i32 }, at, mine, start, tag) {
     const old = Atomics.compareExchange(i32, at / 4 + LOCK.WORD, 0, mine)
-    if (old === 0) Atomics.store(i32, at / 4 + LOCK.START, start)
+    if (old === 0) {
+      Atomics.store(i32, at / 4 + LOCK.OWNER_NS, tag)
+      Atomics.store(i32, at / 4 + LOCK.START, start)
+    }
     return old
   },
   unlock({ i32 }, at) {
@@ -82,13 +85,17 @@ const OWNERS = [1, 12345, OWNER_MASK, 12345 | FOREIGN]
 const WORDS = [0, 777, 777 | WAITERS, OWNER_MASK | FOREIGN | WAITERS, -1]
 const STARTS = [0, 1, 0x7fffffff, -1]
 
-t('lock: taken only from a free word, the start time written with it, the old word returned', () => {
+const TAGS = [0x5eed0000 | LOCK.HAS_TOKEN, 2, -2]
+
+t("lock: taken only from a free word, the owner's tag and start time written with it, the old word returned", () => {
   for (const at of OFFSETS) {
     for (const word of WORDS) {
       for (const mine of OWNERS) {
         for (const start of STARTS) {
-          const got = check('lock', at, [word, 424242], [mine, start])
-          assert.is(got === 0, word === 0)
+          for (const tag of TAGS) {
+            const got = check('lock', at, [word, 424242, 7, 99], [mine, start, tag])
+            assert.is(got === 0, word === 0)
+          }
         }
       }
     }
@@ -153,7 +160,7 @@ t('a sequence: lock, unlock, tryWait and post interleaved leave both memories eq
   for (let i = 0; i < 5000; i++) {
     const fn = ['lock', 'unlock', 'semTryWait', 'semPost'][random(4)]
     const sem = at + 64 // a semaphore next to the lock word
-    const args = fn === 'lock' ? [at, OWNERS[random(OWNERS.length)], random(1000)] : fn === 'unlock' ? [at] : fn === 'semPost' ? [sem, random(3), 10] : [sem]
+    const args = fn === 'lock' ? [at, OWNERS[random(OWNERS.length)], random(1000), TAGS[random(TAGS.length)]] : fn === 'unlock' ? [at] : fn === 'semPost' ? [sem, random(3), 10] : [sem]
     assert.is(instance.ops[fn](...args), model[fn](ref, ...args), `step ${i}: ${fn}`)
     assert.equal(Array.from(wasm.i32.subarray(at / 4, at / 4 + 20)), Array.from(ref.i32.subarray(at / 4, at / 4 + 20)), `step ${i}: memory`)
   }

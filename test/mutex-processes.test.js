@@ -9,11 +9,11 @@ const path = require('node:path')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { GuardedBuffer, Mutex, IPCBuffer } = require('..')
-const { uniqueName, withCleanup, runChild, runScript, nextMessage, skipIf, cannotRun, NODE } = require('./helpers')
+const { uniqueName, uniquePath, withCleanup, runChild, runScript, nextMessage, skipIf, cannotRun, NODE } = require('./helpers')
 
 const ROOT = path.join(__dirname, '..')
 // The lock word's bits, as the addon defines them (native/mutex/lock_word.h).
-const { FOREIGN, OWNER_MASK } = require('../dist/native').mutex.LOCK
+const { FOREIGN, OWNER_MASK, OWNER_NS, HAS_TOKEN } = require('../dist/native').mutex.LOCK
 
 for (const flag of [[], ['--sync']]) {
   test(`4 processes x 100,000 increments ${flag.length ? 'with withLockSync' : 'with withLock'}: the exact count`, async () => {
@@ -152,7 +152,7 @@ function startTime(pid) {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) >>> 0
 }
 
-test('liveness rules on forged lock words: dead, reused, unwritten, foreign', () =>
+test("liveness rules on forged lock words: dead, reused, unwritten; another namespace's owner by its token only", () =>
   withCleanup(async (cleanup) => {
     const name = uniqueName('forged')
     const m = new Mutex(name)
@@ -160,14 +160,21 @@ test('liveness rules on forged lock words: dead, reused, unwritten, foreign', ()
     cleanup(() => m.unlink())
     const header = IPCBuffer.posix(name)
     cleanup(() => header.close())
-    const word = new Uint32Array(header.buffer, header.byteOffset, 2)
+    const word = new Uint32Array(header.buffer, header.byteOffset, OWNER_NS + 1)
+    // Our own tag: this pid namespace, with a token.
+    assert.is(m.tryAcquire(), true)
+    const here = word[OWNER_NS]
+    m.release()
+    assert.is(here & HAS_TOKEN, HAS_TOKEN)
+    const elsewhere = (here ^ 0x5a5a0000) & ~HAS_TOKEN // another namespace's
     const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' })
     cleanup(() => sleeper.kill('SIGKILL'))
     await new Promise((resolve) => sleeper.once('spawn', resolve))
     const live = sleeper.pid
     const dead = deadPid()
-    const forge = (w, s) => {
+    const forge = (w, s, tag = here) => {
       word[0] = w
+      word[OWNER_NS] = tag
       word[1] = s
     }
     // Gone: taken over.
@@ -189,40 +196,88 @@ test('liveness rules on forged lock words: dead, reused, unwritten, foreign', ()
     assert.is(m.acquireSync(300), false)
     forge(live, 0)
     assert.is(m.acquireSync(300), false)
-    // Owner from another pid namespace: never judged, even if the pid means nothing here.
-    forge(dead | FOREIGN, 12345)
+    // Owner in another pid namespace without a token: never judged, even if its pid means nothing here.
+    forge(dead, 12345, elsewhere)
     assert.is(m.acquireSync(300), false)
     assert.is(word[0] & OWNER_MASK, dead) // untouched (a waiter only adds the WAITERS bit)
+    // An owner whose namespace is unknown is not judged from /proc either.
+    forge(dead | FOREIGN, 12345, here & ~HAS_TOKEN)
+    assert.is(m.acquireSync(300), false)
+    // Owner in another namespace that had a token: no process holds it any more, so it is gone.
+    forge(live, startTime(live), elsewhere | HAS_TOKEN)
+    assert.is(m.acquireSync(3000), true)
+    assert.is(m.ownerDied, true)
+    assert.is(word[OWNER_NS], here) // the new owner's tag
+    m.release()
     forge(0, 0)
     assert.is(m.tryAcquire(), true)
     m.release()
   }))
 
-test('worker_threads: threads exclude each other; a worker terminated holding the lock is recovered', () =>
-  withCleanup(async (cleanup) => {
-    const { g, name } = guarded(cleanup)
-    const fixture = path.join(__dirname, 'fixtures', 'mutex-worker.js')
-    const workers = [0, 1].map(() => new Worker(fixture, { workerData: { how: 'count', name, n: 20000 } }))
-    cleanup(() => workers.forEach((w) => w.terminate()))
-    for (let i = 0; i < 20000; i++) g.withLockSync((buf) => buf.writeUInt32LE(buf.readUInt32LE(0) + 1, 0))
-    await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))))
-    assert.is(g.withLockSync((buf) => buf.readUInt32LE(0)), 60000)
-    const holder = new Worker(fixture, { workerData: { how: 'hold', name } })
-    cleanup(() => holder.terminate())
-    await new Promise((resolve) => holder.once('message', resolve))
-    assert.is(g.mutex.tryAcquire(), false) // same process, another thread: excluded
-    assert.is(g.mutex.acquireSync(300), false) // judged alive: its own start time, not the process's
-    const waiting = g.lock({ timeout: 10000 })
-    await holder.terminate()
-    const t0 = performance.now()
-    await waiting
-    const took = performance.now() - t0
-    assert.ok(took < 1000, `took over in ${took.toFixed(0)} ms`)
-    assert.is(g.mutex.ownerDied, true)
-    g.unlock()
-  }))
-
 const noPidNamespace = cannotRun('unshare', ['--pid', '--fork', '--mount-proc', 'true'])
+const HOLDER = path.join(__dirname, 'fixtures', 'mutex-holder.js')
+
+/** This process's tag in a lock word (its pid namespace, with a token). */
+function ourTag() {
+  const name = uniqueName('tag')
+  const m = new Mutex(name)
+  try {
+    m.acquireSync()
+    const header = IPCBuffer.posix(name)
+    const tag = new Uint32Array(header.buffer, header.byteOffset, OWNER_NS + 1)[OWNER_NS]
+    header.close()
+    return tag
+  } finally {
+    m.close()
+    m.unlink()
+  }
+}
+
+/**
+ * Runs test/fixtures/mutex-holder.js in a new pid namespace (a container, as
+ * far as pids go): sh is its pid 1, node its pid 2. Resolves with its stdout
+ * once it has exited.
+ */
+function inPidNamespace(cleanup, args) {
+  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '/bin/sh', '-c', `"${process.execPath}" "${HOLDER}" ${args.join(' ')}; true`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  cleanup(() => child.kill('SIGKILL'))
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', () => resolve(out))
+  })
+}
+
+for (const kind of ['file', 'posix']) {
+  skipIf(noPidNamespace, test)(`pid namespaces (${kind}): a holder that dies in one is taken over with ownerDied from a third, and from the first`, () =>
+    withCleanup(async (cleanup) => {
+      const name = kind === 'file' ? uniquePath('ns-lock') : uniqueName('ns-lock')
+      // The first opener, in this namespace.
+      const m = new Mutex(name, { kind })
+      cleanup(() => m.close())
+      cleanup(() => m.unlink())
+      for (let round = 0; round < 2; round++) {
+        // A second container takes the lock and dies holding it.
+        assert.match(await inPidNamespace(cleanup, [kind, name, 'die-holding']), /held/)
+        assert.is(m.isLocked(), true)
+        if (round === 0) {
+          // A third container takes it over.
+          const out = await inPidNamespace(cleanup, [kind, name, 'print-acquire', 10000])
+          assert.equal(JSON.parse(out), { got: true, ownerDied: true })
+        } else {
+          // And so does the first.
+          const t0 = performance.now()
+          assert.is(m.acquireSync(10000), true)
+          assert.is(m.ownerDied, true)
+          assert.ok(performance.now() - t0 < 2000, `took over in ${(performance.now() - t0).toFixed(0)} ms`)
+          m.release()
+        }
+        assert.is(m.isLocked(), false)
+      }
+    }))
+}
+
 skipIf(noPidNamespace, test)('pid namespaces: an owner in another namespace is never judged from here', () =>
   withCleanup(async (cleanup) => {
     const { g, name } = guarded(cleanup)
@@ -238,9 +293,10 @@ skipIf(noPidNamespace, test)('pid namespaces: an owner in another namespace is n
     })
     const header = IPCBuffer.posix(name)
     cleanup(() => header.close())
-    const word = new Uint32Array(header.buffer, header.byteOffset, 2)
+    const word = new Uint32Array(header.buffer, header.byteOffset, OWNER_NS + 1)
     assert.is(word[0] & OWNER_MASK, 2, 'the holder is pid 2 in its namespace')
-    assert.ok((word[0] & FOREIGN) !== 0, 'flagged foreign')
+    assert.is(word[OWNER_NS] & HAS_TOKEN, HAS_TOKEN, 'the holder has a token')
+    assert.is.not(word[OWNER_NS], ourTag(), 'the holder is in another namespace')
     assert.is(g.mutex.acquireSync(1000), false)
     const release = await g.lock({ timeout: 20000 }) // once the holder lets go
     assert.is(g.mutex.ownerDied, false)

@@ -12,8 +12,8 @@ import { mutex } from '../native'
 
 /** @internal The functions the module exports; addresses are byte offsets in its memory. */
 export interface WasmOps {
-  /** Mutex: compare-and-swap the word at `at` from 0 to `mine`; on success store `start` in the start word. Returns the old word (0: taken). */
-  lock(at: number, mine: number, start: number): number
+  /** Mutex: compare-and-swap the word at `at` from 0 to `mine`; on success store `tag` in the owner's tag word, then `start` in the start word. Returns the old word (0: taken). */
+  lock(at: number, mine: number, start: number, tag: number): number
   /** Mutex: clear the start word, then exchange the word with 0. Returns the old word. */
   unlock(at: number): number
   /** glibc sem_t at `at`: sem_trywait. SEM_TAKEN or SEM_EMPTY. */
@@ -33,16 +33,20 @@ export const SEM_WAKE = 1
 /** @internal */
 export const SEM_OVERFLOW = -1
 
-// Bytes from the lock word to the owner's start time (native/mutex/lock_word.h).
+// Bytes from the lock word to the owner's start time and tag (native/mutex/lock_word.h).
 const START_OFFSET = 4 * (mutex.LOCK.START - mutex.LOCK.WORD)
+const OWNER_NS_OFFSET = 4 * (mutex.LOCK.OWNER_NS - mutex.LOCK.WORD)
 
 // The module, assembled here (no toolchain, no file to load). Text form:
 //
 // (module
 //   (import "m" "memory" (memory 0))
-//   (func $lock (param $at i32) (param $mine i32) (param $start i32) (result i32) (local $old i32)
+//   (func $lock (param $at i32) (param $mine i32) (param $start i32) (param $tag i32) (result i32) (local $old i32)
 //     (local.tee $old (i32.atomic.rmw.cmpxchg (local.get $at) (i32.const 0) (local.get $mine)))
-//     (if (i32.eqz) (then (i32.store offset=START_OFFSET (local.get $at) (local.get $start))))
+//     (if (i32.eqz) (then
+//       (i32.store offset=OWNER_NS_OFFSET (local.get $at) (local.get $tag))
+//       ;; the start time after the tag: i32.store where stores are seen in order (x86), else i32.atomic.store
+//       (i32.store offset=START_OFFSET (local.get $at) (local.get $start))))
 //     (local.get $old))
 //   (func $unlock (param $at i32) (result i32)
 //     (i32.store offset=START_OFFSET (local.get $at) (i32.const 0))
@@ -78,6 +82,10 @@ const i32AtomicCmpxchg = [0xfe, 0x48, 2, 0]
 const i64AtomicLoad = [0xfe, 0x11, 3, 0]
 const i64AtomicCmpxchg = [0xfe, 0x49, 3, 0]
 const i32StoreStart = [op.i32Store, 2, ...uleb(START_OFFSET)] // the start word
+const i32StoreTag = [op.i32Store, 2, ...uleb(OWNER_NS_OFFSET)] // the owner's tag
+// The start time after the tag: x86 makes stores visible in program order; elsewhere a release is needed.
+const i32StoreStartAfterTag =
+  process.arch === 'x64' || process.arch === 'ia32' ? i32StoreStart : [0xfe, 0x17, 2, ...uleb(START_OFFSET)]
 
 function uleb(n: number): number[] {
   const out: number[] = []
@@ -112,9 +120,9 @@ const func = (locals: number[][], code: number[]): number[] => {
 export function moduleBytes(): Uint8Array {
   const { localGet: get, localSet: set, localTee: tee, i32Const, i64Const } = op
   const lock = func([[1, I32]], [
-    get, 0, i32Const, 0, get, 1, ...i32AtomicCmpxchg, tee, 3,
-    op.i32Eqz, op.if, op.void, get, 0, get, 2, ...i32StoreStart, op.end,
-    get, 3,
+    get, 0, i32Const, 0, get, 1, ...i32AtomicCmpxchg, tee, 4,
+    op.i32Eqz, op.if, op.void, get, 0, get, 3, ...i32StoreTag, get, 0, get, 2, ...i32StoreStartAfterTag, op.end,
+    get, 4,
   ])
   const unlock = func([], [
     get, 0, i32Const, 0, ...i32StoreStart,
@@ -144,9 +152,10 @@ export function moduleBytes(): Uint8Array {
   const types = vector([
     [0x60, ...vector([[I32], [I32], [I32]]), ...vector([[I32]])], // (i32 i32 i32) -> i32
     [0x60, ...vector([[I32]]), ...vector([[I32]])], // (i32) -> i32
+    [0x60, ...vector([[I32], [I32], [I32], [I32]]), ...vector([[I32]])], // (i32 i32 i32 i32) -> i32
   ])
   const imports = vector([[...text('m'), ...text('memory'), 0x02, 0x00, 0]])
-  const functions = vector([[0], [1], [1], [0]])
+  const functions = vector([[2], [1], [1], [0]])
   const exports = vector([
     [...text('lock'), 0x00, 0],
     [...text('unlock'), 0x00, 1],

@@ -1,16 +1,31 @@
 // The cross-process lock word and the OS calls behind it (lock_word_linux.cc:
-// futex, kill, /proc). Knows nothing of Node-API: the binding and the waiter
-// engine call it.
+// futex, kill, /proc, open file description locks). Knows nothing of
+// Node-API: the binding and the waiter engine call it.
 //
 // The lock's header page, in 32-bit words. The binding exports these values
-// (mutex.LOCK); lib/mutex.ts and the fast path's WebAssembly module use them.
-//   [kWordIndex]   owner thread id (bits 0-21) | kForeign | kWaiters; 0 = free
-//   [kStartIndex]  the owner's start time (low 32 bits of /proc/TID/stat field
-//                  22); 0 while not yet written (the owner is then presumed alive)
-//   [kMagicIndex]  kMagic once any process has opened the object as a lock
-//   [kHomeNsIndex] the pid (and time) namespace of the first opener
+// (mutex.LOCK); lib/lock-word.ts and the fast path's WebAssembly module use them.
+//   [kWordIndex]    owner thread id (bits 0-21) | kForeign | kWaiters; 0 = free
+//   [kStartIndex]   the owner's start time (low 32 bits of /proc/TID/stat field
+//                   22); 0 while not yet written (the owner is then presumed alive)
+//   [kMagicIndex]   kMagic once any process has opened the object as a lock
+//   [kOwnerNsIndex] the owner's tag: its pid (and time) namespace, | kHasToken
+//                   when it holds a liveness token (below). Written after the
+//                   word and before the start time, so a waiter that sees the
+//                   start time sees the tag of the same owner.
+//   [kProbeIndex]   the page's last word: scratch for checking that a second
+//                   descriptor names the mapped object (TokenOpen)
 // {word, start} is 8-byte aligned, so a recovering waiter can replace the pair
 // with one 64-bit compare-and-swap: it never takes a lock that changed hands.
+//
+// Liveness. A waiter in the owner's pid namespace judges it from /proc (gone,
+// a zombie, or its id reused by a younger thread). Pids mean nothing across
+// namespaces, so an owner in another one is judged by its token instead: for
+// as long as a Mutex is open, its process holds an open file description lock
+// (F_OFD_SETLK, shared) on one byte of the lock's file, at an offset made of
+// its namespace and thread id. The kernel drops it when the process dies,
+// whatever namespace it was in, and any opener of the file can test for it
+// (F_OFD_GETLK). An owner without a token (System V objects, which have no
+// file) is never judged from another namespace.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -20,20 +35,23 @@ namespace mutex {
 constexpr uint32_t kWordIndex = 0;
 constexpr uint32_t kStartIndex = 1;
 constexpr uint32_t kMagicIndex = 2;
-constexpr uint32_t kHomeNsIndex = 3;
+constexpr uint32_t kOwnerNsIndex = 3;
 constexpr uint32_t kHeaderWords = 16;   // words TypeScript views; the rest of the page is reserved
 constexpr uint32_t kHeaderSize = 4096;  // bytes of the lock's page, before a GuardedBuffer's data
+constexpr uint32_t kProbeIndex = kHeaderSize / 4 - 1;
 constexpr uint32_t kMagic = 0x4d435049;  // 'IPCM'
 
 constexpr uint32_t kOwnerMask = 0x003fffff;  // pid_max <= 2^22
-constexpr uint32_t kForeign = 0x20000000;     // owner outside the lock's home pid namespace
+constexpr uint32_t kForeign = 0x20000000;     // owner whose pid namespace is unknown (no /proc): never judged from /proc
 constexpr uint32_t kWaiters = 0x40000000;     // someone sleeps: release must wake
+constexpr uint32_t kHasToken = 1;             // in the owner's tag: it holds a liveness token
 
 // Who the calling thread is, as recorded in a lock word.
 struct Identity {
   uint32_t tid = 0;
   uint32_t start = 0;    // start time, low 32 bits
-  uint32_t pidns = 0;    // the pid (and time) namespace, hashed from /proc/self/ns inodes; 0 if unknown
+  uint32_t pidns = 0;    // the pid (and time) namespace, hashed from /proc/self/ns inodes, bit 0
+                         // clear (kHasToken's place in a tag); 0 if unknown
 };
 
 // The calling thread's identity (gettid, /proc/thread-self/stat, /proc/self/ns/{pid,time});
@@ -42,6 +60,15 @@ int ThisThread(Identity* out);
 
 struct Lock {
   uint32_t* word;  // word[kWordIndex] the futex word, word[kStartIndex] the start time
+};
+
+// Who takes the lock, as it writes itself into the header, and the descriptor
+// it tests other owners' tokens through (-1: none).
+struct Taker {
+  uint32_t mine = 0;   // WordOf(tid, foreign)
+  uint32_t start = 0;
+  uint32_t tag = 0;    // pidns | kHasToken if it holds a token
+  int tokenFd = -1;
 };
 
 // What one blocking attempt achieved. The values reach JavaScript (mutex.OUTCOME):
@@ -56,15 +83,14 @@ enum class Outcome : int {
 inline uint32_t WordOf(uint32_t tid, bool foreign) { return tid | (foreign ? kForeign : 0); }
 
 // Tries to take the lock until `untilNs` (ipc::MonotonicNs): a short spin, then
-// FUTEX_WAIT in the kernel. A dead owner (gone, a zombie, or its pid reused by
-// a younger process) is replaced with one 64-bit CAS: kOwnerDied. Liveness is
-// checked on entry and every `checkEveryNs` of waiting (*lastCheck carries
-// the time of the previous check between calls; 0 = never). `foreign`: the
-// caller is outside the home pid namespace and so never judges an owner.
-// EINTR resumes with the time left. Returns kNotAcquired when `untilNs` passes,
-// or once *cancel (if given) is true: set it, then LockWakeAll.
-Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, int64_t untilNs,
-                    int64_t checkEveryNs, int64_t* lastCheck, const std::atomic<bool>* cancel);
+// FUTEX_WAIT in the kernel. A dead owner (OwnerAlive) is replaced with one
+// 64-bit CAS: kOwnerDied. Liveness is checked on entry and every
+// `checkEveryNs` of waiting (*lastCheck carries the time of the previous check
+// between calls; 0 = never). EINTR resumes with the time left. Returns
+// kNotAcquired when `untilNs` passes, or once *cancel (if given) is true: set
+// it, then LockWakeAll.
+Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, int64_t* lastCheck,
+                    const std::atomic<bool>* cancel);
 
 // Frees the lock (clears start, then the word) and wakes one sleeper if
 // kWaiters was set.
@@ -76,7 +102,17 @@ void LockWake(Lock lock);
 // Wakes every thread sleeping on the word (they look again).
 void LockWakeAll(Lock lock);
 
-// true unless the owner recorded in {word, start} is certainly dead.
-bool OwnerAlive(uint32_t word, uint32_t start);
+// true unless the owner recorded in {word, start} with `tag` is certainly dead,
+// as `me` can tell: from /proc in its own pid namespace, by the owner's token
+// in another one.
+bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me);
+
+// A liveness token for the thread `tid` of namespace `pidns` on the object at
+// `path` (a POSIX shm name when `posix`, else a file path) whose first page is
+// mapped at `header`: opens the object again, checks through kProbeIndex that
+// it is the mapped one (not another that took its name meanwhile), and takes
+// the token lock. Returns the descriptor (close it to give the token up), or
+// -1 when any step fails: the caller then goes without a token.
+int TokenOpen(const char* path, bool posix, uint32_t* header, uint32_t pidns, uint32_t tid);
 
 }  // namespace mutex

@@ -1,9 +1,11 @@
-// The lock word on Linux: futex waits and wakes, liveness from kill() and /proc.
+// The lock word on Linux: futex waits and wakes, liveness from kill() and
+// /proc, and tokens as open file description locks.
 #include "lock_word.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <sys/mman.h>  // shm_open
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -67,11 +69,77 @@ bool ReadStat(const char* path, char* state, uint32_t* start) {
   return true;
 }
 
-bool TakeFree(Lock lock, uint32_t want, uint32_t start) {
+// After a compare-and-swap that made the word ours (start 0): the tag, then
+// the start time, in this order (a waiter reads the tag once it sees the start).
+void Publish(Lock lock, const Taker& me) {
+  __atomic_store_n(lock.word + kOwnerNsIndex, me.tag, __ATOMIC_RELAXED);
+  __atomic_store_n(lock.word + kStartIndex, me.start, __ATOMIC_RELEASE);
+}
+
+bool TakeFree(Lock lock, uint32_t want, const Taker& me) {
   uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
   if (static_cast<uint32_t>(pair) != 0) return false;
-  return __atomic_compare_exchange_n(Pair(lock), &pair, Pack(want, start), false, __ATOMIC_SEQ_CST,
-                                     __ATOMIC_SEQ_CST);
+  if (!__atomic_compare_exchange_n(Pair(lock), &pair, Pack(want, 0), false, __ATOMIC_SEQ_CST,
+                                   __ATOMIC_SEQ_CST)) {
+    return false;
+  }
+  Publish(lock, me);
+  return true;
+}
+
+// Judged from /proc: alive unless gone, a zombie, or the id now names a younger thread.
+bool ProcAlive(uint32_t tid, uint32_t start) {
+  if (kill(static_cast<pid_t>(tid), 0) != 0 && errno == ESRCH) return false;
+  // A thread of this process first, through /proc/self/task: qemu-user fakes
+  // /proc/<own pid>/stat (its start time is not the real one) but not that.
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%u/stat", tid);
+  char state;
+  uint32_t actual;
+  if (!ReadStat(path, &state, &actual)) {
+    snprintf(path, sizeof path, "/proc/%u/stat", tid);
+    // Unreadable (hidepid, no /proc): kill() said it exists, so it is alive.
+    if (!ReadStat(path, &state, &actual)) return true;
+  }
+  if (state == 'Z' || state == 'X') return false;       // exited, not yet reaped
+  if (start != 0 && actual != start) return false;      // the id now names a younger thread
+  return true;
+}
+
+// The byte a thread's token locks: its namespace (31 bits) above its id (22 bits).
+off_t TokenOffset(uint32_t pidns, uint32_t tid) {
+  return static_cast<off_t>((static_cast<uint64_t>(pidns >> 1) << 22) | (tid & kOwnerMask));
+}
+
+// Whether any open file description holds the token of (pidns, tid). Ours
+// never counts (F_OFD_GETLK reports only locks of others); on error, true.
+bool TokenHeld(int fd, uint32_t pidns, uint32_t tid) {
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = TokenOffset(pidns, tid);
+  probe.l_len = 1;
+  if (fcntl(fd, F_OFD_GETLK, &probe) != 0) return true;
+  return probe.l_type != F_UNLCK;
+}
+
+// Whether `fd` is the object mapped at `header`: a fresh value written to the
+// probe word through the mapping must be read back through the descriptor
+// (pread sees the pages a shared mapping writes: one page cache).
+bool SameObject(int fd, uint32_t* header) {
+  uint32_t* ours = header + kProbeIndex;
+  const off_t at = kProbeIndex * sizeof(uint32_t);
+  // Other openers probing at the same time may overwrite our value: a few rounds.
+  for (int round = 0; round < 8; round++) {
+    uint32_t old = __atomic_load_n(ours, __ATOMIC_SEQ_CST);
+    auto nonce = static_cast<uint32_t>((static_cast<uint64_t>(MonotonicNs()) * 0x9e3779b97f4a7c15ull) >> 32);
+    if (nonce == old) nonce = ~nonce;
+    if (!__atomic_compare_exchange_n(ours, &old, nonce, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) continue;
+    uint32_t theirs = 0;
+    if (pread(fd, &theirs, sizeof theirs, at) != static_cast<ssize_t>(sizeof theirs)) return false;
+    if (theirs == nonce) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -100,38 +168,45 @@ int ThisThread(Identity* out) {
   }
   uint64_t id = st.st_ino;
   if (stat("/proc/self/ns/time", &st) == 0) id ^= static_cast<uint64_t>(st.st_ino) * 0x9e3779b97f4a7c15ull;
-  out->pidns = static_cast<uint32_t>(id ^ (id >> 32));
-  if (out->pidns == 0) out->pidns = 1;
+  // Bit 0 is kHasToken's place in a tag.
+  out->pidns = static_cast<uint32_t>(id ^ (id >> 32)) & ~kHasToken;
+  if (out->pidns == 0) out->pidns = 2;
   return 0;
 }
 
-bool OwnerAlive(uint32_t word, uint32_t start) {
+bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me) {
   uint32_t tid = word & kOwnerMask;
-  if (tid == 0 || (word & kForeign) != 0) return true;  // free, or not ours to judge
-  if (kill(static_cast<pid_t>(tid), 0) != 0 && errno == ESRCH) return false;
-  // A thread of this process first, through /proc/self/task: qemu-user fakes
-  // /proc/<own pid>/stat (its start time is not the real one) but not that.
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/task/%u/stat", tid);
-  char state;
-  uint32_t actual;
-  if (!ReadStat(path, &state, &actual)) {
-    snprintf(path, sizeof path, "/proc/%u/stat", tid);
-    // Unreadable (hidepid, no /proc): kill() said it exists, so it is alive.
-    if (!ReadStat(path, &state, &actual)) return true;
-  }
-  if (state == 'Z' || state == 'X') return false;       // exited, not yet reaped
-  if (start != 0 && actual != start) return false;      // the id now names a younger thread
-  return true;
+  // Free, or an owner still writing its tag and start time.
+  if (tid == 0 || start == 0) return true;
+  uint32_t pidns = tag & ~kHasToken;
+  bool judgeable = (word & kForeign) == 0 && (me.mine & kForeign) == 0;
+  if (judgeable && pidns == (me.tag & ~kHasToken)) return ProcAlive(tid, start);
+  if ((tag & kHasToken) != 0 && me.tokenFd >= 0) return TokenHeld(me.tokenFd, pidns, tid);
+  return true;  // in another namespace, without a token: not ours to judge
 }
 
-Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, int64_t untilNs,
-                    int64_t checkEveryNs, int64_t* lastCheck, const std::atomic<bool>* cancel) {
+int TokenOpen(const char* path, bool posix, uint32_t* header, uint32_t pidns, uint32_t tid) {
+  int fd = posix ? shm_open(path, O_RDWR | O_CLOEXEC, 0) : open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct flock token {};
+  token.l_type = F_RDLCK;  // shared: several Mutexes of one thread take the same byte
+  token.l_whence = SEEK_SET;
+  token.l_start = TokenOffset(pidns, tid);
+  token.l_len = 1;
+  if (!SameObject(fd, header) || fcntl(fd, F_OFD_SETLK, &token) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, int64_t* lastCheck,
+                    const std::atomic<bool>* cancel) {
   uint32_t* word = lock.word + kWordIndex;
   // A short spin first: a holder on another core usually lets go within it.
   for (int i = 0; i < 64; i++) {
     // Without kWaiters: a sleeper woken by the last release sets it again.
-    if (__atomic_load_n(word, __ATOMIC_RELAXED) == 0 && TakeFree(lock, mine, start)) {
+    if (__atomic_load_n(word, __ATOMIC_RELAXED) == 0 && TakeFree(lock, me.mine, me)) {
       return Outcome::kAcquired;
     }
     CpuRelax();
@@ -141,7 +216,7 @@ Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, int6
     uint32_t w = __atomic_load_n(word, __ATOMIC_SEQ_CST);
     if (w == 0) {
       // Taken with kWaiters: other sleepers may exist and must be woken in turn.
-      if (TakeFree(lock, mine | kWaiters, start)) return Outcome::kAcquired;
+      if (TakeFree(lock, me.mine | kWaiters, me)) return Outcome::kAcquired;
       continue;
     }
     if ((w & kWaiters) == 0) {
@@ -151,16 +226,18 @@ Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, int6
       w |= kWaiters;
     }
     int64_t now = MonotonicNs();
-    if (!foreign && (*lastCheck == 0 || now - *lastCheck >= checkEveryNs)) {
+    if (*lastCheck == 0 || now - *lastCheck >= checkEveryNs) {
       *lastCheck = now;
       uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
+      uint32_t tag = __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE);
       auto ownerWord = static_cast<uint32_t>(pair);
       auto ownerStart = static_cast<uint32_t>(pair >> 32);
-      if (ownerWord != 0 && !OwnerAlive(ownerWord, ownerStart)) {
+      if (ownerWord != 0 && !OwnerAlive(ownerWord, ownerStart, tag, me)) {
         // One CAS of the whole pair: if the lock changed hands since we
         // looked, it fails and we look again. Exactly one waiter wins.
-        if (__atomic_compare_exchange_n(Pair(lock), &pair, Pack(mine | kWaiters, start), false,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        if (__atomic_compare_exchange_n(Pair(lock), &pair, Pack(me.mine | kWaiters, 0), false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+          Publish(lock, me);
           return Outcome::kOwnerDied;
         }
         continue;
@@ -172,7 +249,7 @@ Outcome LockAttempt(Lock lock, uint32_t mine, uint32_t start, bool foreign, int6
       return Outcome::kNotAcquired;
     }
     int64_t wakeAt = untilNs;
-    if (!foreign && *lastCheck + checkEveryNs < wakeAt) wakeAt = *lastCheck + checkEveryNs;
+    if (*lastCheck + checkEveryNs < wakeAt) wakeAt = *lastCheck + checkEveryNs;
     int err = FutexWaitUntil(word, w, wakeAt);
     // 0 (woken), EAGAIN (the word changed), EINTR, ETIMEDOUT: all loop back and look.
     (void)err;

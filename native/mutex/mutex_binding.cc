@@ -1,11 +1,14 @@
 // Marshals the Mutex's native calls (mutex_binding.h has the handoff's states).
 #include "mutex_binding.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "../common/clock.h"
 #include "../common/constants_js.h"
@@ -36,37 +39,81 @@ Lock LockOf(const Napi::Value& value) {
   return Lock{word};
 }
 
-// identity() -> [tid, start, pidns] of the calling thread.
-Napi::Value JsIdentity(const Napi::CallbackInfo& info) {
+// A thread's Taker and its token: one per lock word of a JavaScript thread,
+// shared with that word's MutexSource.
+class TakerBox {
+ public:
+  explicit TakerBox(const Taker& taker) : taker_(taker) {}
+  ~TakerBox() { DropToken(); }
+  const Taker& taker() const { return taker_; }
+  // Gives the token up. Only once no attempt can run: after retire(source).
+  void DropToken() {
+    if (taker_.tokenFd >= 0) close(taker_.tokenFd);
+    taker_.tokenFd = -1;
+    taker_.tag &= ~kHasToken;
+  }
+
+ private:
+  Taker taker_;
+};
+
+using TakerRef = std::shared_ptr<TakerBox>;
+
+const TakerRef& TakerOf(const Napi::Value& value) { return *value.As<Napi::External<TakerRef>>().Data(); }
+
+// taker(header, path, posix) -> [handle, mine, start, tag]: the calling
+// thread as it writes itself into the lock at `header`, with a liveness token
+// on the object when `path` names it (a POSIX shm name if `posix`, else a
+// file; undefined for System V, which has no file: no token).
+Napi::Value JsTaker(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Identity id;
-  int err = ThisThread(&id);
-  // ERANGE: a thread id above 2^22 does not fit the lock word.
-  if (err != 0) ipc::ThrowErrno(env, err, "gettid", env.Undefined());
-  Napi::Array out = Napi::Array::New(env, 3);
-  out.Set(0u, Napi::Number::New(env, id.tid));
-  out.Set(1u, Napi::Number::New(env, id.start));
-  out.Set(2u, Napi::Number::New(env, id.pidns));
+  Lock lock = LockOf(info[0]);
+  // A thread's identity never changes, and reading /proc costs: once per thread.
+  thread_local Identity id;
+  thread_local bool known = false;
+  if (!known) {
+    int err = ThisThread(&id);
+    // ERANGE: a thread id above 2^22 does not fit the lock word.
+    if (err != 0) ipc::ThrowErrno(env, err, "gettid", env.Undefined());
+    known = true;
+  }
+  Taker taker;
+  // Without a known pid namespace no one can judge this thread from /proc, nor it anyone.
+  taker.mine = WordOf(id.tid, id.pidns == 0);
+  taker.start = id.start;
+  taker.tag = id.pidns;
+  if (info[1].IsString()) {
+    std::string path = info[1].As<Napi::String>().Utf8Value();
+    taker.tokenFd = TokenOpen(path.c_str(), info[2].As<Napi::Boolean>().Value(), lock.word, id.pidns, id.tid);
+    if (taker.tokenFd >= 0) taker.tag |= kHasToken;
+  }
+  auto box = std::make_shared<TakerBox>(taker);
+  Napi::Array out = Napi::Array::New(env, 4);
+  out.Set(0u, Napi::External<TakerRef>::New(env, new TakerRef(box), [](Napi::Env, TakerRef* ref) { delete ref; }));
+  out.Set(1u, Napi::Number::New(env, taker.mine));
+  out.Set(2u, Napi::Number::New(env, taker.start));
+  out.Set(3u, Napi::Number::New(env, taker.tag));
   return out;
 }
 
-// acquireSync(header, mine, start, foreign, timeoutMs) -> an Outcome (OUTCOME
-// in JavaScript). timeoutMs < 0: forever. Blocks this thread (that is what the
+// dropToken(taker): gives the token up now, after retire(source), before unmapping.
+void JsDropToken(const Napi::CallbackInfo& info) { TakerOf(info[0])->DropToken(); }
+
+// acquireSync(header, taker, timeoutMs) -> an Outcome (OUTCOME in
+// JavaScript). timeoutMs < 0: forever. Blocks this thread (that is what the
 // caller asked for).
 Napi::Value JsAcquireSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Lock lock = LockOf(info[0]);
-  uint32_t mine = info[1].As<Napi::Number>().Uint32Value();
-  uint32_t start = info[2].As<Napi::Number>().Uint32Value();
-  bool foreign = info[3].As<Napi::Boolean>().Value();
-  int64_t limitNs = ipc::LimitNsFromMs(info[4].As<Napi::Number>().DoubleValue());
+  const TakerRef& taker = TakerOf(info[1]);
+  int64_t limitNs = ipc::LimitNsFromMs(info[2].As<Napi::Number>().DoubleValue());
   int64_t now = ipc::MonotonicNs();
   // "Forever" is a century: the loop below never sees it pass.
   int64_t untilNs = now + (limitNs == ipc::kForever ? kCenturyNs : limitNs);
   // The first liveness check comes after kFirstCheckNs of waiting: a live
   // holder usually lets go well before, and a check costs a /proc read.
   int64_t lastCheck = now - kLivenessEveryNs + kFirstCheckNs;
-  Outcome outcome = LockAttempt(lock, mine, start, foreign, untilNs, kLivenessEveryNs, &lastCheck, nullptr);
+  Outcome outcome = LockAttempt(lock, taker->taker(), untilNs, kLivenessEveryNs, &lastCheck, nullptr);
   return Napi::Number::New(env, static_cast<int>(outcome));
 }
 
@@ -81,8 +128,7 @@ void JsWake(const Napi::CallbackInfo& info) { LockWake(LockOf(info[0])); }
 // JavaScript never received.
 class MutexSource : public waiter::Source {
  public:
-  MutexSource(Lock lock, uint32_t mine, uint32_t start, bool foreign)
-      : lock_(lock), mine_(mine), start_(start), foreign_(foreign) {}
+  MutexSource(Lock lock, TakerRef taker) : lock_(lock), taker_(std::move(taker)) {}
 
   waiter::Result Attempt(waiter::Clock::time_point until) override {
     {
@@ -90,8 +136,7 @@ class MutexSource : public waiter::Source {
       if (retired_) return waiter::Result::Again();
       busy_ = true;
     }
-    Outcome outcome =
-        LockAttempt(lock_, mine_, start_, foreign_, ipc::ToNs(until), kLivenessEveryNs, &lastCheck_, &cancel_);
+    Outcome outcome = LockAttempt(lock_, taker_->taker(), ipc::ToNs(until), kLivenessEveryNs, &lastCheck_, &cancel_);
     std::lock_guard<std::mutex> guard(mu_);
     busy_ = false;
     idle_.notify_all();
@@ -157,9 +202,7 @@ class MutexSource : public waiter::Source {
 
  private:
   Lock lock_;
-  uint32_t mine_;
-  uint32_t start_;
-  bool foreign_;
+  TakerRef taker_;
   int64_t lastCheck_ = 0;  // the waiter thread's only
   std::atomic<bool> cancel_{false};
   std::mutex mu_;
@@ -169,16 +212,14 @@ class MutexSource : public waiter::Source {
   int outstanding_ = 0;    // locks taken and neither delivered nor given back
 };
 
-// waitQueue(header, mine, start, foreign, onSettled) -> { queue, source }:
+// waitQueue(header, taker, onSettled) -> { queue, source }:
 // `queue` for wait.add/cancel/close (a wait settles with ACQUIRED or
 // OWNER_DIED), `source` for delivered/interrupt/resume/retire.
 Napi::Value JsWaitQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto source = std::make_shared<MutexSource>(LockOf(info[0]), info[1].As<Napi::Number>().Uint32Value(),
-                                              info[2].As<Napi::Number>().Uint32Value(),
-                                              info[3].As<Napi::Boolean>().Value());
+  auto source = std::make_shared<MutexSource>(LockOf(info[0]), TakerOf(info[1]));
   Napi::Object out = Napi::Object::New(env);
-  out.Set("queue", waiter::NewQueue(env, source, info[4].As<Napi::Function>()));
+  out.Set("queue", waiter::NewQueue(env, source, info[2].As<Napi::Function>()));
   out.Set("source", Napi::External<std::shared_ptr<MutexSource>>::New(
                         env, new std::shared_ptr<MutexSource>(source),
                         [](Napi::Env, std::shared_ptr<MutexSource>* box) { delete box; }));
@@ -208,17 +249,20 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("LOCK", ipc::Constants(env, {{"WORD", kWordIndex},
                                            {"START", kStartIndex},
                                            {"MAGIC", kMagicIndex},
-                                           {"HOME_NS", kHomeNsIndex},
+                                           {"OWNER_NS", kOwnerNsIndex},
+                                           {"PROBE", kProbeIndex},
                                            {"HEADER_WORDS", kHeaderWords},
                                            {"HEADER_SIZE", kHeaderSize},
                                            {"MAGIC_VALUE", kMagic},
                                            {"OWNER_MASK", kOwnerMask},
                                            {"FOREIGN", kForeign},
-                                           {"WAITERS", kWaiters}}));
+                                           {"WAITERS", kWaiters},
+                                           {"HAS_TOKEN", kHasToken}}));
   exports.Set("OUTCOME", ipc::Constants(env, {{"NOT_ACQUIRED", static_cast<int>(Outcome::kNotAcquired)},
                                               {"ACQUIRED", static_cast<int>(Outcome::kAcquired)},
                                               {"OWNER_DIED", static_cast<int>(Outcome::kOwnerDied)}}));
-  exports.Set("identity", Napi::Function::New(env, JsIdentity, "identity"));
+  exports.Set("taker", Napi::Function::New(env, JsTaker, "taker"));
+  exports.Set("dropToken", Napi::Function::New(env, JsDropToken, "dropToken"));
   exports.Set("acquireSync", Napi::Function::New(env, JsAcquireSync, "acquireSync"));
   exports.Set("wake", Napi::Function::New(env, JsWake, "wake"));
   exports.Set("waitQueue", Napi::Function::New(env, JsWaitQueue, "waitQueue"));

@@ -5,10 +5,13 @@
 // Values:  LOCK     the header layout and word bits (lock_word.h)
 //          OUTCOME  { NOT_ACQUIRED, ACQUIRED, OWNER_DIED }: what acquireSync
 //                   returns and what a wait of a mutex queue settles with
-// Calls:   identity()                          -> [tid, start, pidns] of this thread
-//          acquireSync(header, mine, start, foreign, timeoutMs) -> an OUTCOME (blocks)
+// Calls:   taker(header, path, posix)          -> [taker, mine, start, tag]: this thread as it
+//                                              writes itself into the lock, with a liveness
+//                                              token on the object at `path` (lock_word.h)
+//          dropToken(taker)                    gives the token up (after retire, before unmapping)
+//          acquireSync(header, taker, timeoutMs) -> an OUTCOME (blocks)
 //          wake(header)                        wakes one sleeper after a release saw WAITERS
-//          waitQueue(header, mine, start, foreign, onSettled) -> { queue, source }
+//          waitQueue(header, taker, onSettled) -> { queue, source }
 //          delivered(source), interrupt(source), resume(source), retire(source)
 //
 // The handoff between a Mutex and the waiter thread that acquires for it.

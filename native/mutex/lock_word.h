@@ -112,7 +112,8 @@ bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me);
 // mapped at `header`: opens the object again, checks through kProbeIndex that
 // it is the mapped one (not another that took its name meanwhile), and takes
 // the token lock. Returns the descriptor (close it to give the token up), or
-// -1 when any step fails: the caller then goes without a token.
+// -1 when any step fails or descriptors run short (the upper half of
+// RLIMIT_NOFILE is left to the program): the caller then goes without a token.
 int TokenOpen(const char* path, bool posix, uint32_t* header, uint32_t pidns, uint32_t tid);
 
 }  // namespace mutex

@@ -6,6 +6,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/mman.h>  // shm_open
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -188,6 +189,14 @@ bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me) {
 int TokenOpen(const char* path, bool posix, uint32_t* header, uint32_t pidns, uint32_t tid) {
   int fd = posix ? shm_open(path, O_RDWR | O_CLOEXEC, 0) : open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0) return -1;
+  // Tokens never take the second half of the descriptors: the program's own
+  // opens (and ours, of objects) must not fail for them.
+  struct rlimit files {};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+      static_cast<rlim_t>(fd) >= files.rlim_cur / 2) {
+    close(fd);
+    return -1;
+  }
   struct flock token {};
   token.l_type = F_RDLCK;  // shared: several Mutexes of one thread take the same byte
   token.l_whence = SEEK_SET;

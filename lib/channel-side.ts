@@ -126,7 +126,6 @@ export class Side {
   close(reason: () => Error): void {
     this.#queue?.close(reason)
     this.#queue = undefined
-    if (this.#source !== undefined) words.wordRetire(this.#source)
     this.#source = undefined
     this.held?.release()
     this.held = undefined

@@ -214,7 +214,7 @@ export class Mutex {
     for (const waiter of this.#queue.slice()) this.#drop(waiter, closedError('Mutex'))
     this.#contended?.close(() => closedError('Mutex'))
     this.#contended = undefined
-    // The waiter thread may still be inside an attempt on our mapping: wait it out.
+    // A lock the waiter engine took for a wait we never received goes back.
     if (this.#source !== undefined) native.retire(this.#source)
     this.release()
     this.#state |= CLOSED
@@ -290,7 +290,6 @@ export class Mutex {
     let waiting: Promise<number>
     try {
       this.#contended ??= this.#openContended()
-      if (this.#source !== undefined) native.resume(this.#source)
       waiting = this.#contended.wait(head.pending.left(), active.signal)
     } catch (err) {
       waiting = Promise.reject(err) // e.g. no thread could be started: this waiter fails, the next tries again
@@ -318,8 +317,6 @@ export class Mutex {
         }
         if (this.#state & CLOSED) return
         this.#serve()
-        // No wait follows: the waiter thread's attempt in progress must not take the lock for nobody.
-        if (this.#queue[0]?.active === undefined && this.#source !== undefined) native.interrupt(this.#source)
       },
     )
   }

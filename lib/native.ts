@@ -56,10 +56,12 @@ export interface WaitBinding {
   /** A queue of waits that settle (value 0) once view[index] differs from the value given to wordExpect. */
   wordQueue(view: Int32Array, index: number, onSettled: OnSettled): { queue: Handle; source: Handle }
   wordExpect(source: Handle, value: number): void
-  /** After close(queue), before unmapping: the waiter thread touches the word no more. */
-  wordRetire(source: Handle): void
   /** Stops the queue; returns the ids of the waits that will never settle. */
   close(queue: Handle): number[]
+  /** Futex sources share threads (futex_waitv); false: one thread per source (IPC_KIT_FUTEX_WAITV=0 or an older kernel). */
+  readonly SHARED_THREADS: boolean
+  /** Futex words one thread sleeps on. */
+  readonly GROUP_WORDS: number
 }
 
 /** @internal Called on the JavaScript thread as each wait of a queue settles: err 0 (value from the attempt) or a positive errno. */
@@ -146,11 +148,7 @@ export interface MutexBinding {
   waitQueue(header: Int32Array, taker: Handle, onSettled: OnSettled): { queue: Handle; source: Handle }
   /** JavaScript received the lock a wait settled with. */
   delivered(source: Handle): void
-  /** A wait ended and none follows: the attempt in progress ends without the lock. */
-  interrupt(source: Handle): void
-  /** Before the next wait: clears interrupt(). */
-  resume(source: Handle): void
-  /** After wait.close, before unmapping: the waiter thread touches the lock no more (gives back one nobody received). */
+  /** After wait.close: a lock the engine took for a wait nobody received goes back. */
   retire(source: Handle): void
 }
 

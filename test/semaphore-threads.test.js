@@ -10,6 +10,7 @@ const { Worker } = require('node:worker_threads')
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
 const { Semaphore } = require('..')
+const { binding } = require('../dist/native')
 const { uniqueName, withCleanup, runChild, freshSemaphore, FIXTURES } = require('./helpers')
 
 const WORKER = join(FIXTURES, 'semaphore-worker.js')
@@ -67,7 +68,7 @@ loop('with 256 waits pending, fs.readFile, dns.lookup and a timer complete promp
     assert.is(resolved, 256)
   }))
 
-loop('an idle semaphore dropped without close() is collected and its thread stops; one still held keeps working', () =>
+loop('idle semaphores dropped without close() are collected and their engine thread stops; one still held keeps working', () =>
   withCleanup(async (cleanup) => {
     const name = uniqueName('semgc')
     cleanup(() => Semaphore.unlink('posix', name))
@@ -76,7 +77,9 @@ loop('an idle semaphore dropped without close() is collected and its thread stop
     assert.is(code, 0, stderr)
     const [{ before, busy, after, kept }] = messages
     assert.is(kept, true)
-    assert.ok(busy >= before + 16, `16 semaphores with waits behind them: ${before} -> ${busy} threads`)
+    // 16 semaphores share one engine thread (futex_waitv), or have one each without it.
+    const most = binding.wait.SHARED_THREADS ? 1 : 16
+    assert.ok(busy > before && busy <= before + most, `16 semaphores with waits behind them: ${before} -> ${busy} threads`)
     assert.is(after, before, `after collection: ${after} threads, ${before} before`)
   }))
 

@@ -32,6 +32,19 @@ Status AliasPages(void* src, void* dst, size_t length) {
 #endif
 }
 
+Status MapPagesAgain(void* src, size_t length, void** out) {
+#ifdef __linux__
+  void* p = mremap(src, 0, length, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) return Status{errno, "mremap"};
+  *out = p;
+  return Status{};
+#else
+  return Status{ENOSYS, "mremap"};
+#endif
+}
+
+void UnmapPages(void* addr, size_t length) { munmap(addr, length); }
+
 Status ResetPages(void* dst, size_t length) {
   void* p = mmap(dst, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   return p == MAP_FAILED ? Status{errno, "mmap"} : Status{};

@@ -18,6 +18,12 @@ void* PageRange(void* base, size_t size, double offset, double length);
 // reach the same physical pages).
 Status AliasPages(void* src, void* dst, size_t length);
 
+// Maps the pages of the shared mapping at `src` again, wherever the kernel
+// likes (*out): a mapping of one's own, which lives until UnmapPages
+// whatever happens to `src` (the waiter engine keeps the lock word so).
+Status MapPagesAgain(void* src, size_t length, void** out);
+void UnmapPages(void* addr, size_t length);
+
 // Replaces `length` bytes at `dst` with fresh private zero pages, dropping an alias.
 Status ResetPages(void* dst, size_t length);
 

@@ -27,7 +27,6 @@
 // (F_OFD_GETLK). An owner without a token (System V objects, which have no
 // file) is never judged from another namespace.
 #pragma once
-#include <atomic>
 #include <cstdint>
 
 namespace mutex {
@@ -87,10 +86,16 @@ inline uint32_t WordOf(uint32_t tid, bool foreign) { return tid | (foreign ? kFo
 // 64-bit CAS: kOwnerDied. Liveness is checked on entry and every
 // `checkEveryNs` of waiting (*lastCheck carries the time of the previous check
 // between calls; 0 = never). EINTR resumes with the time left. Returns
-// kNotAcquired when `untilNs` passes, or once *cancel (if given) is true: set
-// it, then LockWakeAll.
-Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, int64_t* lastCheck,
-                    const std::atomic<bool>* cancel);
+// kNotAcquired when `untilNs` passes.
+Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, int64_t* lastCheck);
+
+// One look at the lock, without blocking (the waiter engine's Poll; LockAttempt
+// is built on it): takes it if free (kAcquired), or from a dead owner
+// (kOwnerDied; liveness is checked as in LockAttempt, at `nowNs`), else sets
+// kWaiters and returns kNotAcquired with *sleepOn, the word's value to sleep
+// on, and *checkAtNs, when the next liveness check is due.
+Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs, int64_t* lastCheck,
+                 uint32_t* sleepOn, int64_t* checkAtNs);
 
 // Frees the lock (clears start, then the word) and wakes one sleeper if
 // kWaiters was set.
@@ -98,9 +103,6 @@ void LockRelease(Lock lock);
 
 // Wakes one thread sleeping on the word (after a JavaScript release saw kWaiters).
 void LockWake(Lock lock);
-
-// Wakes every thread sleeping on the word (they look again).
-void LockWakeAll(Lock lock);
 
 // true unless the owner recorded in {word, start} with `tag` is certainly dead,
 // as `me` can tell: from /proc in its own pid namespace, by the owner's token

@@ -209,19 +209,10 @@ int TokenOpen(const char* path, bool posix, uint32_t* header, uint32_t pidns, ui
   return fd;
 }
 
-Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, int64_t* lastCheck,
-                    const std::atomic<bool>* cancel) {
+Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs, int64_t* lastCheck,
+                 uint32_t* sleepOn, int64_t* checkAtNs) {
   uint32_t* word = lock.word + kWordIndex;
-  // A short spin first: a holder on another core usually lets go within it.
-  for (int i = 0; i < 64; i++) {
-    // Without kWaiters: a sleeper woken by the last release sets it again.
-    if (__atomic_load_n(word, __ATOMIC_RELAXED) == 0 && TakeFree(lock, me.mine, me)) {
-      return Outcome::kAcquired;
-    }
-    CpuRelax();
-  }
   for (;;) {
-    if (cancel != nullptr && cancel->load()) return Outcome::kNotAcquired;
     uint32_t w = __atomic_load_n(word, __ATOMIC_SEQ_CST);
     if (w == 0) {
       // Taken with kWaiters: other sleepers may exist and must be woken in turn.
@@ -234,9 +225,8 @@ Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEv
       }
       w |= kWaiters;
     }
-    int64_t now = MonotonicNs();
-    if (*lastCheck == 0 || now - *lastCheck >= checkEveryNs) {
-      *lastCheck = now;
+    if (*lastCheck == 0 || nowNs - *lastCheck >= checkEveryNs) {
+      *lastCheck = nowNs;
       uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
       uint32_t tag = __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE);
       auto ownerWord = static_cast<uint32_t>(pair);
@@ -252,14 +242,34 @@ Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEv
         continue;
       }
     }
+    *sleepOn = w;
+    *checkAtNs = *lastCheck + checkEveryNs;
+    return Outcome::kNotAcquired;
+  }
+}
+
+Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, int64_t* lastCheck) {
+  uint32_t* word = lock.word + kWordIndex;
+  // A short spin first: a holder on another core usually lets go within it.
+  for (int i = 0; i < 64; i++) {
+    // Without kWaiters: a sleeper woken by the last release sets it again.
+    if (__atomic_load_n(word, __ATOMIC_RELAXED) == 0 && TakeFree(lock, me.mine, me)) {
+      return Outcome::kAcquired;
+    }
+    CpuRelax();
+  }
+  for (;;) {
+    int64_t now = MonotonicNs();
+    uint32_t w;
+    int64_t checkAt;
+    Outcome got = LockPoll(lock, me, now, checkEveryNs, lastCheck, &w, &checkAt);
+    if (got != Outcome::kNotAcquired) return got;
     if (now >= untilNs) {
       // A release may have woken us just now: pass that wake on to another sleeper.
       if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == 0) LockWake(lock);
       return Outcome::kNotAcquired;
     }
-    int64_t wakeAt = untilNs;
-    if (*lastCheck + checkEveryNs < wakeAt) wakeAt = *lastCheck + checkEveryNs;
-    int err = FutexWaitUntil(word, w, wakeAt);
+    int err = FutexWaitUntil(word, w, checkAt < untilNs ? checkAt : untilNs);
     // 0 (woken), EAGAIN (the word changed), EINTR, ETIMEDOUT: all loop back and look.
     (void)err;
   }
@@ -267,7 +277,6 @@ Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEv
 
 void LockWake(Lock lock) { syscall(SYS_futex, lock.word, FUTEX_WAKE, 1, nullptr, nullptr, 0); }
 
-void LockWakeAll(Lock lock) { syscall(SYS_futex, lock.word, FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0); }
 
 void LockRelease(Lock lock) {
   __atomic_store_n(lock.word + kStartIndex, 0u, __ATOMIC_SEQ_CST);

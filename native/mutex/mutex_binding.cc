@@ -3,9 +3,7 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,6 +11,8 @@
 #include "../common/clock.h"
 #include "../common/constants_js.h"
 #include "../common/errors.h"
+#include "../common/fast_path_alias.h"
+#include "../wait/sync_wait.h"
 #include "../wait/waiter.h"
 #include "lock_word.h"
 
@@ -23,7 +23,6 @@ namespace {
 // How often a waiter checks that the owner still lives.
 constexpr int64_t kLivenessEveryNs = 200 * 1000 * 1000;
 constexpr int64_t kFirstCheckNs = 10 * 1000 * 1000;
-constexpr int64_t kCenturyNs = 100LL * 365 * 24 * 3600 * 1000000000;
 
 // The lock pair at the start of an Int32Array over the mapped header.
 Lock LockOf(const Napi::Value& value) {
@@ -45,15 +44,23 @@ class TakerBox {
  public:
   explicit TakerBox(const Taker& taker) : taker_(taker) {}
   ~TakerBox() { DropToken(); }
-  const Taker& taker() const { return taker_; }
-  // Gives the token up. Only once no attempt can run: after retire(source).
+  // Runs fn(taker) with the token descriptor held open: the engine's thread
+  // may judge an owner through it while JavaScript gives the token up.
+  template <class Fn>
+  auto With(Fn fn) {
+    std::lock_guard<std::mutex> guard(mu_);
+    return fn(static_cast<const Taker&>(taker_));
+  }
+  // Gives the token up (after retire(source), before unmapping).
   void DropToken() {
+    std::lock_guard<std::mutex> guard(mu_);
     if (taker_.tokenFd >= 0) close(taker_.tokenFd);
     taker_.tokenFd = -1;
     taker_.tag &= ~kHasToken;
   }
 
  private:
+  std::mutex mu_;
   Taker taker_;
 };
 
@@ -101,52 +108,60 @@ void JsDropToken(const Napi::CallbackInfo& info) { TakerOf(info[0])->DropToken()
 
 // acquireSync(header, taker, timeoutMs) -> an Outcome (OUTCOME in
 // JavaScript). timeoutMs < 0: forever. Blocks this thread (that is what the
-// caller asked for).
+// caller asked for), terminably (sync_wait.h).
 Napi::Value JsAcquireSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Lock lock = LockOf(info[0]);
   const TakerRef& taker = TakerOf(info[1]);
   int64_t limitNs = ipc::LimitNsFromMs(info[2].As<Napi::Number>().DoubleValue());
   int64_t now = ipc::MonotonicNs();
-  // "Forever" is a century: the loop below never sees it pass.
-  int64_t untilNs = now + (limitNs == ipc::kForever ? kCenturyNs : limitNs);
+  int64_t untilNs = limitNs == ipc::kForever ? ipc::kForever : now + limitNs;
   // The first liveness check comes after kFirstCheckNs of waiting: a live
   // holder usually lets go well before, and a check costs a /proc read.
   int64_t lastCheck = now - kLivenessEveryNs + kFirstCheckNs;
-  Outcome outcome = LockAttempt(lock, taker->taker(), untilNs, kLivenessEveryNs, &lastCheck, nullptr);
+  Outcome outcome = Outcome::kNotAcquired;
+  waiter::SyncEnd end = waiter::SyncWait(env, untilNs, [&](int64_t sliceUntil) {
+    outcome = taker->With([&](const Taker& me) { return LockAttempt(lock, me, sliceUntil, kLivenessEveryNs, &lastCheck); });
+    return outcome != Outcome::kNotAcquired;
+  });
+  if (end == waiter::SyncEnd::kTerminated) return env.Undefined();
   return Napi::Number::New(env, static_cast<int>(outcome));
 }
 
 // wake(header): wakes one sleeper, after a release that saw kWaiters.
 void JsWake(const Napi::CallbackInfo& info) { LockWake(LockOf(info[0])); }
 
-// Contended acquires for the waiter engine, on the lock word inside the
-// JavaScript mapping: the thread's side of the handoff in mutex_binding.h.
-// That mapping must outlive every touch of the word by the waiter thread:
-// close() calls Retire() before unmapping, which stops the thread's attempts,
-// waits for the one in progress, and gives back a lock taken for a wait that
-// JavaScript never received.
+// Contended acquires for the waiter engine: a futex source on the lock word.
+// It reads the word through a mapping of its own of the lock's page, so the
+// engine's thread never touches memory that JavaScript (close(), the GC, a
+// worker's teardown) has unmapped: the mapping goes with the source.
 class MutexSource : public waiter::Source {
  public:
-  MutexSource(Lock lock, TakerRef taker) : lock_(lock), taker_(std::move(taker)) {}
+  MutexSource(void* page, size_t pageSize, Lock lock, TakerRef taker)
+      : page_(page), pageSize_(pageSize), lock_(lock), taker_(std::move(taker)) {}
+  ~MutexSource() override { ipc::UnmapPages(page_, pageSize_); }
 
-  waiter::Result Attempt(waiter::Clock::time_point until) override {
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      if (retired_) return waiter::Result::Again();
-      busy_ = true;
-    }
-    Outcome outcome = LockAttempt(lock_, taker_->taker(), ipc::ToNs(until), kLivenessEveryNs, &lastCheck_, &cancel_);
-    std::lock_guard<std::mutex> guard(mu_);
-    busy_ = false;
-    idle_.notify_all();
-    if (outcome == Outcome::kNotAcquired) return waiter::Result::Again();
-    if (retired_) {  // taken as JavaScript closed: nobody will have it
-      LockRelease(lock_);
+  waiter::Result Poll(waiter::Sleep* sleep) override {
+    uint32_t value;
+    int64_t checkAt;
+    Outcome got = taker_->With([&](const Taker& me) {
+      return LockPoll(lock_, me, ipc::MonotonicNs(), kLivenessEveryNs, &lastCheck_, &value, &checkAt);
+    });
+    if (got == Outcome::kNotAcquired) {
+      sleep->word = lock_.word + kWordIndex;
+      sleep->expected = value;
+      // On a common grid: a thread serving many locks wakes once per interval for all of them.
+      sleep->lookAgainNs = (checkAt + kLivenessEveryNs - 1) / kLivenessEveryNs * kLivenessEveryNs;
       return waiter::Result::Again();
     }
+    std::lock_guard<std::mutex> guard(mu_);
     outstanding_++;
-    return waiter::Result::Acquired(static_cast<int>(outcome));
+    return waiter::Result::Acquired(static_cast<int>(got));
+  }
+
+  // The last wait left: a release's wake may have come to us; pass it on.
+  void Disarm() override {
+    if (__atomic_load_n(lock_.word + kWordIndex, __ATOMIC_SEQ_CST) == 0) LockWake(lock_);
   }
 
   // A lock taken for a wait that was cancelled meanwhile goes straight back.
@@ -155,12 +170,8 @@ class MutexSource : public waiter::Source {
       std::lock_guard<std::mutex> guard(mu_);
       if (outstanding_ == 0) return;  // Retire() gave it back already
       outstanding_--;
-      busy_ = true;
     }
     LockRelease(lock_);
-    std::lock_guard<std::mutex> guard(mu_);
-    busy_ = false;
-    idle_.notify_all();
   }
 
   // JavaScript received a lock this source took: it is JavaScript's to release.
@@ -169,55 +180,39 @@ class MutexSource : public waiter::Source {
     if (outstanding_ > 0) outstanding_--;
   }
 
-  // JavaScript's wait ended and no other follows: the attempt in progress
-  // ends (woken) without taking the lock for nobody.
-  void Interrupt() {
-    std::lock_guard<std::mutex> guard(mu_);
-    if (retired_) return;
-    cancel_.store(true);
-    LockWakeAll(lock_);
-  }
-
-  // Before the next wait: attempts may take the lock again.
-  void Resume() {
-    std::lock_guard<std::mutex> guard(mu_);
-    if (retired_) return;
-    cancel_.store(false);
-  }
-
-  // After waitClose, before JavaScript unmaps: no touch of the word after this returns.
+  // After wait.close: a lock taken for a wait JavaScript never received goes back.
   void Retire() {
-    std::unique_lock<std::mutex> guard(mu_);
-    if (retired_) return;
-    retired_ = true;
-    cancel_.store(true);
-    // Wakes our thread out of FUTEX_WAIT (and, spuriously, other sleepers, which look again).
-    LockWakeAll(lock_);
-    idle_.wait(guard, [this] { return !busy_; });
-    if (outstanding_ > 0) {
-      LockRelease(lock_);
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      if (outstanding_ == 0) return;
       outstanding_ = 0;
     }
+    LockRelease(lock_);
   }
 
  private:
+  void* page_;
+  size_t pageSize_;
   Lock lock_;
   TakerRef taker_;
-  int64_t lastCheck_ = 0;  // the waiter thread's only
-  std::atomic<bool> cancel_{false};
+  int64_t lastCheck_ = 0;  // the engine's thread only
   std::mutex mu_;
-  std::condition_variable idle_;
-  bool busy_ = false;      // an attempt or an undo is touching the word
-  bool retired_ = false;
-  int outstanding_ = 0;    // locks taken and neither delivered nor given back
+  int outstanding_ = 0;  // locks taken and neither delivered nor given back
 };
 
-// waitQueue(header, taker, onSettled) -> { queue, source }:
-// `queue` for wait.add/cancel/close (a wait settles with ACQUIRED or
-// OWNER_DIED), `source` for delivered/interrupt/resume/retire.
+// waitQueue(header, taker, onSettled) -> { queue, source }: `queue` for
+// wait.add/cancel/close (a wait settles with ACQUIRED or OWNER_DIED),
+// `source` for delivered/retire.
 Napi::Value JsWaitQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto source = std::make_shared<MutexSource>(LockOf(info[0]), TakerOf(info[1]));
+  Lock lock = LockOf(info[0]);
+  auto pageSize = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  auto at = reinterpret_cast<uintptr_t>(lock.word);
+  void* page = reinterpret_cast<void*>(at & ~(pageSize - 1));
+  void* own = nullptr;
+  ipc::Check(env, ipc::MapPagesAgain(page, pageSize, &own), env.Undefined());
+  Lock ownLock{reinterpret_cast<uint32_t*>(static_cast<char*>(own) + (at & (pageSize - 1)))};
+  auto source = std::make_shared<MutexSource>(own, pageSize, ownLock, TakerOf(info[1]));
   Napi::Object out = Napi::Object::New(env);
   out.Set("queue", waiter::NewQueue(env, source, info[2].As<Napi::Function>()));
   out.Set("source", Napi::External<std::shared_ptr<MutexSource>>::New(
@@ -233,13 +228,7 @@ MutexSource& SourceOf(const Napi::Value& value) {
 // delivered(source): JavaScript took delivery of a lock the source took.
 void JsDelivered(const Napi::CallbackInfo& info) { SourceOf(info[0]).Delivered(); }
 
-// interrupt(source): a wait ended and none follows (MutexSource::Interrupt).
-void JsInterrupt(const Napi::CallbackInfo& info) { SourceOf(info[0]).Interrupt(); }
-
-// resume(source): before the next wait (MutexSource::Resume).
-void JsResume(const Napi::CallbackInfo& info) { SourceOf(info[0]).Resume(); }
-
-// retire(source): after wait.close, before unmapping (blocks for the attempt in progress).
+// retire(source): after wait.close: a lock nobody received goes back.
 void JsRetire(const Napi::CallbackInfo& info) { SourceOf(info[0]).Retire(); }
 
 }  // namespace
@@ -267,8 +256,6 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("wake", Napi::Function::New(env, JsWake, "wake"));
   exports.Set("waitQueue", Napi::Function::New(env, JsWaitQueue, "waitQueue"));
   exports.Set("delivered", Napi::Function::New(env, JsDelivered, "delivered"));
-  exports.Set("interrupt", Napi::Function::New(env, JsInterrupt, "interrupt"));
-  exports.Set("resume", Napi::Function::New(env, JsResume, "resume"));
   exports.Set("retire", Napi::Function::New(env, JsRetire, "retire"));
   return exports;
 }

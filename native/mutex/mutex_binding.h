@@ -12,30 +12,26 @@
 //          acquireSync(header, taker, timeoutMs) -> an OUTCOME (blocks)
 //          wake(header)                        wakes one sleeper after a release saw WAITERS
 //          waitQueue(header, taker, onSettled) -> { queue, source }
-//          delivered(source), interrupt(source), resume(source), retire(source)
+//          delivered(source), retire(source)
 //
-// The handoff between a Mutex and the waiter thread that acquires for it.
-// `queue` takes wait.add/cancel/close; `source` is the thread's side of the
-// lock, which four calls keep in step with JavaScript:
+// The handoff between a Mutex and the waiter engine that acquires for it.
+// `queue` takes wait.add/cancel/close; `source` is the engine's side of the
+// lock. The engine takes the lock only for a wait still queued; two calls
+// keep the lock it took in step with JavaScript:
 //
-//   state        | who        | event or call              | then
-//   -------------+------------+----------------------------+------------------------------
-//   armed        | JavaScript | wait.add(queue)            | the thread attempts: armed
-//   armed        | thread     | attempt takes the lock     | taken (the wait settles with
-//                |            |                            |   ACQUIRED or OWNER_DIED)
-//   taken        | JavaScript | delivered(source)          | armed; the lock is JavaScript's
-//   taken        | engine     | Undo (the wait was         | armed; the lock is released
-//                |            |   cancelled or timed out)  |
-//   armed        | JavaScript | interrupt(source): a wait  | interrupted: the attempt in
-//                |            |   ended and none follows   |   progress ends without the lock
-//   interrupted  | JavaScript | resume(source), before the | armed
-//                |            |   next wait.add            |
-//   any          | JavaScript | wait.close(queue), then    | retired: returns once the thread
-//                |            |   retire(source)           |   no longer touches the word, a
-//                |            |                            |   lock nobody received released
+//   state   | who        | event or call                    | then
+//   --------+------------+----------------------------------+-------------------------------
+//   waiting | engine     | the lock is taken for the oldest | taken (the wait settles with
+//           |            |   queued wait                    |   ACQUIRED or OWNER_DIED)
+//   taken   | JavaScript | delivered(source)                | the lock is JavaScript's
+//   taken   | engine     | Undo (the wait was cancelled,    | released
+//           |            |   timed out or closed meanwhile) |
+//   any     | JavaScript | wait.close(queue), then          | a lock nobody received is
+//           |            |   retire(source)                 |   released
 //
-// After retire JavaScript may unmap the header. Until then the thread-safe
-// function holds the Mutex (and so its mapping) for the GC.
+// The engine reads the word through its own mapping of the lock's page, and
+// judges owners through the taker's token under the taker's lock: JavaScript
+// may drop the token and unmap the header whenever it likes.
 #pragma once
 #include <napi.h>
 

@@ -15,6 +15,7 @@
 #include "../common/fast_path_alias_js.h"
 #include "../common/open_codes.h"
 #include "../wait/adaptive_spin.h"
+#include "../wait/sync_wait.h"
 #include "../wait/waiter.h"
 #include "sem_os.h"
 
@@ -34,23 +35,22 @@ struct Sem {
   ~Sem() {
     if (posix != nullptr) PosixClose(posix);
   }
-  Status Wait(int64_t timeoutNs, bool* taken) {
-    if (posix == nullptr) return SysvWait(id, undo, timeoutNs, taken);
-    if (timeoutNs == 0) return PosixWait(posix, 0, taken);
-    return PosixSpinWait(timeoutNs == kForever ? kForever : MonotonicNs() + timeoutNs, taken);
-  }
-  // POSIX: spins a while (adaptive_spin.h), then sleeps until `untilNs`, a
-  // ipc::MonotonicNs time, or for as long as it takes (kForever).
-  Status PosixSpinWait(int64_t untilNs, bool* taken) {
+  Status Try(bool* taken) { return posix != nullptr ? PosixWait(posix, 0, taken) : SysvWait(id, undo, 0, taken); }
+  // Blocks until `untilNs` (a ipc::MonotonicNs time, or kForever); POSIX
+  // spins a while first (adaptive_spin.h) when `spin` is set.
+  Status WaitUntil(int64_t untilNs, bool spinFirst, bool* taken) {
     int64_t start = MonotonicNs();
-    int64_t limit = untilNs == kForever ? -1 : (untilNs > start ? untilNs - start : 0);
-    if (spin.Spin([this] { return sem_trywait(posix) == 0; }, start, limit)) {
-      *taken = true;
-      return Status{};
+    int64_t left = untilNs == kForever ? kForever : (untilNs > start ? untilNs - start : 0);
+    if (posix == nullptr) return SysvWait(id, undo, left, taken);
+    if (spinFirst) {
+      if (spin.Spin([this] { return sem_trywait(posix) == 0; }, start, left)) {
+        *taken = true;
+        return Status{};
+      }
     }
     Status s = untilNs == kForever ? PosixWait(posix, kForever, taken)
                                    : PosixWaitUntil(posix, ipc::ToTimespec(untilNs), taken);
-    spin.Slept(MonotonicNs() - start);
+    if (spinFirst) spin.Slept(MonotonicNs() - start);
     return s;
   }
   Status Post(int count) const {
@@ -60,24 +60,41 @@ struct Sem {
 
 using Box = std::shared_ptr<Sem>;
 
-// One unit of the semaphore, in slices, for the waiter engine.
-class SemSource : public waiter::Source {
+// One unit of a POSIX semaphore for the waiter engine: a futex source on the
+// count word, counted among the semaphore's sleepers while it has waits.
+class PosixSource : public waiter::Source {
  public:
-  explicit SemSource(std::shared_ptr<Sem> sem) : sem_(std::move(sem)) {}
+  explicit PosixSource(std::shared_ptr<Sem> sem) : sem_(std::move(sem)) {}
 
-  waiter::Result Attempt(waiter::Clock::time_point until) override {
+  waiter::Result Poll(waiter::Sleep* sleep) override {
+    if (sem_trywait(sem_->posix) == 0) return waiter::Result::Acquired();
+    if (errno != EAGAIN) return waiter::Result::Failed(errno);
+    sleep->word = PosixCountWord(sem_->posix);
+    sleep->expected = 0;
+    return waiter::Result::Again();
+  }
+  void Arm() override { PosixAddSleeper(sem_->posix); }
+  void Disarm() override { PosixRemoveSleeper(sem_->posix); }
+  void Undo(int) override { sem_->Post(1); }
+
+ private:
+  std::shared_ptr<Sem> sem_;
+};
+
+// One unit of a System V semaphore (or of a POSIX one whose layout we do not
+// know): a thread blocked in the wait, interrupted on changes.
+class BlockingSource : public waiter::Source {
+ public:
+  explicit BlockingSource(std::shared_ptr<Sem> sem) : sem_(std::move(sem)) {}
+
+  bool Blocking() const override { return true; }
+  waiter::Result Attempt(int64_t untilNs) override {
     bool taken = false;
-    Status s;
-    if (sem_->posix != nullptr) {
-      s = sem_->PosixSpinWait(ipc::ToNs(until), &taken);
-    } else {
-      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - waiter::Clock::now()).count();
-      s = SysvWait(sem_->id, sem_->undo, left > 0 ? left : 0, &taken);
-    }
+    Status s = sem_->posix != nullptr ? PosixWaitInterruptible(sem_->posix, untilNs, &taken)
+                                      : SysvWaitInterruptible(sem_->id, sem_->undo, untilNs, &taken);
     if (!s.ok()) return waiter::Result::Failed(s.err);
     return taken ? waiter::Result::Acquired() : waiter::Result::Again();
   }
-
   void Undo(int) override { sem_->Post(1); }
 
  private:
@@ -121,11 +138,24 @@ Napi::Value JsOpen(const Napi::CallbackInfo& info) {
 // close(handle): this handle lets go; a running waiter thread may hold on a little longer.
 void JsClose(const Napi::CallbackInfo& info) { info[0].As<Napi::External<Box>>().Data()->reset(); }
 
-// waitSync(handle, timeoutMs, subject) -> taken: blocks this thread.
+// waitSync(handle, timeoutMs, subject) -> taken: blocks this thread (terminably: sync_wait.h).
 Napi::Value JsWaitSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const auto& sem = Get(env, info[0]);
+  int64_t limit = LimitNs(info[1]);
   bool taken = false;
-  Check(env, Get(env, info[0])->Wait(LimitNs(info[1]), &taken), info[2]);
+  if (limit == 0) {
+    Check(env, sem->Try(&taken), info[2]);
+    return Napi::Boolean::New(env, taken);
+  }
+  int64_t until = limit == kForever ? kForever : MonotonicNs() + limit;
+  bool first = true;
+  waiter::SyncEnd end = waiter::SyncWait(env, until, [&](int64_t sliceUntil) {
+    Check(env, sem->WaitUntil(sliceUntil, first, &taken), info[2]);
+    first = false;
+    return taken;
+  });
+  if (end == waiter::SyncEnd::kTerminated) return env.Undefined();
   return Napi::Boolean::New(env, taken);
 }
 
@@ -133,7 +163,7 @@ Napi::Value JsWaitSync(const Napi::CallbackInfo& info) {
 Napi::Value JsTryWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool taken = false;
-  Check(env, Get(env, info[0])->Wait(0, &taken), info[1]);
+  Check(env, Get(env, info[0])->Try(&taken), info[1]);
   return Napi::Boolean::New(env, taken);
 }
 
@@ -192,7 +222,15 @@ void JsRemoveSysv(const Napi::CallbackInfo& info) {
 // waitQueue(handle, onSettled) -> a queue for wait.add/cancel/close.
 Napi::Value JsWaitQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return waiter::NewQueue(env, std::make_shared<SemSource>(Get(env, info[0])), info[1].As<Napi::Function>());
+  const auto& sem = Get(env, info[0]);
+  std::shared_ptr<waiter::Source> source;
+  static const bool layoutKnown = PosixLayoutKnown();
+  if (sem->posix != nullptr && layoutKnown) {
+    source = std::make_shared<PosixSource>(sem);
+  } else {
+    source = std::make_shared<BlockingSource>(sem);
+  }
+  return waiter::NewQueue(env, source, info[1].As<Napi::Function>());
 }
 
 }  // namespace

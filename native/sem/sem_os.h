@@ -47,6 +47,21 @@ bool PosixLayoutKnown();
 void* PosixPage(sem_t* s);
 Status PosixWake(sem_t* s, int count);
 
+// The waiter engine sleeps on a POSIX semaphore's count word as sem_wait does
+// (glibc's layout only, PosixLayoutKnown): counted among its sleepers, so
+// that sem_post wakes it. PosixCountWord: the 32-bit count, the futex word.
+// PosixAddSleeper/PosixRemoveSleeper: counts this sleeper in and out; leaving,
+// it passes on to another sleeper a wake it may have absorbed.
+uint32_t* PosixCountWord(sem_t* s);
+void PosixAddSleeper(sem_t* s);
+void PosixRemoveSleeper(sem_t* s);
+
+// Blocking waits that a signal interrupts (the waiter engine's threads, see
+// wait/interrupt.h): *taken is false when `untilNs` (ipc::MonotonicNs, or
+// kForever) passed or the call was interrupted.
+Status PosixWaitInterruptible(sem_t* s, int64_t untilNs, bool* taken);
+Status SysvWaitInterruptible(int id, bool undo, int64_t untilNs, bool* taken);
+
 // System V: a set of one semaphore. Created with IPC_CREAT|IPC_EXCL, then its
 // initial value is set by semop so sem_otime marks it initialised. An opener
 // waits (bounded) for that mark only on a set made moments ago that nobody has

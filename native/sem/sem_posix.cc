@@ -162,6 +162,35 @@ Status PosixWake(sem_t* s, int count) {
 #endif
 }
 
+// glibc's 64-bit sem_t: the count in the low half of one 64-bit word, the
+// number of sleepers in the high half (checked by PosixLayoutKnown).
+namespace {
+uint64_t* Data(sem_t* s) { return reinterpret_cast<uint64_t*>(s); }
+constexpr uint64_t kOneSleeper = uint64_t{1} << 32;
+}  // namespace
+
+uint32_t* PosixCountWord(sem_t* s) { return reinterpret_cast<uint32_t*>(s); }
+
+void PosixAddSleeper(sem_t* s) { __atomic_fetch_add(Data(s), kOneSleeper, __ATOMIC_SEQ_CST); }
+
+void PosixRemoveSleeper(sem_t* s) {
+  uint64_t after = __atomic_sub_fetch(Data(s), kOneSleeper, __ATOMIC_SEQ_CST);
+  // A post's wake may have come to us: if units remain and others sleep, pass it on.
+  if (static_cast<uint32_t>(after) != 0 && (after >> 32) != 0) PosixWake(s, 1);
+}
+
+Status PosixWaitInterruptible(sem_t* s, int64_t untilNs, bool* taken) {
+  *taken = false;
+  timespec until = ipc::ToTimespec(untilNs);
+  int rc = untilNs == kForever ? sem_wait(s) : sem_clockwait(s, CLOCK_MONOTONIC, &until);
+  if (rc == 0) {
+    *taken = true;
+    return Status{};
+  }
+  if (errno == EINTR || errno == ETIMEDOUT) return Status{};
+  return Fail(untilNs == kForever ? "sem_wait" : "sem_clockwait");
+}
+
 Status PosixValue(sem_t* s, int* value) {
   if (sem_getvalue(s, value) != 0) return Fail("sem_getvalue");
   // Linux never reports waiters as a negative value; other systems may.

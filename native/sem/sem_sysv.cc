@@ -140,6 +140,27 @@ Status SysvWait(int id, bool undo, int64_t timeoutNs, bool* taken) {
   }
 }
 
+Status SysvWaitInterruptible(int id, bool undo, int64_t untilNs, bool* taken) {
+  *taken = false;
+  struct sembuf op = {0, -1, static_cast<short>(undo ? SEM_UNDO : 0)};
+  int rc;
+  if (untilNs == kForever) {
+    rc = semop(id, &op, 1);
+  } else {
+    int64_t left = untilNs - MonotonicNs();
+    if (left <= 0) return Status{};
+    timespec ts{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+    rc = semtimedop(id, &op, 1, &ts);
+  }
+  if (rc == 0) {
+    *taken = true;
+    return Status{};
+  }
+  // Interrupted, or woken early: the engine looks again.
+  if (errno == EINTR || errno == EAGAIN) return Status{};
+  return FailOnSet(untilNs == kForever ? "semop" : "semtimedop");
+}
+
 Status SysvPost(int id, bool undo, int count) {
   if (count == 0) return Status{};  // a semop of 0 would wait for zero
   struct sembuf op = {0, static_cast<short>(count), static_cast<short>(undo ? SEM_UNDO : 0)};

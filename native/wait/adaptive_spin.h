@@ -42,18 +42,27 @@ class AdaptiveSpin {
   // when the wait began (ipc::MonotonicNs). Safe from any thread.
   template <class TryTake>
   bool Spin(TryTake tryTake, int64_t startNs, int64_t limitNs) const {
-    int64_t budget = budget_.load(std::memory_order_relaxed);
+    int64_t budget = Budget();
     if (limitNs >= 0 && limitNs < budget) budget = limitNs;
+    return SpinFor(tryTake, startNs, budget);
+  }
+
+  // Calls tryTake until it succeeds (true) or `budgetNs` past startNs (false).
+  template <class TryTake>
+  static bool SpinFor(TryTake tryTake, int64_t startNs, int64_t budgetNs) {
     for (int i = 1;; i++) {
       if (tryTake()) return true;
       CpuRelax();
       if ((i & 63) == 0) {
         int64_t spun = ipc::MonotonicNs() - startNs;
-        if (spun >= budget) return false;
+        if (spun >= budgetNs) return false;
         if (spun >= kYieldAfterNs) sched_yield();
       }
     }
   }
+
+  // How long a wait spins now.
+  int64_t Budget() const { return budget_.load(std::memory_order_relaxed); }
 
   // A wait that spun in vain, then slept, ended `waitedNs` after it began
   // (taken or not: a long wait is long either way).

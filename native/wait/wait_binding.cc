@@ -37,6 +37,8 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("cancel", Napi::Function::New(env, JsCancel, "cancel"));
   exports.Set("close", Napi::Function::New(env, JsClose, "close"));
   ExportWordWait(env, exports);
+  exports.Set("SHARED_THREADS", Napi::Boolean::New(env, GroupsShareThreads()));
+  exports.Set("GROUP_WORDS", Napi::Number::New(env, static_cast<double>(kGroupWords)));
   return exports;
 }
 

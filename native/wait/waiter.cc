@@ -1,83 +1,161 @@
-// The waiter engine (see waiter.h). One Core per queue, shared by three
-// owners, each holding a shared_ptr box: the JavaScript handle (until closed
-// or collected), the thread-safe function (until it is finalized) and, through
-// it, the env cleanup hook. The thread itself uses a raw pointer: it is always
-// joined before the thread-safe function's box goes, and that box is the last
-// owner a running thread can outlive.
+// The waiter engine (see waiter.h).
+//
+// One Engine per environment (main thread, each worker), reached through a
+// thread-local pointer from its JavaScript thread. It owns the groups (one
+// thread each) and one thread-safe function that delivers every settled wait.
+// A Core is one queue: shared by its JavaScript handle, by the group serving
+// it while it has waits, and by settled entries not yet delivered. All their
+// shared state is under the engine's one mutex; Poll, Arm and Disarm run on
+// the group's thread only, so a source's own state needs no lock of its own.
 //
 // onSettled is held through a reference that is strong only while waits are
-// pending: an idle queue (and the object that owns it) can be collected, and
-// its finalizer then stops the thread.
+// pending: an idle queue (and the object that owns it) can be collected.
 #include "waiter.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
-#include <condition_variable>
-#include <cstdint>
+#include <atomic>
+#include <climits>
 #include <deque>
 #include <mutex>
-#include <thread>
-#include <vector>
 
-#include "../common/clock.h"
+#include "../common/errors.h"
+#include "adaptive_spin.h"
+#include "futex.h"
+#include "interrupt.h"
 
 namespace waiter {
 
 namespace {
 
+using ipc::kForever;
+using ipc::MonotonicNs;
+
 // Tells our handles from anything else JavaScript could pass.
 constexpr napi_type_tag kQueueTag = {0x69706b6974776169ULL, 0x7465722d71756575ULL};
 
+// The engine's threads do little: a small stack keeps a thousand of them cheap.
+constexpr size_t kStackSize = 256 * 1024;
+
+// A thread with nothing to serve waits this long for new work, then ends.
+constexpr int64_t kIdleNs = 1000 * 1000 * 1000;
+
+int64_t Earlier(int64_t a, int64_t b) {
+  if (a == kForever) return b;
+  if (b == kForever) return a;
+  return a < b ? a : b;
+}
+
+struct Engine;
+struct Group;
+
 struct Core {
-  explicit Core(std::shared_ptr<Source> s) : source(std::move(s)) {}
+  Core(std::shared_ptr<Source> s, Engine* e) : source(std::move(s)), engine(e), blocking(source->Blocking()) {}
 
   const std::shared_ptr<Source> source;
+  Engine* const engine;  // outlives every Core (see Engine)
+  const bool blocking;
 
   struct Wait {
     uint32_t id;
-    bool timed;
-    Clock::time_point deadline;
-  };
-  struct Done {
-    uint32_t id;
-    int err;
-    int value;
+    int64_t deadline;  // MonotonicNs, or kForever
   };
 
-  // Shared with the thread, under mu.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Wait> pending;   // oldest first
-  std::vector<Done> done;     // settled, not yet delivered to JavaScript
-  bool scheduled = false;     // a thread-safe call is queued
-  bool stop = false;          // the thread must exit and never call tsfn again
+  // Under the engine's mutex.
+  std::deque<Wait> pending;  // oldest first
+  Group* group = nullptr;    // serving us while we have waits
+  bool closed = false;
+
+  // The group's thread only.
+  bool armed = false;
+  Sleep sleep;
+  int64_t headSince = 0;  // when the oldest wait became the oldest
+  bool spun = false;      // the oldest wait has had its spin
+  AdaptiveSpin spin;
 
   // JavaScript thread only.
-  napi_env env = nullptr;
-  napi_threadsafe_function tsfn = nullptr;  // null once finalized
-  napi_ref onSettled = nullptr;             // strong while refd
-  std::thread thread;
+  napi_ref onSettled = nullptr;  // strong while refd
   uint32_t nextId = 1;
   size_t unsettled = 0;  // waits JavaScript still expects onSettled for
   bool refd = false;
-  bool closed = false;
+};
+
+using CoreRef = std::shared_ptr<Core>;
+
+struct Done {
+  CoreRef core;
+  uint32_t id;
+  int err;
+  int value;
+};
+
+struct Group {
+  Group(Engine* e, bool b, size_t cap) : engine(e), blocking(b), capacity(cap) {}
+  Engine* const engine;
+  const bool blocking;
+  const size_t capacity;
+  pthread_t thread{};
+  // Under the engine's mutex.
+  std::vector<CoreRef> members;
+  bool stop = false;
+  bool leaving = false;  // an idle thread too many, or idle too long: it ends
+  int64_t sleepUntil = kForever;
+  int64_t idleSince = kForever;  // the thread's only
+  // Bumped (then woken) on every change the thread must see; it sleeps on it too.
+  std::atomic<uint32_t> changes{0};
+  // Set around the sleep, so a change can reach a thread that is not sleeping
+  // on `changes`: the source's word it sleeps on alone, or a blocking call.
+  std::atomic<uint32_t*> sleepingOn{nullptr};
+  std::atomic<bool> blocked{false};
+  std::atomic<bool> ended{false};
+};
+
+// Lives from the first queue of an environment until its teardown, after
+// which no thread runs: the Cores' raw pointer to it stays valid because the
+// last reference (JavaScript handles finalized at teardown) is dropped on the
+// JavaScript thread, after Shutdown, and the Engine is freed only then.
+struct Engine {
+  napi_env env = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
+  bool waitv = false;
+  size_t cores = 0;  // Cores alive (JavaScript thread): the last one frees a shut-down engine
+
+  std::mutex mu;
+  std::vector<std::unique_ptr<Group>> groups;
+  std::vector<Done> done;  // settled, not yet delivered
+  bool scheduled = false;  // a thread-safe call is queued
+  bool shutdown = false;
+
+  // JavaScript thread only.
+  size_t refdCores = 0;
   bool hookRan = false;
 };
 
-using Box = std::shared_ptr<Core>;
+thread_local Engine* current = nullptr;
 
-// Tells JavaScript about settled waits; runs on the waiter thread, under mu.
-void Flush(Core* c) {
-  if (c->done.empty() || c->scheduled || c->stop) return;
-  c->scheduled = true;
-  // napi_closing during teardown: nothing will be delivered, the finalizer joins us.
-  napi_call_threadsafe_function(c->tsfn, nullptr, napi_tsfn_nonblocking);
+// --- the group's thread ----------------------------------------------------
+
+// Tells JavaScript about settled waits. Under the mutex.
+void Flush(Engine* e) {
+  if (e->done.empty() || e->scheduled || e->shutdown) return;
+  e->scheduled = true;
+  napi_call_threadsafe_function(e->tsfn, nullptr, napi_tsfn_nonblocking);
 }
 
-// Rejects, with ETIMEDOUT, every wait whose deadline has passed. Under mu.
-void Expire(Core* c, Clock::time_point now) {
+// The oldest wait of `c` settles with `r`. Under the mutex.
+void Settle(Engine* e, const CoreRef& c, const Result& r) {
+  Core::Wait w = c->pending.front();
+  c->pending.pop_front();
+  e->done.push_back({c, w.id, r.kind == Result::kAcquired ? 0 : r.value, r.kind == Result::kAcquired ? r.value : 0});
+}
+
+// Rejects, with ETIMEDOUT, every wait whose deadline has passed. Under the mutex.
+void Expire(Engine* e, const CoreRef& c, int64_t now) {
   for (auto it = c->pending.begin(); it != c->pending.end();) {
-    if (it->timed && it->deadline <= now) {
-      c->done.push_back({it->id, ETIMEDOUT, 0});
+    if (it->deadline != kForever && it->deadline <= now) {
+      e->done.push_back({c, it->id, ETIMEDOUT, 0});
       it = c->pending.erase(it);
     } else {
       ++it;
@@ -85,115 +163,374 @@ void Expire(Core* c, Clock::time_point now) {
   }
 }
 
-void Run(Core* c) {
-  std::unique_lock<std::mutex> lock(c->mu);
-  while (!c->stop) {
-    Flush(c);
-    if (c->pending.empty()) {
-      c->cv.wait(lock);
+// What an attempt took outside the mutex: the oldest wait's, or back. Under the mutex.
+void Deliver(Engine* e, const CoreRef& c, const Result& r) {
+  if (r.kind == Result::kAgain) return;
+  if (!c->closed && !c->pending.empty()) {
+    Settle(e, c, r);
+    c->headSince = MonotonicNs();
+    c->spun = false;
+  } else if (r.kind == Result::kAcquired) {
+    c->source->Undo(r.value);  // whoever it was for is gone
+  }
+}
+
+// Serves the waits of a futex member as far as it can without sleeping;
+// false once it has none left (it then leaves the group). Under the mutex.
+bool ServeWords(Engine* e, const CoreRef& c, int64_t now, int64_t* until) {
+  if (c->closed) return false;
+  Expire(e, c, now);
+  if (c->pending.empty()) return false;
+  if (!c->armed) {
+    c->source->Arm();
+    c->armed = true;
+    c->headSince = now;
+    c->spun = false;
+  }
+  for (;;) {
+    Sleep sleep;
+    Result r = c->source->Poll(&sleep);
+    if (r.kind == Result::kAgain) {
+      c->sleep = sleep;
+      break;
+    }
+    if (r.kind == Result::kAcquired && c->spun) c->spin.Slept(now - c->headSince);
+    Deliver(e, c, r);
+    if (c->pending.empty()) return false;
+  }
+  *until = Earlier(*until, c->sleep.lookAgainNs);
+  for (const auto& w : c->pending) *until = Earlier(*until, w.deadline);
+  return true;
+}
+
+// Member `i` has no waits left (or is closed). Under the mutex.
+void Leave(Group* g, size_t i) {
+  CoreRef c = std::move(g->members[i]);
+  g->members[i] = std::move(g->members.back());
+  g->members.pop_back();
+  c->group = nullptr;
+  if (c->armed) {
+    c->source->Disarm();
+    c->armed = false;
+  }
+}
+
+// A group without members ends after kIdleNs, or at once if another idle
+// one of its kind can take its place. Otherwise *until is when to look again.
+// Under the mutex.
+bool Idle(Engine* e, Group* g, int64_t now, int64_t* until) {
+  if (!g->members.empty()) {
+    g->idleSince = kForever;
+    return false;
+  }
+  if (g->idleSince == kForever) g->idleSince = now;
+  bool spare = now - g->idleSince >= kIdleNs;
+  for (const auto& other : e->groups) {
+    if (other.get() != g && other->blocking == g->blocking && other->members.empty() && !other->leaving &&
+        !other->stop) {
+      spare = true;
+    }
+  }
+  if (spare) {
+    g->leaving = true;
+    return true;
+  }
+  *until = g->idleSince + kIdleNs;
+  return false;
+}
+
+// Spins on members whose oldest wait has just begun, for as long as their
+// adaptive budgets say (adaptive_spin.h): a unit posted within microseconds
+// is taken without the cost of sleeping and being woken. Outside the mutex.
+bool SpinOn(Group* g, const std::vector<CoreRef>& members, uint32_t seen, CoreRef* who, Result* got) {
+  int64_t start = MonotonicNs();
+  int64_t longest = 0;
+  for (const auto& c : members) longest = std::max(longest, c->headSince + c->spin.Budget() - start);
+  if (longest <= 0) return false;
+  Sleep ignored;
+  return AdaptiveSpin::SpinFor(
+      [&] {
+        if (g->changes.load() != seen) return true;  // something to look at under the mutex
+        for (const auto& c : members) {
+          Result r = c->source->Poll(&ignored);
+          if (r.kind != Result::kAgain) {
+            *who = c;
+            *got = r;
+            return true;
+          }
+        }
+        return false;
+      },
+      start, longest);
+}
+
+void RunWords(Group* g) {
+  Engine* e = g->engine;
+  std::vector<FutexWord> words;
+  std::vector<CoreRef> fresh;
+  std::unique_lock<std::mutex> lock(e->mu);
+  while (!g->stop) {
+    uint32_t seen = g->changes.load();
+    int64_t now = MonotonicNs();
+    int64_t until = kForever;
+    words.clear();
+    fresh.clear();
+    for (size_t i = 0; i < g->members.size();) {
+      const CoreRef& c = g->members[i];
+      if (!ServeWords(e, c, now, &until)) {
+        Leave(g, i);
+        continue;
+      }
+      words.push_back({c->sleep.word, c->sleep.expected});
+      if (!c->spun) fresh.push_back(c);
+      i++;
+    }
+    Flush(e);
+    if (Idle(e, g, now, &until)) break;
+    g->sleepUntil = until;
+    lock.unlock();
+    CoreRef who;
+    Result got = Result::Again();
+    if (!fresh.empty() && SpinOn(g, fresh, seen, &who, &got)) {
+      lock.lock();
+      if (who) Deliver(e, who, got);
       continue;
     }
-    Clock::time_point until = Clock::now() + kSlice;
-    for (const auto& w : c->pending) {
-      if (w.timed && w.deadline < until) until = w.deadline;
+    if (!fresh.empty()) {
+      lock.lock();
+      for (const auto& c : fresh) c->spun = true;
+      lock.unlock();
     }
-    lock.unlock();
-    Result r = c->source->Attempt(until);
+    if (words.size() == 1 && !e->waitv) {
+      // Alone on the source's word: a change must wake us there (Notify).
+      g->sleepingOn.store(words[0].word);
+      if (g->changes.load() == seen) SleepOn(words.data(), 1, until);
+      g->sleepingOn.store(nullptr);
+    } else {
+      words.push_back({reinterpret_cast<uint32_t*>(&g->changes), seen});
+      SleepOn(words.data(), words.size(), until);
+    }
     lock.lock();
-    if (r.kind == Result::kAcquired) {
-      if (!c->stop && !c->pending.empty()) {
-        c->done.push_back({c->pending.front().id, 0, r.value});
-        c->pending.pop_front();
-      } else {
-        // Whoever it was for is gone: give it back rather than lose it.
-        lock.unlock();
-        c->source->Undo(r.value);
-        lock.lock();
-      }
-    } else if (r.kind == Result::kFailed && !c->pending.empty()) {
-      c->done.push_back({c->pending.front().id, r.value, 0});
-      c->pending.pop_front();
-    }
-    Expire(c, Clock::now());
   }
+  fresh.clear();
+  g->ended.store(true);
+}
+
+void RunBlocking(Group* g) {
+  Engine* e = g->engine;
+  std::unique_lock<std::mutex> lock(e->mu);
+  while (!g->stop) {
+    uint32_t seen = g->changes.load();
+    int64_t now = MonotonicNs();
+    if (!g->members.empty()) {
+      g->idleSince = kForever;
+      CoreRef c = g->members[0];
+      if (!c->closed) Expire(e, c, now);
+      Flush(e);
+      if (c->closed || c->pending.empty()) {
+        Leave(g, 0);
+        continue;
+      }
+      int64_t until = kForever;
+      for (const auto& w : c->pending) until = Earlier(until, w.deadline);
+      g->sleepUntil = until;
+      lock.unlock();
+      Result r = Result::Again();
+      g->blocked.store(true);
+      if (g->changes.load() == seen) r = c->source->Attempt(until);
+      g->blocked.store(false);
+      lock.lock();
+      if (r.kind == Result::kAcquired || (r.kind == Result::kFailed && !c->pending.empty())) Deliver(e, c, r);
+      continue;
+    }
+    Flush(e);
+    int64_t until = kForever;
+    if (Idle(e, g, now, &until)) break;
+    g->sleepUntil = until;
+    lock.unlock();
+    FutexWord own{reinterpret_cast<uint32_t*>(&g->changes), seen};
+    SleepOn(&own, 1, until);
+    lock.lock();
+  }
+  g->ended.store(true);
+}
+
+void* RunGroup(void* arg) {
+  auto* g = static_cast<Group*>(arg);
+  if (g->blocking) {
+    RunBlocking(g);
+  } else {
+    RunWords(g);
+  }
+  return nullptr;
+}
+
+// --- the JavaScript thread ---------------------------------------------------
+
+// Makes the group's thread look again, wherever it sleeps. Under the mutex
+// (so the thread, which needs it to go on, cannot start another sleep meanwhile).
+void Notify(Group* g) {
+  g->changes.fetch_add(1);
+  Wake(reinterpret_cast<uint32_t*>(&g->changes), 1);
+  // Until the thread has left the sleep it may have entered before seeing the
+  // change: a wake or signal that came too early is repeated.
+  for (;;) {
+    uint32_t* word = g->sleepingOn.load();
+    if (word != nullptr) {
+      Wake(word, INT_MAX);
+    } else if (g->blocked.load()) {
+      Interrupt(g->thread);
+    } else {
+      return;
+    }
+    sched_yield();
+  }
+}
+
+// A thread for a new group; EAGAIN (or the error) if none can be made. Under the mutex.
+int StartGroup(Engine* e, bool blocking, Group** out) {
+  size_t capacity = blocking || !e->waitv ? 1 : kGroupWords;
+  auto g = std::make_unique<Group>(e, blocking, capacity);
+  if (blocking && !InterruptReady()) return EAGAIN;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kStackSize);
+  // The thread starts with every signal blocked (process signals go to Node's
+  // threads), but the one that interrupts a blocking call.
+  sigset_t all, old;
+  sigfillset(&all);
+  if (blocking) sigdelset(&all, InterruptSignal());
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(&g->thread, &attr, RunGroup, g.get());
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  if (err != 0) return err;
+  *out = g.get();
+  e->groups.push_back(std::move(g));
+  return 0;
+}
+
+// Joins the threads that ended (they are past their last touch of anything). Under the mutex.
+void Reap(Engine* e) {
+  for (auto it = e->groups.begin(); it != e->groups.end();) {
+    if ((*it)->ended.load()) {
+      pthread_join((*it)->thread, nullptr);
+      it = e->groups.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// A group with room for `c` (starting one if needed). Under the mutex.
+int Place(Engine* e, const CoreRef& c) {
+  Reap(e);
+  Group* target = nullptr;
+  for (const auto& g : e->groups) {
+    if (g->blocking == c->blocking && !g->stop && !g->leaving && g->members.size() < g->capacity) {
+      target = g.get();
+      // Prefer one already serving others: idle threads stay idle (and may end).
+      if (!target->members.empty()) break;
+    }
+  }
+  if (target == nullptr) {
+    int err = StartGroup(e, c->blocking, &target);
+    if (err != 0) return err;
+  }
+  target->members.push_back(c);
+  c->group = target;
+  return 0;
 }
 
 // Pending waits keep the event loop alive, and onSettled from the GC.
 void Ref(Core* c) {
-  if (!c->refd && c->tsfn != nullptr) {
-    napi_ref_threadsafe_function(c->env, c->tsfn);
-    napi_reference_ref(c->env, c->onSettled, nullptr);
-    c->refd = true;
-  }
+  Engine* e = c->engine;
+  if (c->refd || e->tsfn == nullptr) return;
+  c->refd = true;
+  napi_reference_ref(e->env, c->onSettled, nullptr);
+  if (e->refdCores++ == 0) napi_ref_threadsafe_function(e->env, e->tsfn);
 }
 
 void UnrefIfIdle(Core* c) {
-  if (c->unsettled == 0 && c->refd && c->tsfn != nullptr) {
-    napi_unref_threadsafe_function(c->env, c->tsfn);
-    napi_reference_unref(c->env, c->onSettled, nullptr);
-    c->refd = false;
+  Engine* e = c->engine;
+  if (c->unsettled != 0 || !c->refd) return;
+  c->refd = false;
+  if (c->onSettled != nullptr) napi_reference_unref(e->env, c->onSettled, nullptr);
+  if (--e->refdCores == 0 && e->tsfn != nullptr) napi_unref_threadsafe_function(e->env, e->tsfn);
+}
+
+// Stops and joins every thread; gives back what they took for nobody.
+void Shutdown(Engine* e) {
+  std::vector<Done> undelivered;
+  std::vector<std::unique_ptr<Group>> groups;
+  {
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (e->shutdown) return;
+    e->shutdown = true;
+    for (const auto& g : e->groups) {
+      g->stop = true;
+      Notify(g.get());
+    }
+  }
+  for (const auto& g : e->groups) pthread_join(g->thread, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(e->mu);
+    groups.swap(e->groups);
+    undelivered.swap(e->done);
+    for (const auto& g : groups) {
+      while (!g->members.empty()) {
+        g->members.back()->pending.clear();
+        Leave(g.get(), g->members.size() - 1);
+      }
+    }
+  }
+  for (const auto& d : undelivered) {
+    if (d.err == 0) d.core->source->Undo(d.value);
   }
 }
 
-// Stops the thread and waits for it; gives back what it took for nobody.
-// JavaScript thread only (close, cleanup hook, finalizers).
-void StopAndJoin(Core* c) {
-  std::vector<Core::Done> undelivered;
-  {
-    std::lock_guard<std::mutex> lock(c->mu);
-    c->stop = true;
-  }
-  c->cv.notify_all();
-  if (c->thread.joinable()) c->thread.join();
-  {
-    std::lock_guard<std::mutex> lock(c->mu);
-    undelivered.swap(c->done);
-    c->pending.clear();
-  }
-  for (const auto& d : undelivered) {
-    if (d.err == 0) c->source->Undo(d.value);
-  }
+void MaybeFree(Engine* e) {
+  if (e->cores == 0 && e->shutdown && e->tsfn == nullptr) delete e;
 }
 
 // Closes the queue: returns every unsettled wait's id (their units undone).
-// The thread is told to stop; the finalizer of the thread-safe function joins it.
-std::vector<uint32_t> CloseCore(Core* c) {
+std::vector<uint32_t> CloseCore(const CoreRef& c) {
   std::vector<uint32_t> ids;
-  if (c->closed) return ids;
-  c->closed = true;
-  std::vector<Core::Done> undelivered;
+  std::vector<Done> undelivered;
+  Engine* e = c->engine;
   {
-    std::lock_guard<std::mutex> lock(c->mu);
-    c->stop = true;
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (c->closed) return ids;
+    c->closed = true;
     for (const auto& w : c->pending) ids.push_back(w.id);
     c->pending.clear();
-    undelivered.swap(c->done);
+    auto mine = std::stable_partition(e->done.begin(), e->done.end(), [&](const Done& d) { return d.core != c; });
+    std::move(mine, e->done.end(), std::back_inserter(undelivered));
+    e->done.erase(mine, e->done.end());
+    if (c->group != nullptr && !e->shutdown) Notify(c->group);
   }
-  c->cv.notify_all();
   for (const auto& d : undelivered) {
     ids.push_back(d.id);
     if (d.err == 0) c->source->Undo(d.value);
   }
   c->unsettled = 0;
-  UnrefIfIdle(c);
-  if (c->tsfn != nullptr) napi_release_threadsafe_function(c->tsfn, napi_tsfn_release);
+  UnrefIfIdle(c.get());
   return ids;
 }
 
 void CallJs(napi_env env, napi_value /*js_callback*/, void* context, void* /*data*/) {
-  if (env == nullptr) return;  // being torn down
-  auto* c = static_cast<Core*>(context);
-  std::vector<Core::Done> batch;
+  if (env == nullptr) return;  // being torn down: Shutdown gives back what is undelivered
+  auto* e = static_cast<Engine*>(context);
+  std::vector<Done> batch;
   {
-    std::lock_guard<std::mutex> lock(c->mu);
-    batch.swap(c->done);
-    c->scheduled = false;
+    std::lock_guard<std::mutex> lock(e->mu);
+    batch.swap(e->done);
+    e->scheduled = false;
   }
   napi_value undefined;
   napi_get_undefined(env, &undefined);
-  napi_value onSettled = nullptr;
-  napi_get_reference_value(env, c->onSettled, &onSettled);
   for (const auto& d : batch) {
+    Core* c = d.core.get();
     if (c->closed) {  // close() already settled every wait: nobody wants this
       if (d.err == 0) c->source->Undo(d.value);
       continue;
@@ -203,76 +540,112 @@ void CallJs(napi_env env, napi_value /*js_callback*/, void* context, void* /*dat
     napi_create_uint32(env, d.id, &args[0]);
     napi_create_int32(env, d.err, &args[1]);
     napi_create_int32(env, d.value, &args[2]);
+    napi_value onSettled = nullptr;
+    napi_get_reference_value(env, c->onSettled, &onSettled);
     // During teardown JavaScript may no longer run: a unit nobody received goes back.
     if ((onSettled == nullptr || napi_call_function(env, undefined, onSettled, 3, args, nullptr) != napi_ok) &&
         d.err == 0) {
       c->source->Undo(d.value);
     }
   }
-  UnrefIfIdle(c);
+  for (const auto& d : batch) UnrefIfIdle(d.core.get());
 }
 
 void CleanupHook(void* arg) {
-  auto* c = static_cast<Core*>(arg);
-  c->hookRan = true;
-  StopAndJoin(c);
+  auto* e = static_cast<Engine*>(arg);
+  e->hookRan = true;
+  Shutdown(e);
+  if (current == e) current = nullptr;
 }
 
-// The thread-safe function is gone (closed, or its environment torn down).
+// The thread-safe function is gone: its environment is being torn down.
 void FinalizeTsfn(napi_env env, void* data, void* /*hint*/) {
-  auto* box = static_cast<Box*>(data);
-  Core* c = box->get();
-  StopAndJoin(c);
-  c->tsfn = nullptr;
-  napi_delete_reference(env, c->onSettled);
-  if (!c->hookRan) napi_remove_env_cleanup_hook(env, CleanupHook, c);
-  delete box;
+  auto* e = static_cast<Engine*>(data);
+  Shutdown(e);
+  e->tsfn = nullptr;
+  if (!e->hookRan) napi_remove_env_cleanup_hook(env, CleanupHook, e);
+  if (current == e) current = nullptr;
+  MaybeFree(e);
 }
 
-Core* Unwrap(const Napi::Value& queue) {
+Engine* EngineFor(napi_env env) {
+  if (current != nullptr) return current;
+  auto* e = new Engine();
+  e->env = env;
+  e->waitv = WaitvAvailable();
+  napi_value name;
+  napi_create_string_utf8(env, "ipc-kit:wait", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, e, FinalizeTsfn, e, CallJs, &e->tsfn) !=
+      napi_ok) {
+    delete e;
+    throw Napi::Error::New(env, "napi_create_threadsafe_function failed");
+  }
+  // Idle, it never keeps the process alive; a pending wait refs it.
+  napi_unref_threadsafe_function(env, e->tsfn);
+  napi_add_env_cleanup_hook(env, CleanupHook, e);
+  current = e;
+  return e;
+}
+
+struct Handle {
+  CoreRef core;
+};
+
+const CoreRef& Unwrap(const Napi::Value& queue) {
   Napi::Env env = queue.Env();
   bool ok = false;
   if (queue.IsExternal()) napi_check_object_type_tag(env, queue, &kQueueTag, &ok);
   if (!ok) throw Napi::TypeError::New(env, "not a wait queue");
-  return queue.As<Napi::External<Box>>().Data()->get();
+  return queue.As<Napi::External<Handle>>().Data()->core;
 }
 
 }  // namespace
 
+bool GroupsShareThreads() { return WaitvAvailable(); }
+
 uint32_t Add(const Napi::Value& queue, double timeoutMs) {
-  Core* c = Unwrap(queue);
+  const CoreRef& c = Unwrap(queue);
+  Engine* e = c->engine;
   if (c->closed) throw Napi::Error::New(queue.Env(), "wait queue is closed");
-  Core::Wait w{c->nextId++, false, {}};
   int64_t limitNs = ipc::LimitNsFromMs(timeoutMs);
-  if (limitNs != ipc::kForever) {
-    w.timed = true;
-    w.deadline = Clock::now() + std::chrono::nanoseconds(limitNs);
-  }
-  if (!c->thread.joinable()) c->thread = std::thread(Run, c);
+  Core::Wait w{c->nextId, limitNs == kForever ? kForever : MonotonicNs() + limitNs};
   {
-    std::lock_guard<std::mutex> lock(c->mu);
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (e->shutdown) throw Napi::Error::New(queue.Env(), "the environment is being torn down");
+    bool first = c->pending.empty();
+    if (c->group == nullptr) {
+      int err = Place(e, c);
+      if (err != 0) ipc::ThrowErrno(queue.Env(), err, "pthread_create", queue.Env().Undefined());
+      first = true;
+    }
     c->pending.push_back(w);
+    if (first || (w.deadline != kForever && Earlier(w.deadline, c->group->sleepUntil) == w.deadline)) {
+      Notify(c->group);
+    }
   }
-  c->cv.notify_one();
+  c->nextId++;
   c->unsettled++;
-  Ref(c);
+  Ref(c.get());
   return w.id;
 }
 
 bool Cancel(const Napi::Value& queue, uint32_t id) {
-  Core* c = Unwrap(queue);
+  const CoreRef& c = Unwrap(queue);
+  Engine* e = c->engine;
   bool removed = false;
   {
-    std::lock_guard<std::mutex> lock(c->mu);
+    std::lock_guard<std::mutex> lock(e->mu);
     auto it = std::find_if(c->pending.begin(), c->pending.end(), [id](const Core::Wait& w) { return w.id == id; });
     if (it != c->pending.end()) {
       c->pending.erase(it);
       removed = true;
+      // No wait left: the thread lets the source go rather than take a unit for nobody.
+      if (c->pending.empty() && c->group != nullptr && !e->shutdown) Notify(c->group);
     }
   }
   if (removed) {
     c->unsettled--;
-    UnrefIfIdle(c);
+    UnrefIfIdle(c.get());
   }
   return removed;
 }
@@ -280,25 +653,19 @@ bool Cancel(const Napi::Value& queue, uint32_t id) {
 std::vector<uint32_t> Close(const Napi::Value& queue) { return CloseCore(Unwrap(queue)); }
 
 Napi::Value NewQueue(Napi::Env env, std::shared_ptr<Source> source, Napi::Function onSettled) {
-  auto core = std::make_shared<Core>(std::move(source));
-  Core* c = core.get();
-  c->env = env;
-  auto* tsfnBox = new Box(core);
-  napi_value name = Napi::String::New(env, "ipc-kit:wait");
-  // No function here: the thread-safe function would hold it strongly for life.
-  napi_status status = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, tsfnBox,
-                                                       FinalizeTsfn, c, CallJs, &c->tsfn);
-  if (status != napi_ok) {
-    delete tsfnBox;
-    throw Napi::Error::New(env, "napi_create_threadsafe_function failed");
-  }
-  napi_create_reference(env, onSettled, 0, &c->onSettled);
-  // An idle queue never keeps the process alive; Add refs it.
-  napi_unref_threadsafe_function(env, c->tsfn);
-  napi_add_env_cleanup_hook(env, CleanupHook, c);
-  auto handle = Napi::External<Box>::New(env, new Box(core), [](Napi::Env, Box* box) {
-    CloseCore(box->get());
-    delete box;
+  Engine* e = EngineFor(env);
+  auto core = std::make_shared<Core>(std::move(source), e);
+  napi_create_reference(env, onSettled, 0, &core->onSettled);
+  e->cores++;
+  auto handle = Napi::External<Handle>::New(env, new Handle{core}, [](Napi::Env env, Handle* h) {
+    CoreRef c = std::move(h->core);
+    delete h;
+    Engine* e = c->engine;
+    CloseCore(c);
+    napi_delete_reference(env, c->onSettled);
+    c->onSettled = nullptr;
+    e->cores--;
+    MaybeFree(e);
   });
   napi_type_tag_object(env, handle, &kQueueTag);
   return handle;

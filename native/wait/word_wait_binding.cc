@@ -2,13 +2,16 @@
 // wake, and a waiter-engine Source for waits off the event loop.
 #include "word_wait_binding.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 
 #include "../common/clock.h"
+#include "../common/errors.h"
+#include "../common/fast_path_alias.h"
+#include "sync_wait.h"
 #include "waiter.h"
 #include "word_wait.h"
 
@@ -35,12 +38,18 @@ uint32_t Bits(const Napi::Value& v) { return static_cast<uint32_t>(v.As<Napi::Nu
 AdaptiveSpin syncSpin;
 
 // waitSync(view, index, expected, timeoutMs) -> false if timed out; true if
-// woken or the word differs. Blocks this thread.
+// woken or the word differs. Blocks this thread, terminably (sync_wait.h).
 Napi::Value JsWaitSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   uint32_t* word = WordOf(info[0], info[1]);
+  uint32_t expected = Bits(info[2]);
   int64_t limit = ipc::LimitNsFromMs(info[3].As<Napi::Number>().DoubleValue());
   int64_t until = limit == ipc::kForever ? ipc::kForever : ipc::MonotonicNs() + limit;
-  return Napi::Boolean::New(info.Env(), WordWaitUntil(word, Bits(info[2]), until, &syncSpin) == 0);
+  SyncEnd end = SyncWait(env, until, [&](int64_t sliceUntil) {
+    return WordWaitUntil(word, expected, sliceUntil, &syncSpin) == 0;
+  });
+  if (end == SyncEnd::kTerminated) return env.Undefined();
+  return Napi::Boolean::New(env, end == SyncEnd::kDone);
 }
 
 // wake(view, index, count) -> how many were woken.
@@ -51,61 +60,56 @@ Napi::Value JsWake(const Napi::CallbackInfo& info) {
 }
 
 // A wait settles (with value 0) once the word (bit 0 aside) differs from the
-// value set by Expect(); the thread spins a while first (adaptive_spin.h).
-// The word lives in a JavaScript mapping: Retire() (before unmapping) stops
-// the attempts and waits out the one in progress.
+// value set by Expect(). A futex source of the waiter engine: before it
+// sleeps it sets bit 0, as WordWaitUntil does. The word lives in a
+// JavaScript mapping: the source reads it through a mapping of its own of the
+// word's page, which goes with the source, so JavaScript may unmap at will.
 class WordSource : public Source {
  public:
-  explicit WordSource(uint32_t* word) : word_(word) {}
+  WordSource(void* page, size_t pageSize, uint32_t* word) : page_(page), pageSize_(pageSize), word_(word) {}
+  ~WordSource() override { ipc::UnmapPages(page_, pageSize_); }
 
-  Result Attempt(Clock::time_point until) override {
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      if (retired_) return Result::Again();
-      busy_ = true;
-    }
+  Result Poll(Sleep* sleep) override {
     uint32_t expected = expected_.load();
-    WordWaitUntil(word_, expected, ipc::ToNs(until), &spin_);
-    bool changed = WordChanged(word_, expected);
-    std::lock_guard<std::mutex> guard(mu_);
-    busy_ = false;
-    idle_.notify_all();
-    if (retired_ || !changed) {
-      return Result::Again();  // a spurious wake, or a wake-all of others' waits: look again
+    uint32_t seen = __atomic_load_n(word_, __ATOMIC_SEQ_CST);
+    for (;;) {
+      if (((seen ^ expected) & ~1u) != 0) return Result::Acquired(0);
+      if ((seen & 1u) != 0) break;
+      // Announce a sleeper, unless the word changes meanwhile.
+      if (__atomic_compare_exchange_n(word_, &seen, seen | 1u, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        seen |= 1u;
+        break;
+      }
     }
-    return Result::Acquired(0);
+    sleep->word = word_;
+    sleep->expected = seen;
+    return Result::Again();
   }
 
   void Undo(int) override {}  // nothing was taken
 
   void Expect(uint32_t value) { expected_.store(value); }
 
-  void Retire() {
-    std::unique_lock<std::mutex> guard(mu_);
-    if (retired_) return;
-    retired_ = true;
-    // Wakes our thread (and, spuriously, other waiters on the word, which look again).
-    WordWake(word_, INT32_MAX);
-    idle_.wait(guard, [this] { return !busy_; });
-  }
-
  private:
+  void* page_;
+  size_t pageSize_;
   uint32_t* word_;
   std::atomic<uint32_t> expected_{0};
-  AdaptiveSpin spin_;
-  std::mutex mu_;
-  std::condition_variable idle_;
-  bool busy_ = false;
-  bool retired_ = false;
 };
 
 using SourceBox = std::shared_ptr<WordSource>;
 
 // queue(view, index, onSettled) -> { queue, source }: `queue` for add, cancel
-// and close; `source` for expect and retire.
+// and close; `source` for expect.
 Napi::Value JsQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto source = std::make_shared<WordSource>(WordOf(info[0], info[1]));
+  uint32_t* word = WordOf(info[0], info[1]);
+  auto pageSize = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  auto at = reinterpret_cast<uintptr_t>(word);
+  void* own = nullptr;
+  ipc::Check(env, ipc::MapPagesAgain(reinterpret_cast<void*>(at & ~(pageSize - 1)), pageSize, &own), env.Undefined());
+  auto* ownWord = reinterpret_cast<uint32_t*>(static_cast<char*>(own) + (at & (pageSize - 1)));
+  auto source = std::make_shared<WordSource>(own, pageSize, ownWord);
   Napi::Object out = Napi::Object::New(env);
   out.Set("queue", NewQueue(env, source, info[2].As<Napi::Function>()));
   out.Set("source", Napi::External<SourceBox>::New(env, new SourceBox(source), [](Napi::Env, SourceBox* box) { delete box; }));
@@ -120,9 +124,6 @@ WordSource& SourceOf(const Napi::Value& value) {
 // expect(source, value): the next waits settle once the word differs from `value`.
 void JsExpect(const Napi::CallbackInfo& info) { SourceOf(info[0]).Expect(Bits(info[1])); }
 
-// retire(source): after close(queue), before unmapping: the thread touches the word no more.
-void JsRetire(const Napi::CallbackInfo& info) { SourceOf(info[0]).Retire(); }
-
 }  // namespace
 
 void ExportWordWait(Napi::Env env, Napi::Object exports) {
@@ -130,7 +131,6 @@ void ExportWordWait(Napi::Env env, Napi::Object exports) {
   exports.Set("wordWake", Napi::Function::New(env, JsWake, "wordWake"));
   exports.Set("wordQueue", Napi::Function::New(env, JsQueue, "wordQueue"));
   exports.Set("wordExpect", Napi::Function::New(env, JsExpect, "wordExpect"));
-  exports.Set("wordRetire", Napi::Function::New(env, JsRetire, "wordRetire"));
 }
 
 }  // namespace waiter

@@ -67,10 +67,12 @@ struct Core {
   std::deque<Wait> pending;  // oldest first
   Group* group = nullptr;    // serving us while we have waits
   bool closed = false;
+  bool changed = false;  // JavaScript added, cancelled or closed: the group's thread looks again
 
   // The group's thread only.
   bool armed = false;
   Sleep sleep;
+  int64_t nextLook = kForever;  // the earliest deadline of its waits, or sleep.lookAgainNs
   int64_t headSince = 0;  // when the oldest wait became the oldest
   bool spun = false;      // the oldest wait has had its spin
   AdaptiveSpin spin;
@@ -103,6 +105,7 @@ struct Group {
   bool leaving = false;  // an idle thread too many, or idle too long: it ends
   int64_t sleepUntil = kForever;
   int64_t idleSince = kForever;  // the thread's only
+  bool notified = false;  // a Notify the thread has not yet looked at: another adds nothing
   // Bumped (then woken) on every change the thread must see; it sleeps on it too.
   std::atomic<uint32_t> changes{0};
   // Set around the sleep, so a change can reach a thread that is not sleeping
@@ -175,9 +178,16 @@ void Deliver(Engine* e, const CoreRef& c, const Result& r) {
   }
 }
 
+// Whether a futex member needs serving: something changed since it went to sleep.
+bool Due(const Core* c, int64_t now) {
+  return c->changed || !c->armed || (c->nextLook != kForever && now >= c->nextLook) ||
+         __atomic_load_n(c->sleep.word, __ATOMIC_SEQ_CST) != c->sleep.expected;
+}
+
 // Serves the waits of a futex member as far as it can without sleeping;
 // false once it has none left (it then leaves the group). Under the mutex.
-bool ServeWords(Engine* e, const CoreRef& c, int64_t now, int64_t* until) {
+bool ServeWords(Engine* e, const CoreRef& c, int64_t now) {
+  c->changed = false;
   if (c->closed) return false;
   Expire(e, c, now);
   if (c->pending.empty()) return false;
@@ -198,8 +208,8 @@ bool ServeWords(Engine* e, const CoreRef& c, int64_t now, int64_t* until) {
     Deliver(e, c, r);
     if (c->pending.empty()) return false;
   }
-  *until = Earlier(*until, c->sleep.lookAgainNs);
-  for (const auto& w : c->pending) *until = Earlier(*until, w.deadline);
+  c->nextLook = c->sleep.lookAgainNs;
+  for (const auto& w : c->pending) c->nextLook = Earlier(c->nextLook, w.deadline);
   return true;
 }
 
@@ -270,6 +280,7 @@ void RunWords(Group* g) {
   std::vector<CoreRef> fresh;
   std::unique_lock<std::mutex> lock(e->mu);
   while (!g->stop) {
+    g->notified = false;
     uint32_t seen = g->changes.load();
     int64_t now = MonotonicNs();
     int64_t until = kForever;
@@ -277,10 +288,11 @@ void RunWords(Group* g) {
     fresh.clear();
     for (size_t i = 0; i < g->members.size();) {
       const CoreRef& c = g->members[i];
-      if (!ServeWords(e, c, now, &until)) {
+      if (Due(c.get(), now) && !ServeWords(e, c, now)) {
         Leave(g, i);
         continue;
       }
+      until = Earlier(until, c->nextLook);
       words.push_back({c->sleep.word, c->sleep.expected});
       if (!c->spun) fresh.push_back(c);
       i++;
@@ -293,7 +305,10 @@ void RunWords(Group* g) {
     Result got = Result::Again();
     if (!fresh.empty() && SpinOn(g, fresh, seen, &who, &got)) {
       lock.lock();
-      if (who) Deliver(e, who, got);
+      if (who) {
+        Deliver(e, who, got);
+        who->changed = true;  // look again: it may have no waits left
+      }
       continue;
     }
     if (!fresh.empty()) {
@@ -320,6 +335,7 @@ void RunBlocking(Group* g) {
   Engine* e = g->engine;
   std::unique_lock<std::mutex> lock(e->mu);
   while (!g->stop) {
+    g->notified = false;
     uint32_t seen = g->changes.load();
     int64_t now = MonotonicNs();
     if (!g->members.empty()) {
@@ -370,6 +386,8 @@ void* RunGroup(void* arg) {
 // Makes the group's thread look again, wherever it sleeps. Under the mutex
 // (so the thread, which needs it to go on, cannot start another sleep meanwhile).
 void Notify(Group* g) {
+  if (g->notified) return;  // the thread is already on its way to the mutex
+  g->notified = true;
   g->changes.fetch_add(1);
   Wake(reinterpret_cast<uint32_t*>(&g->changes), 1);
   // Until the thread has left the sleep it may have entered before seeing the
@@ -507,7 +525,10 @@ std::vector<uint32_t> CloseCore(const CoreRef& c) {
     auto mine = std::stable_partition(e->done.begin(), e->done.end(), [&](const Done& d) { return d.core != c; });
     std::move(mine, e->done.end(), std::back_inserter(undelivered));
     e->done.erase(mine, e->done.end());
-    if (c->group != nullptr && !e->shutdown) Notify(c->group);
+    if (c->group != nullptr && !e->shutdown) {
+      c->changed = true;
+      Notify(c->group);
+    }
   }
   for (const auto& d : undelivered) {
     ids.push_back(d.id);
@@ -620,6 +641,7 @@ uint32_t Add(const Napi::Value& queue, double timeoutMs) {
     }
     c->pending.push_back(w);
     if (first || (w.deadline != kForever && Earlier(w.deadline, c->group->sleepUntil) == w.deadline)) {
+      c->changed = true;
       Notify(c->group);
     }
   }
@@ -640,7 +662,10 @@ bool Cancel(const Napi::Value& queue, uint32_t id) {
       c->pending.erase(it);
       removed = true;
       // No wait left: the thread lets the source go rather than take a unit for nobody.
-      if (c->pending.empty() && c->group != nullptr && !e->shutdown) Notify(c->group);
+      if (c->pending.empty() && c->group != nullptr && !e->shutdown) {
+        c->changed = true;
+        Notify(c->group);
+      }
     }
   }
   if (removed) {

@@ -1,0 +1,228 @@
+'use strict'
+// The wait engine: threads that do not grow with objects, no polling, exact
+// unit accounting under races, and every way a worker can end while it waits.
+// Each scenario runs in a process of its own (test/fixtures/engine-*.js):
+// thread counts and CPU are per process, and a crash must not take the runner.
+// The scale suite runs twice: with futex_waitv, and with the fallback forced
+// (IPC_KIT_FUTEX_WAITV=0: one thread per object, still no polling).
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn, spawnSync } = require('node:child_process')
+const { suite } = require('uvu')
+const assert = require('uvu/assert')
+const { Semaphore } = require('..')
+const { binding } = require('../dist/native')
+const { uniqueName, uniqueKey, withCleanup, runChild, nobody, isRoot } = require('./helpers')
+
+const GROUP_WORDS = binding.wait.GROUP_WORDS
+
+/** Runs engine-scale.js MODE with `args`; resolves with its report. */
+async function scaleRun(mode, args, env, cleanup) {
+  const prefix = uniqueName('eng')
+  // Whatever the fixture leaves when it fails, the runner removes.
+  cleanup(() => {
+    for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })
+  })
+  const { code, signal, stderr, messages } = await runChild('engine-scale.js', [mode, prefix, ...args], {
+    timeout: 90000,
+    env,
+    execArgv: ['--expose-gc'],
+  })
+  assert.is(signal, null, stderr)
+  assert.is(code, 0, stderr)
+  assert.ok(messages.length === 1, `no report: ${stderr}`)
+  if (process.env.IPC_KIT_VERBOSE) console.log(mode, env, JSON.stringify(messages[0]).slice(0, 300))
+  return messages[0]
+}
+
+const modes = [
+  { label: 'futex_waitv', env: {}, shared: binding.wait.SHARED_THREADS, pending: 10000 },
+  { label: 'fallback (IPC_KIT_FUTEX_WAITV=0)', env: { IPC_KIT_FUTEX_WAITV: '0' }, shared: false, pending: 400 },
+]
+
+for (const { label, env, shared, pending } of modes) {
+  const scale = suite(`wait engine at scale: ${label}`)
+  const run = shared || label.startsWith('fallback') ? scale : scale.skip
+
+  run(`${pending} pending waits (half semaphores, half Mutexes): bounded threads, all served, all closed`, () =>
+    withCleanup(async (cleanup) => {
+      const r = await scaleRun('scale', [pending], env, cleanup)
+      const most = shared ? Math.ceil(pending / GROUP_WORDS) + 1 : pending + 1
+      assert.ok(r.threads <= most, `${pending} waits: ${r.threads} threads (at most ${most})`)
+      assert.ok(r.threads >= 1)
+      assert.is(r.early, 0, 'nothing resolved before the posts and releases')
+      assert.is(r.resolved, pending)
+      assert.is(r.rejected, pending, 'close() rejects every wait of the second round')
+      // The goals (1 s each) are measured by npm run bench; a shared machine gets margins here.
+      assert.ok(r.resolveMs < 10000, `served in ${r.resolveMs} ms`)
+      assert.ok(r.closeMs < 10000, `closed in ${r.closeMs} ms`)
+    }))
+
+  run('1,000 idle waits cost next to no CPU', () =>
+    withCleanup(async (cleanup) => {
+      const r = await scaleRun('idle', [1000, 2000], env, cleanup)
+      const most = shared ? Math.ceil(1000 / GROUP_WORDS) + 1 : 1001
+      assert.ok(r.threads <= most, `1,000 waits: ${r.threads} threads`)
+      // Polling every 50 ms cost 28% of a core here; a sleeping thread costs nothing.
+      assert.ok(r.cpuPercent < 2, `1,000 idle waits took ${r.cpuPercent.toFixed(2)}% of a core`)
+    }))
+
+  run('waits time out, abort and close at random while another process posts and releases: exact counts', () =>
+    withCleanup(async (cleanup) => {
+      const r = await scaleRun('races', [100], env, cleanup)
+      for (const s of r.sems) {
+        assert.is(s.resolved + s.left, s.posted, `${s.name}: ${s.resolved} taken + ${s.left} left != ${s.posted} posted`)
+      }
+      assert.ok(r.sems.some((s) => s.resolved > 0), 'some waits were served by the other process')
+      assert.is(r.mutex.overlap, 0, 'never two holders of one lock')
+      assert.is(r.mutex.lockedAfter, 0, 'no lock is left taken for nobody')
+      assert.ok(r.mutex.acquired > 0)
+    }))
+
+  run('5,000 semaphores waited on once and dropped do not pile up threads; close() never waits for a thread', () =>
+    withCleanup(async (cleanup) => {
+      const r = await scaleRun('dropped', [5000], env, cleanup)
+      assert.ok(r.threads <= 2, `${r.threads} threads for 5,000 dropped semaphores`)
+      // It joined a thread that slept up to 50 ms before.
+      assert.ok(r.closeMaxMs < 40, `the longest close() with pending waits took ${r.closeMaxMs} ms`)
+    }))
+
+  scale.run()
+}
+
+const sysv = suite('wait engine: System V')
+
+sysv('1,000 pending System V waits: a thread each, blocked until served, gone once idle', () =>
+  withCleanup(async (cleanup) => {
+    const key = uniqueKey() & 0x7fff0000 | 0x8000
+    cleanup(() => {
+      for (let i = 0; i < 1000; i++) {
+        try {
+          Semaphore.unlink('sysv', key + i)
+        } catch {}
+      }
+    })
+    const r = await scaleRun('sysv', [1000, key], {}, cleanup)
+    assert.ok(r.threads >= 1000 && r.threads <= 1001, `${r.threads} threads`)
+    assert.is(r.early, 0)
+    assert.is(r.resolved, 1000)
+    assert.ok(r.threadsAfter <= 1, `${r.threadsAfter} threads left once idle`)
+  }))
+
+sysv.run()
+
+const workers = suite('wait engine: workers that end while they wait')
+
+workers('every ending (process.exit(), terminate(), a throw) of every pending wait leaves the process alive and takes nothing', () =>
+  withCleanup(async (cleanup) => {
+    const prefix = uniqueName('ends')
+    cleanup(() => {
+      for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })
+    })
+    const { code, signal, stderr, messages } = await runChild('engine-ends.js', [prefix], { timeout: 60000 })
+    assert.is(signal, null, `the process died: ${stderr}`)
+    assert.is(code, 0, stderr)
+    const [results] = messages
+    assert.is(results.length, 11)
+    for (const r of results) {
+      const what = `${r.wait} ended by ${r.end}`
+      if ('value' in r) assert.is(r.value, 1, `${what}: the unit posted afterwards is still there`)
+      else {
+        assert.is(r.locked, false, `${what}: the lock is free after its holder released`)
+        assert.is(r.again, true, `${what}: another acquire takes it`)
+      }
+      // A worker blocked in waitSync()/acquireSync() is terminated within 1 s.
+      if (r.wait.endsWith('Sync')) assert.ok(r.ms < 1000, `${what}: terminate() took ${r.ms} ms`)
+    }
+  }))
+
+workers('process.exit() while a worker is blocked in waitSync() completes within 1 s', () =>
+  withCleanup(async (cleanup) => {
+    const prefix = uniqueName('exitb')
+    cleanup(() => Semaphore.unlink('posix', `/${prefix}-blocked`))
+    let exiting = 0
+    const { code, signal, stderr } = await runChild('engine-ends.js', [prefix, 'exit-blocked'], {
+      timeout: 20000,
+      onMessage: () => (exiting = performance.now()),
+    })
+    const took = performance.now() - exiting
+    assert.is(signal, null, stderr)
+    assert.is(code, 0, stderr)
+    assert.ok(exiting > 0)
+    assert.ok(took < 1000, `process.exit() took ${took} ms`)
+  }))
+
+workers.run()
+
+const limits = suite('wait engine: thread limits')
+
+/** A copy of the package (and a fixture) that an unprivileged user can read, whatever the checkout's permissions. */
+function readableCopy(cleanup, fixture) {
+  const root = path.join(__dirname, '..')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${uniqueName('nproc')}-`))
+  cleanup(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const pkg = path.join(dir, 'pkg')
+  const addon = require('node-gyp-build').path(root)
+  for (const p of ['package.json', 'dist', 'node_modules/node-gyp-build']) {
+    fs.cpSync(path.join(root, p), path.join(pkg, p), { recursive: true })
+  }
+  fs.cpSync(addon, path.join(pkg, path.relative(root, addon)))
+  fs.copyFileSync(path.join(__dirname, 'fixtures', fixture), path.join(dir, fixture))
+  spawnSync('chmod', ['-R', 'a+rX', dir])
+  return { script: path.join(dir, fixture), pkg }
+}
+
+/** Threads of every process of `uid` now. */
+function tasksOf(uid) {
+  let tasks = 0
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue
+    try {
+      const status = fs.readFileSync(`/proc/${p}/status`, 'utf8')
+      if (new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(status)) tasks += Number(status.match(/^Threads:\s+(\d+)/m)[1])
+    } catch {}
+  }
+  return tasks
+}
+
+const prlimit = spawnSync('prlimit', ['--version']).status === 0
+const limited = isRoot && prlimit ? limits : limits.skip
+
+limited('under RLIMIT_NPROC, waits that get no thread reject with EAGAIN; the process lives and the others are served', () =>
+  withCleanup(async (cleanup) => {
+    const { script, pkg } = readableCopy(cleanup, 'engine-nproc.js')
+    const { uid, gid } = nobody()
+    const key = (uniqueKey() & 0x7fff0000) | 0x4000
+    cleanup(() => {
+      for (let i = 0; i < 60; i++) {
+        try {
+          Semaphore.unlink('sysv', key + i)
+        } catch {}
+      }
+    })
+    // Room for Node's own threads and a few of the engine's: not for 60 System V waits.
+    const limit = tasksOf(uid) + 25
+    const child = spawn('prlimit', [`--nproc=${limit}`, process.execPath, script, pkg, String(key)], {
+      uid,
+      gid,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30000)
+    const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])))
+    clearTimeout(timer)
+    assert.is(signal, null, `the process died: ${stderr}`)
+    assert.is(code, 0, stderr)
+    const r = JSON.parse(stdout)
+    assert.ok(r.rejected > 0, 'some waits found no thread')
+    assert.equal(Object.keys(r.codes), ['EAGAIN'])
+    assert.is(r.rejected + r.resolved, 60)
+    assert.ok(r.resolved > 0, 'waits that had a thread were served')
+    assert.is(r.posix, true)
+  }))
+
+limits.run()

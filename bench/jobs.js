@@ -763,6 +763,103 @@ async function shmtaCycle() {
   return { 'alt.shmta_cycle': { unit: 'ns', samples: await timed((c) => perOp(run, c), n(20000, 5000)) } }
 }
 
+// --- the wait engine: pending waits at scale -------------------------------------------
+
+/** `count` POSIX semaphores with one pending wait each; `rearm(i)` waits on semaphore i again. */
+function pendingWaits(count) {
+  const { Semaphore } = kit('Semaphore')
+  const sems = []
+  for (let i = 0; i < count; i++) {
+    const sem = Semaphore.posix(uniqueName('idle'), { initial: 0, create: true })
+    sem.unlink()
+    sems.push(sem)
+  }
+  const waits = sems.map((sem) => sem.wait().catch(() => {}))
+  return {
+    sems,
+    waits,
+    rearm: (i) => (waits[i] = sems[i].wait().catch(() => {})),
+    close: async () => {
+      for (const sem of sems) sem.close()
+      await Promise.all(waits)
+    },
+  }
+}
+
+const taskCount = () => fs.readdirSync('/proc/self/task').length
+
+/** CPU (% of one core) this process spends while 1,000 waits are pending and idle. */
+async function idleCpu() {
+  const window = n(3000, 1000)
+  const p = pendingWaits(1000)
+  try {
+    await new Promise((r) => setTimeout(r, 200))
+    return {
+      'kit.engine_idle_cpu_1000': {
+        unit: '%',
+        samples: await samples(async () => {
+          const c0 = process.cpuUsage()
+          const t0 = performance.now()
+          await new Promise((r) => setTimeout(r, window))
+          const c = process.cpuUsage(c0)
+          return ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100
+        }),
+      },
+    }
+  } finally {
+    await p.close()
+  }
+}
+
+/** Extra threads of this process for 1,000 pending waits on 1,000 semaphores. */
+async function threadsPer1000() {
+  const out = []
+  for (let r = 0; r <= reps; r++) {
+    const before = taskCount()
+    const p = pendingWaits(1000)
+    const during = taskCount() - before
+    await p.close()
+    if (r > 0) out.push(during)
+    // Let the idle threads end before the next sample.
+    for (let i = 0; i < 40 && taskCount() > before; i++) await new Promise((res) => setTimeout(res, 50))
+  }
+  return { 'kit.engine_threads_1000': { unit: 'threads', samples: out } }
+}
+
+/** Post to one of `count` semaphores with a pending wait each: ns until that wait resolves. */
+function wakeLatency(count) {
+  return async () => {
+    const p = pendingWaits(count)
+    const per = n(50, 20)
+    let next = 0
+    try {
+      await new Promise((r) => setTimeout(r, 100))
+      const id = `kit.engine_wake_${count}`
+      return {
+        [id]: {
+          unit: 'ns',
+          samples: await samples(async () => {
+            let total = 0
+            for (let k = 0; k < per; k++) {
+              const i = (next = (next + 7919) % count)
+              // The wait is idle when posted, as a wait that has slept a while.
+              await new Promise((r) => setTimeout(r, 2))
+              const t0 = now()
+              p.sems[i].post()
+              await p.waits[i]
+              total += elapsedNs(t0)
+              p.rearm(i)
+            }
+            return total / per
+          }),
+        },
+      }
+    } finally {
+      await p.close()
+    }
+  }
+}
+
 const jobs = {
   'c.futex_pair': cJob('futex_pair', 20000000, 5000000),
   'c.sem_pair': cJob('sem_pair', 10000000, 2000000),
@@ -814,6 +911,11 @@ const jobs = {
   'alt.process_send_advanced': processSendThroughput('alt.process_send_advanced', 'string64', 'advanced'),
   'alt.process_send_object': processSendThroughput('alt.process_send_object', 'object', 'advanced'),
   'c.mq_pair': cJob('mq_pair', 1000000, 200000),
+  'kit.engine_idle_cpu_1000': idleCpu,
+  'kit.engine_threads_1000': threadsPer1000,
+  'kit.engine_wake_1': wakeLatency(1),
+  'kit.engine_wake_100': wakeLatency(100),
+  'kit.engine_wake_10000': wakeLatency(10000),
   'alt.shmta_cycle': shmtaCycle,
 }
 

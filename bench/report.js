@@ -6,6 +6,8 @@ function formatFigure(f) {
   if (!f) return 'n/a'
   const v = f.median
   if (f.unit === 'GB/s') return `${v.toFixed(v < 10 ? 2 : 1)} GB/s`
+  if (f.unit === '%') return `${v.toFixed(2)}% CPU`
+  if (f.unit === 'threads') return `${v.toFixed(0)} threads`
   const [scaled, unit] = v < 1e3 ? [v, 'ns'] : v < 1e6 ? [v / 1e3, 'µs'] : [v / 1e6, 'ms']
   return `${scaled < 10 ? scaled.toFixed(2) : scaled < 100 ? scaled.toFixed(1) : scaled.toFixed(0)} ${unit}`
 }

@@ -2,6 +2,7 @@ import { constants } from 'node:os'
 import { IPCError, closedError, invalidValue } from './errors'
 import { shm, type Handle } from './native'
 import { construct, type FormMakers } from './ipc-buffer-forms'
+import { bytes, mountOf } from './mounts'
 import * as check from './validate'
 
 export type Kind = 'memory' | 'posix' | 'file' | 'sysv'
@@ -22,6 +23,10 @@ const KIND_CODE: Record<SharedKind, number> = shm.KIND
 const { CREATE, EXCLUSIVE, READONLY } = shm.OPEN
 // IPCError takes errno negative, as Node's fs errors carry it.
 const EINVAL = -constants.errno.EINVAL
+const ENOSPC = -constants.errno.ENOSPC
+const EWOULDBLOCK = -constants.errno.EWOULDBLOCK
+// How long an open waits for another program's flock before EWOULDBLOCK (native/shm).
+const LOCK_WAIT_S = shm.LOCK_WAIT_MS / 1000
 
 /** One mapping (or private block) shared by a buffer and its aliases. */
 interface Region {
@@ -121,7 +126,7 @@ class IPCBufferImpl extends Buffer {
   }
 
   static posix(name: string, options?: OpenOptions): IPCBuffer {
-    return openShared('posix', check.posixName(name), options)
+    return openShared('posix', check.shmName(name), options)
   }
 
   static file(path: string, options?: OpenOptions): IPCBuffer {
@@ -147,7 +152,7 @@ class IPCBufferImpl extends Buffer {
 function identify(kind: unknown, id: unknown): [number, string | number] {
   switch (kind) {
     case 'posix':
-      return [KIND_CODE.posix, check.posixName(id, 'id')]
+      return [KIND_CODE.posix, check.shmName(id, 'id')]
     case 'file':
       return [KIND_CODE.file, check.filePath(id, 'id')]
     case 'sysv':
@@ -208,9 +213,14 @@ function openShared(kind: SharedKind, id: string | number, raw: unknown): IPCBuf
   return make(region.root, 0, mapped.buffer.length, { region })
 }
 
-/** Adds what the bare errno cannot say for the two failures users meet. */
+/** Adds what the bare errno cannot say for the failures users meet. */
 function explain(err: unknown, kind: SharedKind, id: string | number, size: number): unknown {
-  if (!(err instanceof IPCError) || err.errno !== EINVAL) return err
+  if (!(err instanceof IPCError)) return err
+  if (err.errno === ENOSPC && kind !== 'sysv') return noSpace(err, kind, id as string, size)
+  if (err.errno === EWOULDBLOCK && err.syscall === 'flock') {
+    return new IPCError(EWOULDBLOCK, 'flock', id, `another process has held a lock (flock) on the object for ${LOCK_WAIT_S} s, so it cannot be grown now`)
+  }
+  if (err.errno !== EINVAL) return err
   if (err.syscall === 'mmap') {
     return new IPCError(EINVAL, 'mmap', id, 'the object is empty: pass options.size to grow it')
   }
@@ -218,6 +228,22 @@ function explain(err: unknown, kind: SharedKind, id: string | number, size: numb
     return new IPCError(EINVAL, 'shmget', id, `the segment is smaller than ${size} bytes, and System V segments cannot grow`)
   }
   return err
+}
+
+// The mount's advice: where /dev/shm is small, containers are the usual reason.
+const SHM_ADVICE = 'in Docker, give the container more (docker run --shm-size=1g); in Kubernetes, mount an emptyDir volume with medium: Memory (and a sizeLimit) at /dev/shm'
+
+/** ENOSPC from reserving the pages: which mount is full, what it has left, and what to do. */
+function noSpace(err: IPCError, kind: 'posix' | 'file', id: string, size: number): IPCError {
+  // glibc keeps POSIX shared memory in /dev/shm.
+  const path = kind === 'posix' ? '/dev/shm' + id : id
+  const mount = mountOf(path)
+  let detail = `no space left for ${bytes(size)}`
+  if (mount !== undefined) {
+    detail += ` on ${mount.mountPoint} (${mount.type}, ${bytes(mount.free)} free of ${bytes(mount.size)})`
+  }
+  detail += kind === 'posix' || mount?.mountPoint === '/dev/shm' ? `: ${SHM_ADVICE}` : ': free space there or choose another file system'
+  return new IPCError(err.errno, err.syscall, id, detail)
 }
 
 /** `count` bytes of `parent` from `start`: the same memory, another window (and region). */

@@ -25,6 +25,8 @@ export interface OpenCodes {
 /** @internal */
 export interface ShmBinding {
   readonly PAGE_SIZE: number
+  /** How long an open that must grow an object waits for another process's flock on it. */
+  readonly LOCK_WAIT_MS: number
   readonly KIND: { readonly posix: number; readonly file: number; readonly sysv: number }
   readonly OPEN: OpenCodes & { readonly READONLY: number }
   open(kind: number, id: string | number, flags: number, mode: number, size: number): Mapped

@@ -4,8 +4,11 @@ import { invalidType, invalidValue, outOfRange } from './errors'
 
 /** @internal Longest name component Linux accepts (NAME_MAX). */
 export const NAME_MAX = 255
-/** @internal Largest System V key we accept: a positive 31-bit integer. */
-export const KEY_MAX = 0x7fffffff
+/** @internal System V keys are C's key_t, a signed 32-bit number: every non-zero one is accepted,
+ * given signed (-0x80000000..-1) or unsigned (1..0xffffffff), and reported unsigned, as ipcs prints it. */
+export const KEY_MIN = -0x80000000
+/** @internal */
+export const KEY_MAX = 0xffffffff
 /** @internal Largest buffer this Node can address. */
 export const SIZE_MAX = bufferConstants.MAX_LENGTH
 
@@ -22,6 +25,7 @@ export function posixName(name: unknown, arg = 'name', reserved = 0): string {
   if (bare.length === 0) throw invalidValue(arg, name, 'must not be empty')
   if (bare.includes('/')) throw invalidValue(arg, name, "must not contain '/' after the first character")
   if (bare.includes('\0')) throw invalidValue(arg, name, 'must not contain null bytes')
+  if (!wellFormed(bare)) throw invalidValue(arg, name, 'must be valid Unicode (a lone surrogate would become U+FFFD)')
   if (bare === '.' || bare === '..') throw invalidValue(arg, name, "must not be '.' or '..'")
   if (Buffer.byteLength(bare) > NAME_MAX - reserved) {
     throw invalidValue(arg, name, `must be at most ${NAME_MAX - reserved} bytes long`)
@@ -29,21 +33,39 @@ export function posixName(name: unknown, arg = 'name', reserved = 0): string {
   return '/' + bare
 }
 
+/**
+ * @internal A POSIX shared memory name: a POSIX name that is not glibc's file of a POSIX
+ * semaphore ('sem.X' is semaphore X's own bytes in /dev/shm).
+ */
+export function shmName(name: unknown, arg = 'name'): string {
+  const checked = posixName(name, arg)
+  if (checked.startsWith('/sem.')) {
+    throw invalidValue(arg, name, "must not start with 'sem.': that is where the system keeps POSIX semaphores")
+  }
+  return checked
+}
+
+/** Whether `s` survives UTF-8, which names reach the system in: no lone surrogates. */
+function wellFormed(s: string): boolean {
+  return Buffer.from(s, 'utf8').toString('utf8') === s
+}
+
 /** @internal */
 export function filePath(path: unknown, arg = 'path'): string {
   if (typeof path !== 'string') throw invalidType(arg, 'of type string', path)
   if (path.length === 0) throw invalidValue(arg, path, 'must not be empty')
   if (path.includes('\0')) throw invalidValue(arg, path, 'must not contain null bytes')
+  if (!wellFormed(path)) throw invalidValue(arg, path, 'must be valid Unicode (a lone surrogate would become U+FFFD)')
   return path
 }
 
-/** @internal */
+/** @internal A System V key, returned in its unsigned form (0xdeadbeef for -559038737). */
 export function sysvKey(key: unknown, arg = 'key'): number {
   if (typeof key !== 'number') throw invalidType(arg, 'of type number', key)
-  if (!Number.isInteger(key) || key < 1 || key > KEY_MAX) {
-    throw outOfRange(arg, `an integer >= 1 and <= ${KEY_MAX}`, key)
+  if (!Number.isInteger(key) || key < KEY_MIN || key > KEY_MAX || key === 0) {
+    throw outOfRange(arg, `a non-zero integer >= ${KEY_MIN} and <= 0x${KEY_MAX.toString(16)} (a 32-bit key_t)`, key)
   }
-  return key
+  return key >>> 0
 }
 
 /** @internal */

@@ -42,7 +42,7 @@ test('a Mutex maps its lock page a second time, into WebAssembly memory, and clo
 
 /** Resolves once a waiter sleeps in the kernel on POSIX semaphore `name` (glibc keeps the count of sleepers after the value). */
 async function sleeperOn(name) {
-  const sem = IPCBuffer.posix(`/sem.${name.slice(1)}`, { create: false })
+  const sem = IPCBuffer.file(`/dev/shm/sem.${name.slice(1)}`, { create: false })
   try {
     const deadline = performance.now() + 10000
     while (sem.readUInt32LE(4) === 0) {

@@ -49,6 +49,10 @@ const NODE = process.env.IPC_KIT_TEST_NODE ? process.env.IPC_KIT_TEST_NODE.split
  * messages. Bounded: killed after `timeout` ms.
  */
 function runNode(argv, { timeout, uid, gid, env, ipc = false, onMessage, onSpawn } = {}) {
+  // Another user may not reach this checkout (a 0700 home, mktemp -d): its child runs a readable copy.
+  const stage = uid === undefined ? undefined : stagePackage()
+  if (stage !== undefined) argv = argv.map((arg) => (arg.startsWith(ROOT + '/') ? join(stage, arg.slice(ROOT.length + 1)) : arg))
+  const removeStage = () => stage !== undefined && fs.rmSync(stage, { recursive: true, force: true })
   return new Promise((resolve, reject) => {
     const [cmd, ...pre] = NODE
     const stdio = ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
@@ -65,14 +69,39 @@ function runNode(argv, { timeout, uid, gid, env, ipc = false, onMessage, onSpawn
     const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
     child.on('error', (err) => {
       clearTimeout(timer)
+      removeStage()
       reject(err)
     })
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
+      removeStage()
       resolve({ code, signal, stdout, stderr, messages })
     })
     if (onSpawn) onSpawn(child)
   })
+}
+
+const ROOT = join(__dirname, '..')
+
+/**
+ * A copy of what a child needs to load the package and run a fixture (package.json,
+ * dist/, the addon, node-gyp-build, test/fixtures/) in a fresh directory every
+ * user can read, laid out as here: the caller removes it.
+ */
+function stagePackage() {
+  const stage = fs.mkdtempSync(join(os.tmpdir(), 'ipckit-stage-'))
+  const parts = ['package.json', 'dist', 'build/Release/ipc_kit.node', 'prebuilds', 'node_modules/node-gyp-build', 'test/fixtures']
+  for (const part of parts) {
+    if (fs.existsSync(join(ROOT, part))) fs.cpSync(join(ROOT, part), join(stage, part), { recursive: true })
+  }
+  // mkdtemp makes it 0700; copies keep their modes, which a 0700 checkout may not give others either.
+  const open = (path) => {
+    const stat = fs.statSync(path)
+    fs.chmodSync(path, stat.isDirectory() || stat.mode & 0o111 ? 0o755 : 0o644)
+    if (stat.isDirectory()) for (const entry of fs.readdirSync(path)) open(join(path, entry))
+  }
+  open(stage)
+  return stage
 }
 
 /** Runs a fixture of test/fixtures with an IPC channel: see runNode. */

@@ -4,7 +4,7 @@ const fs = require('node:fs')
 const { suite } = require('uvu')
 const assert = require('uvu/assert')
 const { EEXIST, EISDIR, ENOENT } = require('node:os').constants.errno
-const { IPCBuffer, IPCError } = require('..')
+const { IPCBuffer, IPCError, Semaphore, Mutex, GuardedBuffer } = require('..')
 const { uniqueName, uniqueKey, uniquePath, withCleanup, throwsCode } = require('./helpers')
 
 /** Opens a fresh object of `kind` and registers its removal. */
@@ -408,9 +408,45 @@ bad('names: wrong type, empty, slash inside, NUL, too long', () => {
   IPCBuffer.unlink('posix', longest)
 })
 
-bad('keys: not positive 31-bit integers', () => {
+bad('names that do not survive UTF-8 (lone surrogates) are refused for every class; sem.X is not shared memory', () =>
+  withCleanup(async (cleanup) => {
+    const name = uniqueName('utf')
+    // '\uD800' and '\uDBFF' would both reach the system as U+FFFD: one object for two names.
+    for (const bad of [`/${name}\uD800`, `${name}\uDBFF`, `\uDC00${name}`]) {
+      throwsCode(() => IPCBuffer.posix(bad, { size: 8 }), TypeError, 'ERR_INVALID_ARG_VALUE')
+      throwsCode(() => IPCBuffer.file(`/tmp/${bad}`, { size: 8 }), TypeError, 'ERR_INVALID_ARG_VALUE')
+      throwsCode(() => Semaphore.posix(bad, { initial: 0 }), TypeError, 'ERR_INVALID_ARG_VALUE')
+      throwsCode(() => new Mutex(bad), TypeError, 'ERR_INVALID_ARG_VALUE')
+      throwsCode(() => GuardedBuffer.open(bad, { size: 8 }), TypeError, 'ERR_INVALID_ARG_VALUE')
+      throwsCode(() => IPCBuffer.exists('posix', bad), TypeError, 'ERR_INVALID_ARG_VALUE')
+    }
+    assert.is(fs.readdirSync('/dev/shm').filter((f) => f.includes(name)).length, 0)
+    // Paired surrogates are proper Unicode, and fine.
+    const emoji = IPCBuffer.posix(`${name}-\u{1F600}`, { size: 8 })
+    cleanup(() => IPCBuffer.unlink('posix', `${name}-\u{1F600}`))
+    emoji.close()
+    // glibc keeps POSIX semaphore X as /dev/shm/sem.X: shared memory of that name would be its bytes.
+    const sem = Semaphore.posix(name, { initial: 1 })
+    cleanup(() => sem.close())
+    cleanup(() => sem.unlink())
+    for (const semName of [`sem.${name}`, `/sem.${name}`, `/sem.other`]) {
+      const err = throwsCode(() => IPCBuffer.posix(semName, { size: 8 }), TypeError, 'ERR_INVALID_ARG_VALUE')
+      assert.match(err.message, /must not start with 'sem.'/)
+      throwsCode(() => IPCBuffer.posix(semName), TypeError, 'ERR_INVALID_ARG_VALUE')
+      throwsCode(() => new Mutex(semName), TypeError, 'ERR_INVALID_ARG_VALUE')
+      throwsCode(() => IPCBuffer(8, `*${semName.replace(/^\//, '')}`), TypeError, 'ERR_INVALID_ARG_VALUE')
+      throwsCode(() => IPCBuffer.unlink('posix', semName), TypeError, 'ERR_INVALID_ARG_VALUE')
+    }
+    assert.is(sem.value, 1)
+    // 'sem.' elsewhere in a name, and semaphores named sem.X, are fine.
+    const semLike = Semaphore.posix(`sem.${name}`, { initial: 0 })
+    cleanup(() => semLike.close())
+    cleanup(() => semLike.unlink())
+  }))
+
+bad('keys: not non-zero 32-bit integers', () => {
   throwsCode(() => IPCBuffer.sysv('12', { size: 8 }), TypeError, 'ERR_INVALID_ARG_TYPE')
-  for (const key of [0, -1, 1.5, NaN, Infinity, 2 ** 31, 2 ** 32 + 1]) {
+  for (const key of [0, 1.5, NaN, Infinity, -(2 ** 31) - 1, 2 ** 32, 2 ** 32 + 1]) {
     throwsCode(() => IPCBuffer.sysv(key, { size: 8 }), RangeError, 'ERR_OUT_OF_RANGE')
   }
 })

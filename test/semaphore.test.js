@@ -327,7 +327,7 @@ bad('names, keys and the constructor', () => {
   // NAME_MAX less the 'sem.' prefix
   throwsCode(() => Semaphore.posix('x'.repeat(252), { initial: 0 }), TypeError, 'ERR_INVALID_ARG_VALUE')
   throwsCode(() => Semaphore.sysv('1'), TypeError, 'ERR_INVALID_ARG_TYPE')
-  for (const key of [0, -1, 1.5, 2 ** 31, NaN]) throwsCode(() => Semaphore.sysv(key), RangeError, 'ERR_OUT_OF_RANGE')
+  for (const key of [0, 1.5, 2 ** 32, -(2 ** 31) - 1, NaN]) throwsCode(() => Semaphore.sysv(key), RangeError, 'ERR_OUT_OF_RANGE')
   throwsCode(() => new Semaphore({}), TypeError, 'ERR_INVALID_ARG_TYPE')
   throwsCode(() => new Semaphore(null, 1), TypeError, 'ERR_INVALID_ARG_TYPE')
   throwsCode(() => new Semaphore(uniqueName('bad'), -1), RangeError, 'ERR_OUT_OF_RANGE')

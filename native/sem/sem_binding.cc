@@ -122,7 +122,7 @@ Napi::Value JsOpen(const Napi::CallbackInfo& info) {
   bool created = false;
   if (kind == kSysv) {
     sem->undo = info[5].As<Napi::Boolean>().Value();
-    auto key = static_cast<key_t>(subject.As<Napi::Number>().Int32Value());
+    auto key = static_cast<key_t>(subject.As<Napi::Number>().Uint32Value());
     Check(env, SysvOpen(key, flags, mode, static_cast<int>(initial), &sem->id, &created), subject);
   } else {
     std::string name = subject.As<Napi::String>().Utf8Value();
@@ -208,7 +208,7 @@ void JsUnlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Value subject = info[1];
   if (info[0].As<Napi::Number>().Int32Value() == kSysv) {
-    Check(env, SysvRemoveKey(static_cast<key_t>(subject.As<Napi::Number>().Int32Value())), subject);
+    Check(env, SysvRemoveKey(static_cast<key_t>(subject.As<Napi::Number>().Uint32Value())), subject);
   } else {
     Check(env, PosixUnlink(subject.As<Napi::String>().Utf8Value().c_str()), subject);
   }

@@ -65,6 +65,10 @@ void FinalizeBuffer(napi_env env, void* /*data*/, void* hint) {
   Disown(m);
 }
 
+// A System V key: TypeScript passes it unsigned (0..0xffffffff); key_t is its
+// signed 32-bit reading.
+key_t KeyOf(const Napi::Value& v) { return static_cast<key_t>(v.As<Napi::Number>().Uint32Value()); }
+
 std::string Utf8(const Napi::Value& v) { return v.As<Napi::String>().Utf8Value(); }
 
 // { buffer, handle, size, created, id } over a fresh mapping.
@@ -105,7 +109,7 @@ Napi::Value JsOpen(const Napi::CallbackInfo& info) {
   Opened opened;
   void* addr = nullptr;
   if (kind == kSysv) {
-    auto key = static_cast<key_t>(subject.As<Napi::Number>().Int32Value());
+    auto key = KeyOf(subject);
     Check(env, OpenSysv(key, flags, mode, size, &opened), subject);
     size_t length = size > 0 ? size : opened.size;
     Check(env, AttachSysv(opened.id, &addr), subject);
@@ -224,7 +228,7 @@ void JsUnlink(const Napi::CallbackInfo& info) {
   int kind = info[0].As<Napi::Number>().Int32Value();
   Napi::Value subject = info[1];
   if (kind == kSysv) {
-    Check(env, RemoveSysvKey(static_cast<key_t>(subject.As<Napi::Number>().Int32Value())), subject);
+    Check(env, RemoveSysvKey(KeyOf(subject)), subject);
   } else {
     std::string name = Utf8(subject);
     Check(env, kind == kPosix ? UnlinkPosix(name.c_str()) : UnlinkFile(name.c_str()), subject);
@@ -242,7 +246,7 @@ Napi::Value JsExists(const Napi::CallbackInfo& info) {
   Napi::Value subject = info[1];
   bool exists = false;
   if (kind == kSysv) {
-    Check(env, ExistsSysv(static_cast<key_t>(subject.As<Napi::Number>().Int32Value()), &exists), subject);
+    Check(env, ExistsSysv(KeyOf(subject), &exists), subject);
   } else {
     std::string name = Utf8(subject);
     Check(env, kind == kPosix ? ExistsPosix(name.c_str(), &exists) : ExistsFile(name.c_str(), &exists),
@@ -274,6 +278,7 @@ void JsUnalias(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("PAGE_SIZE", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
+  exports.Set("LOCK_WAIT_MS", Napi::Number::New(env, kLockWaitMs));
   exports.Set("KIND", ipc::Constants(env, {{"posix", kPosix}, {"file", kFile}, {"sysv", kSysv}}));
   exports.Set("OPEN", ipc::Constants(env, {{"CREATE", ipc::kCreate},
                                            {"EXCLUSIVE", ipc::kExclusive},

@@ -8,7 +8,12 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <cstdint>
+
+#include "../common/clock.h"
 
 namespace shm {
 
@@ -58,25 +63,83 @@ Status OpenOrCreate(OpenFn fn, const char* syscall, const char* name, int flags,
   return Status{EAGAIN, syscall};
 }
 
-// Grows the object to `size` if smaller. flock serialises growers so two
-// processes growing at once never shrink what the other one grew.
-Status SizeUp(int fd, int flags, size_t size, size_t* actual) {
-  if (flock(fd, LOCK_EX) != 0) return Fail("flock");
+// How long an open without a size waits for a creator that has made the
+// object but not yet sized it (size 0 between O_EXCL and the reservation).
+constexpr int64_t kSizeWaitNs = 100'000'000;
+
+void SleepNs(int64_t ns) {
+  timespec t = ipc::ToTimespec(ns);
+  nanosleep(&t, nullptr);
+}
+
+Status SizeOf(int fd, size_t* size) {
   struct stat st;
-  Status s;
-  if (fstat(fd, &st) != 0) {
-    s = Fail("fstat");
-  } else {
-    *actual = static_cast<size_t>(st.st_size);
-    if (size > *actual && !(flags & kReadonly)) {
-      if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
-        s = Fail("ftruncate");
-      } else {
-        *actual = size;
-      }
-    }
+  if (fstat(fd, &st) != 0) return Fail("fstat");
+  *size = static_cast<size_t>(st.st_size);
+  return Status{};
+}
+
+// flock(LOCK_EX) without ever blocking on it: a program holding the lock for
+// long (or forever) costs this open at most kLockWaitMs, then EWOULDBLOCK.
+Status LockBounded(int fd) {
+  int64_t deadline = ipc::MonotonicNs() + kLockWaitMs * 1'000'000;
+  for (int64_t pause = 50'000;; pause = pause < 5'000'000 ? pause * 2 : pause) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return Status{};
+    if (errno != EWOULDBLOCK && errno != EINTR) return Fail("flock");
+    if (ipc::MonotonicNs() >= deadline) return Status{EWOULDBLOCK, "flock"};
+    SleepNs(pause);
+  }
+}
+
+// Reserves the pages of [from, to) and sets the size to `to` (posix_fallocate):
+// the memory is there before anyone touches it, so a full file system is
+// ENOSPC now rather than SIGBUS at the first write. tmpfs and the usual disk
+// file systems reserve in one step and leave the size unchanged when they
+// fail; where glibc emulates the call by writing, a failure may leave the
+// file longer, and it is cut back to `from` (we hold the growers' lock, and
+// only an open racing us could have mapped those unreserved pages).
+Status Reserve(int fd, size_t from, size_t to) {
+  int err = 0;
+  // Interrupted by a signal (a large reservation on tmpfs checks for them): again.
+  for (int attempt = 0; attempt < 1000; attempt++) {
+    err = posix_fallocate(fd, static_cast<off_t>(from), static_cast<off_t>(to - from));
+    if (err != EINTR) break;
+  }
+  if (err == 0) return Status{};
+  size_t now = 0;
+  if (SizeOf(fd, &now).ok() && now > from) {
+    int ignored = ftruncate(fd, static_cast<off_t>(from));
+    (void)ignored;
+  }
+  return Status{err, "posix_fallocate"};
+}
+
+// Grows the object to `size` if smaller, reserving its pages. Only a grower
+// takes the lock (flock serialises growers, so two processes growing at once
+// never shrink what the other grew), and it re-reads the size under it.
+Status SizeUp(int fd, int flags, size_t size, size_t* actual) {
+  Status s = SizeOf(fd, actual);
+  if (!s.ok() || size <= *actual || (flags & kReadonly)) return s;
+  s = LockBounded(fd);
+  if (!s.ok()) return s;
+  s = SizeOf(fd, actual);
+  if (s.ok() && size > *actual) {
+    s = Reserve(fd, *actual, size);
+    if (s.ok()) *actual = size;
   }
   flock(fd, LOCK_UN);
+  return s;
+}
+
+// An object without a size is one another process has just created and not
+// yet sized: give its creator a moment (in that rare case only).
+Status AwaitSize(int fd, size_t* actual) {
+  int64_t deadline = ipc::MonotonicNs() + kSizeWaitNs;
+  Status s = SizeOf(fd, actual);
+  while (s.ok() && *actual == 0 && ipc::MonotonicNs() < deadline) {
+    SleepNs(1'000'000);
+    s = SizeOf(fd, actual);
+  }
   return s;
 }
 
@@ -85,9 +148,17 @@ Status OpenSized(OpenFn fn, const char* syscall, const char* name, int flags, mo
   Status s = OpenOrCreate(fn, syscall, name, flags, mode, size > 0, &out->fd, &out->created);
   if (!s.ok()) return s;
   s = SizeUp(out->fd, flags, size, &out->size);
+  if (s.ok() && out->size == 0 && !out->created) s = AwaitSize(out->fd, &out->size);
   if (!s.ok()) {
     CloseQuietly(out->fd);
     out->fd = -1;
+    // What this call created and could not size goes again: nothing is left behind.
+    if (out->created) {
+      int saved = errno;
+      if (fn == OpenShm) shm_unlink(name); else unlink(name);
+      errno = saved;
+      out->created = false;
+    }
   }
   return s;
 }
@@ -188,6 +259,16 @@ Status AttachSysv(int id, void** addr) {
 Status DetachSysv(void* addr) { return shmdt(addr) == 0 ? Status{} : Fail("shmdt"); }
 
 Status RemoveSysvId(int id) {
+  // Linux accepts IPC_RMID again on a segment already removed but still
+  // attached (it is then marked SHM_DEST); once detached by all, the id is
+  // gone (EINVAL). Both mean the segment was removed: ENOENT, like a name.
+  struct shmid_ds ds;
+  if (shmctl(id, IPC_STAT, &ds) != 0) {
+    if (errno == EINVAL || errno == EIDRM) return Status{ENOENT, "shmctl"};
+    if (errno != EACCES) return Fail("shmctl");  // not readable: the owner may still remove it
+  } else if (ds.shm_perm.mode & SHM_DEST) {
+    return Status{ENOENT, "shmctl"};
+  }
   return shmctl(id, IPC_RMID, nullptr) == 0 ? Status{} : Fail("shmctl");
 }
 

@@ -20,8 +20,15 @@ struct Opened {
   bool created = false;
 };
 
+// How long an open that must grow an object waits for another process's
+// flock on it before EWOULDBLOCK (growers hold it only while they reserve).
+constexpr int kLockWaitMs = 2000;
+
 // POSIX shared memory (`name` starts with '/') and files. Created objects get
-// exactly `mode`; a `size` larger than the object grows it (never shrinks).
+// exactly `mode`; a `size` larger than the object grows it (never shrinks),
+// reserving its pages (ENOSPC when the file system lacks them; the object then
+// keeps its old size, and one this call created is removed). An open without
+// a size that finds the object empty waits briefly for its creator to size it.
 Status OpenPosix(const char* name, int flags, mode_t mode, size_t size, Opened* out);
 Status OpenFile(const char* path, int flags, mode_t mode, size_t size, Opened* out);
 // Maps `size` bytes of `fd` shared (or private copy-on-write), then closes fd.

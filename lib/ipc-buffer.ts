@@ -149,6 +149,16 @@ class IPCBufferImpl extends Buffer {
   }
 }
 
+/**
+ * @internal Maps `length` bytes of `buf`'s shared memory, from its start, once
+ * more over `target` at `targetOffset` (a slot of the fast path, lib/fast-path/).
+ */
+export function aliasInto(buf: IPCBuffer, target: ArrayBuffer, targetOffset: number, length: number): void {
+  const { region } = stateOf(buf)
+  if (region.handle === undefined || region.closed) throw new TypeError('not an open shared IPCBuffer')
+  shm.aliasInto(region.handle, buf.byteOffset, target, targetOffset, length)
+}
+
 function identify(kind: unknown, id: unknown): [number, string | number] {
   switch (kind) {
     case 'posix':

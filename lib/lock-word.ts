@@ -62,7 +62,7 @@ export class LockWord {
     this.mine = mine | 0
     this.start = start | 0
     this.tag = tag | 0
-    this.#slot = slotForBuffer(this, map.buffer, map.byteOffset)
+    this.#slot = slotForBuffer(this, map)
     this.#ops = this.#slot?.ops
     this.#at = (this.#slot?.at ?? 0) + 4 * WORD
   }

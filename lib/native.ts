@@ -39,8 +39,8 @@ export interface ShmBinding {
   unlink(kind: number, id: string | number): void
   removeSysv(shmid: number, key: number): void
   exists(kind: number, id: string | number): boolean
-  /** Maps the shared pages at `source`+`sourceOffset` over `target`+`targetOffset` (page-aligned). */
-  aliasInto(source: ArrayBuffer, sourceOffset: number, target: ArrayBuffer, targetOffset: number, length: number): void
+  /** Maps the pages of mapping `handle` from `sourceOffset` over `target`+`targetOffset` (page-aligned). */
+  aliasInto(handle: Handle, sourceOffset: number, target: ArrayBuffer, targetOffset: number, length: number): void
   /** Private zero pages at `target`+`targetOffset` again. */
   unalias(target: ArrayBuffer, targetOffset: number, length: number): void
 }
@@ -94,7 +94,7 @@ export interface SemBinding {
   /** glibc's sem_t layout was recognised: the fast path may work on the semaphore's memory. */
   readonly POSIX_LAYOUT_KNOWN: boolean
   /** Maps the semaphore's page over `target`+`targetOffset`; returns the semaphore's offset in the page. */
-  aliasPosix(handle: Handle, target: ArrayBuffer, targetOffset: number): number
+  aliasPosix(handle: Handle, name: string, target: ArrayBuffer, targetOffset: number): number
   /** Wakes up to `count` sleeping waiters, after posts made on the fast path. */
   wakePosix(handle: Handle, count: number, subject: string | number): void
   /** A queue of waits for one unit each (they settle with value 0). */

@@ -90,7 +90,7 @@ export class Semaphore {
     const handle = opened.handle
     if (this.kind === 'posix' && semLayoutKnown) {
       this.#slot = slotFor(this, (target, offset) => {
-        at = offset + native.aliasPosix(handle, target, offset)
+        at = offset + native.aliasPosix(handle, opened.name as string, target, offset)
       })
     }
     this.#ops = this.#slot?.ops

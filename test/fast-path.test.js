@@ -9,11 +9,11 @@ const path = require('node:path')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { Mutex, Semaphore, IPCBuffer } = require('..')
-const { uniqueName, withCleanup, runChild, runScript, nextMessage, NODE } = require('./helpers')
+const { uniqueName, uniquePath, withCleanup, runChild, runScript, nextMessage } = require('./helpers')
 
 const FIXTURES = path.join(__dirname, 'fixtures')
-// qemu-user refuses mremap of size 0, so emulated runs take the other paths.
-const FAST = !NODE.join(' ').includes('qemu') && process.env.IPC_KIT_WASM !== '0'
+// The fast path runs wherever WebAssembly does (arm64 under qemu-user included), unless turned off.
+const FAST = process.env.IPC_KIT_WASM !== '0' && !process.execArgv.includes('--jitless')
 const ALIASES = FAST ? 2 : 1 // mappings of a lock page or a semaphore
 const PATHS = {
   wasm: {},
@@ -21,9 +21,16 @@ const PATHS = {
   jitless: { execArgv: ['--jitless'] },
 }
 
-/** How many mappings of `name` (a /dev/shm object) this process has. */
+/** How many mappings of `name` (a /dev/shm object, or a path) this process has. */
 function mappingsOf(name) {
-  return fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.endsWith(`/dev/shm/${name}`)).length
+  const file = name.startsWith('/') ? name : `/dev/shm/${name}`
+  return fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.endsWith(file)).length
+}
+
+/** The same by inode: glibc's mapping of a semaphore it created names the temporary file it made it in. */
+function mappingsOfInode(file) {
+  const { ino } = fs.statSync(file)
+  return fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.split(/\s+/)[4] === String(ino)).length
 }
 
 test('a Mutex maps its lock page a second time, into WebAssembly memory, and close() drops both', () =>
@@ -38,6 +45,31 @@ test('a Mutex maps its lock page a second time, into WebAssembly memory, and clo
     m.release()
     m.close()
     assert.is(mappingsOf(name), 0)
+  }))
+
+test(`the fast path is ${FAST ? 'in use' : 'off'} on ${process.arch}: a Semaphore's page and a file-backed Mutex's are mapped ${ALIASES === 2 ? 'twice' : 'once'}`, () =>
+  withCleanup(async (cleanup) => {
+    const name = uniqueName('inuse')
+    const sem = Semaphore.posix(name, { initial: 1 })
+    cleanup(() => sem.close())
+    cleanup(() => sem.unlink())
+    assert.is(mappingsOfInode(`/dev/shm/sem.${name}`), ALIASES)
+    assert.is(sem.tryWait(), true)
+    assert.is(sem.tryWait(), false)
+    sem.post(2)
+    assert.is(sem.value, 2)
+    const file = uniquePath('inuse')
+    const m = new Mutex(file, { kind: 'file' })
+    cleanup(() => m.close())
+    cleanup(() => m.unlink())
+    assert.is(mappingsOf(file), ALIASES)
+    assert.is(m.tryAcquire(), true)
+    assert.is(new Int32Array(fs.readFileSync(file).buffer, 0, 1)[0] !== 0, true) // the word taken is the file's
+    m.release()
+    sem.close()
+    m.close()
+    assert.is(mappingsOfInode(`/dev/shm/sem.${name}`), 0)
+    assert.is(mappingsOf(file), 0)
   }))
 
 /** Resolves once a waiter sleeps in the kernel on POSIX semaphore `name` (glibc keeps the count of sleepers after the value). */

@@ -1,14 +1,16 @@
 // The fast path's slots: pages of the module's WebAssembly memory, each
 // aliasing one shared page (a lock's header, a POSIX semaphore's page) so the
-// module's functions (module.ts) reach it. mremap maps the shared page a second
-// time into the slot; both addresses reach the same physical page. When its
-// owner lets go, the slot gets private zero pages again and is reused.
+// module's functions (module.ts) reach it. The shared object's file is mapped
+// a second time into the slot (MAP_FIXED | MAP_SHARED; a System V segment,
+// which has no file, by mremap); both addresses reach the same physical page.
+// When its owner lets go, the slot gets private zero pages again and is reused.
 //
 // Everything here is optional: without WebAssembly (node --jitless), with
-// IPC_KIT_WASM=0, or where the alias cannot be made (not Linux, qemu-user),
+// IPC_KIT_WASM=0, or where the alias cannot be made (not Linux; System V under qemu-user),
 // slotFor() returns undefined and the callers keep their Atomics and native
 // paths, which speak the same protocol on the same memory.
 import { sem, shm } from '../native'
+import { aliasInto, type IPCBuffer } from '../ipc-buffer'
 import { instantiate, WASM_PAGE, type WasmOps } from './module'
 
 /** @internal A page of a WebAssembly memory that aliases one shared page. */
@@ -97,10 +99,10 @@ function release(slot: Held): void {
   }
 }
 
-/** @internal Aliases the page of an IPCBuffer's mapping that starts at `byteOffset` of its ArrayBuffer. */
-export function slotForBuffer(owner: object, buffer: ArrayBuffer, byteOffset: number): Slot | undefined {
-  if (byteOffset % pageSize !== 0) return undefined
-  return slotFor(owner, (target, at) => shm.aliasInto(buffer, byteOffset, target, at, pageSize))
+/** @internal Aliases the first page of `map`, a shared IPCBuffer starting on a page. */
+export function slotForBuffer(owner: object, map: IPCBuffer): Slot | undefined {
+  if (map.byteOffset % pageSize !== 0) return undefined
+  return slotFor(owner, (target, at) => aliasInto(map, target, at, pageSize))
 }
 
 /** @internal The POSIX semaphore's fast path needs glibc's layout, checked by the addon at load. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -17,6 +18,18 @@ void* PageRange(void* base, size_t size, double offset, double length) {
   uintptr_t start = reinterpret_cast<uintptr_t>(base) + static_cast<uintptr_t>(offset);
   if (start % page != 0 || static_cast<uintptr_t>(length) % page != 0) return nullptr;
   return reinterpret_cast<void*>(start);
+}
+
+Status AliasFd(int fd, dev_t dev, ino_t ino, off_t offset, void* dst, size_t length) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Status{errno, "fstat"};
+  if (st.st_dev != dev || st.st_ino != ino) return Status{ESTALE, "mmap"};
+  void* p = mmap(dst, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, offset);
+  if (p != MAP_FAILED) return Status{};
+  Status failed{errno, "mmap"};
+  // A failed MAP_FIXED may have unmapped `dst`: leave no hole there.
+  ResetPages(dst, length);
+  return failed;
 }
 
 Status AliasPages(void* src, void* dst, size_t length) {

@@ -3,6 +3,8 @@
 // a slot of the fast path's WebAssembly memory (lib/fast-path/). Knows nothing
 // of Node-API (fast_path_alias_js.h checks JavaScript's ranges).
 #pragma once
+#include <sys/types.h>
+
 #include <cstddef>
 
 #include "status.h"
@@ -13,9 +15,17 @@ namespace ipc {
 // [base, base + size) and is page-aligned; nullptr otherwise.
 void* PageRange(void* base, size_t size, double offset, double length);
 
+// Maps `length` bytes of the object open as `fd`, from `offset`, shared at
+// `dst`, replacing whatever was mapped there (MAP_FIXED): both mappings then
+// reach the same pages. Only if `fd` is the object (dev, ino) the first
+// mapping was made from; a name removed or replaced since is ESTALE. This is
+// the way qemu-user supports too (it refuses mremap's old size 0).
+Status AliasFd(int fd, dev_t dev, ino_t ino, off_t offset, void* dst, size_t length);
+
 // Maps the pages of the shared mapping at `src` again at `dst`, replacing
 // whatever was mapped there (mremap with old size 0: both addresses then
-// reach the same physical pages).
+// reach the same physical pages). For what has no file to map (System V
+// segments) or no longer has a name; Linux only, and not under qemu-user.
 Status AliasPages(void* src, void* dst, size_t length);
 
 // Maps the pages of the shared mapping at `src` again, wherever the kernel

@@ -29,6 +29,8 @@ using ipc::MonotonicNs;
 
 struct Sem {
   sem_t* posix = nullptr;  // POSIX: the sem_open handle
+  dev_t dev = 0;           // POSIX: the file it lives in, for the fast path's alias
+  ino_t ino = 0;
   int id = -1;             // System V: the set id
   bool undo = false;       // System V: SEM_UNDO on every operation
   waiter::AdaptiveSpin spin;       // POSIX: waits spin a while before sleeping (a try is a system call for System V)
@@ -127,6 +129,8 @@ Napi::Value JsOpen(const Napi::CallbackInfo& info) {
   } else {
     std::string name = subject.As<Napi::String>().Utf8Value();
     Check(env, PosixOpen(name.c_str(), flags, mode, static_cast<unsigned>(initial), &sem->posix, &created), subject);
+    // Unknown (0) if this fails: the alias then falls back to mremap.
+    PosixIdentify(name.c_str(), &sem->dev, &sem->ino);
   }
   Napi::Object result = Napi::Object::New(env);
   result.Set("handle", Napi::External<Box>::New(env, new Box(sem), [](Napi::Env, Box* box) { delete box; }));
@@ -173,17 +177,20 @@ void JsPost(const Napi::CallbackInfo& info) {
   Check(env, Get(env, info[0])->Post(info[1].As<Napi::Number>().Int32Value()), info[2]);
 }
 
-// aliasPosix(handle, target, targetOffset): maps the page of a POSIX semaphore
-// over a page of `target` (the fast path's WebAssembly memory; lib/fast-path/) and
-// returns the semaphore's offset within that page.
+// aliasPosix(handle, name, target, targetOffset): maps the page of a POSIX
+// semaphore over a page of `target` (the fast path's WebAssembly memory;
+// lib/fast-path/) and returns the semaphore's offset within that page.
 Napi::Value JsAliasPosix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& sem = Get(env, info[0]);
   if (sem->posix == nullptr) throw Napi::TypeError::New(env, "not a POSIX semaphore");
-  auto page = static_cast<double>(sysconf(_SC_PAGESIZE));
-  void* dst = ipc::PageRangeOf(env, info[1], info[2].As<Napi::Number>().DoubleValue(), page);
+  auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* dst = ipc::PageRangeOf(env, info[2], info[3].As<Napi::Number>().DoubleValue(), static_cast<double>(page));
   void* src = PosixPage(sem->posix);
-  Check(env, ipc::AliasPages(src, dst, static_cast<size_t>(page)), env.Undefined());
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  Status s = PosixAlias(name.c_str(), sem->dev, sem->ino, dst, page);
+  if (!s.ok()) s = ipc::AliasPages(src, dst, page);
+  Check(env, s, env.Undefined());
   return Napi::Number::New(env, static_cast<double>(reinterpret_cast<char*>(sem->posix) - static_cast<char*>(src)));
 }
 

@@ -45,6 +45,12 @@ Status PosixValue(sem_t* s, int* value);
 // waiters, as sem_post does after a post that found waiters.
 bool PosixLayoutKnown();
 void* PosixPage(sem_t* s);
+// The fast path's alias of POSIX semaphore `name`: PosixIdentify notes which
+// file the C library keeps it in (right after it is opened), and PosixAlias
+// maps that file's first page shared at `dst`, if the name still leads to it
+// (common/fast_path_alias.h; qemu-user refuses the mremap PosixPage allows).
+Status PosixIdentify(const char* name, dev_t* dev, ino_t* ino);
+Status PosixAlias(const char* name, dev_t dev, ino_t ino, void* dst, size_t length);
 Status PosixWake(sem_t* s, int count);
 
 // The waiter engine sleeps on a POSIX semaphore's count word as sem_wait does

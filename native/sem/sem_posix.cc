@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 
+#include "../common/fast_path_alias.h"
 #include "sem_os.h"
 
 namespace sem {
@@ -26,13 +27,14 @@ const int64_t kPosixMax = SEM_VALUE_MAX;
 
 namespace {
 
-// Gives a freshly created semaphore exactly `mode`: sem_open applied the umask.
 // Linux (glibc, musl) keeps a named semaphore in /dev/shm/sem.NAME; another
-// OS would answer here with its own object path or fchmod.
+// OS would answer here with its own object path.
+std::string FileOf(const char* name) { return std::string("/dev/shm/sem.") + (name + 1); }
+
+// Gives a freshly created semaphore exactly `mode`: sem_open applied the umask.
 Status FixMode(const char* name, mode_t mode) {
 #ifdef __linux__
-  std::string path = std::string("/dev/shm/sem.") + (name + 1);
-  if (chmod(path.c_str(), mode) != 0) return Fail("chmod");
+  if (chmod(FileOf(name).c_str(), mode) != 0) return Fail("chmod");
 #endif
   return Status{};
 }
@@ -147,6 +149,22 @@ bool PosixLayoutKnown() {
 void* PosixPage(sem_t* s) {
   auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(s) & ~(page - 1));
+}
+
+Status PosixIdentify(const char* name, dev_t* dev, ino_t* ino) {
+  struct stat st;
+  if (stat(FileOf(name).c_str(), &st) != 0) return Fail("stat");
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return Status{};
+}
+
+Status PosixAlias(const char* name, dev_t dev, ino_t ino, void* dst, size_t length) {
+  int fd = open(FileOf(name).c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Fail("open");
+  Status s = ipc::AliasFd(fd, dev, ino, 0, dst, length);
+  close(fd);
+  return s;
 }
 
 Status PosixWake(sem_t* s, int count) {

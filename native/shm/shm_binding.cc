@@ -29,6 +29,12 @@ struct Mapping {
   void* addr;
   size_t size;
   bool sysv;
+  // What the fast path's alias maps again (POSIX shm and files, read-write).
+  int kind = ipc::kSysv;
+  std::string name;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool readonly = false;
   bool mapped = true;
   bool unmapWhenIdle = false;  // closed while a flushAsync runs
   int flushing = 0;
@@ -72,9 +78,9 @@ key_t KeyOf(const Napi::Value& v) { return static_cast<key_t>(v.As<Napi::Number>
 std::string Utf8(const Napi::Value& v) { return v.As<Napi::String>().Utf8Value(); }
 
 // { buffer, handle, size, created, id } over a fresh mapping.
-Napi::Value Wrap(Napi::Env env, void* addr, const Opened& opened, size_t size, bool sysv,
-                 Napi::Value subject) {
-  auto* m = new Mapping{addr, size, sysv};
+Napi::Value Wrap(Napi::Env env, Mapping* m, const Opened& opened, Napi::Value subject) {
+  void* addr = m->addr;
+  size_t size = m->size;
   napi_value buffer;
   napi_status status = napi_create_external_buffer(env, size, addr, FinalizeBuffer, m, &buffer);
   if (status != napi_ok) {
@@ -113,7 +119,7 @@ Napi::Value JsOpen(const Napi::CallbackInfo& info) {
     Check(env, OpenSysv(key, flags, mode, size, &opened), subject);
     size_t length = size > 0 ? size : opened.size;
     Check(env, AttachSysv(opened.id, &addr), subject);
-    return Wrap(env, addr, opened, length, true, subject);
+    return Wrap(env, new Mapping{addr, length, true, kSysv, {}, 0, 0, false}, opened, subject);
   }
   std::string name = Utf8(subject);
   Status s = kind == kPosix ? OpenPosix(name.c_str(), flags, mode, size, &opened)
@@ -126,7 +132,8 @@ Napi::Value JsOpen(const Napi::CallbackInfo& info) {
     ipc::ThrowErrno(env, EINVAL, "mmap", subject);
   }
   Check(env, MapFd(opened.fd, length, readonly, &addr), subject);
-  return Wrap(env, addr, opened, length, false, subject);
+  auto* m = new Mapping{addr, length, false, kind, std::move(name), opened.dev, opened.ino, readonly};
+  return Wrap(env, m, opened, subject);
 }
 
 // close(handle, arrayBuffer): detaches every view, then unmaps. false if already closed.
@@ -255,14 +262,25 @@ Napi::Value JsExists(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, exists);
 }
 
-// aliasInto(source, sourceOffset, target, targetOffset, length): maps the shared
-// pages of `source` over `target` (the fast path's WebAssembly memory; lib/fast-path/).
+// aliasInto(handle, sourceOffset, target, targetOffset, length): maps the
+// pages of a mapping from `sourceOffset` over `target` (the fast path's
+// WebAssembly memory; lib/fast-path/) by mapping its object once more (a
+// System V segment, or an object whose name is gone: by mremap).
 void JsAliasInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
+  double offset = info[1].As<Napi::Number>().DoubleValue();
   double length = info[4].As<Napi::Number>().DoubleValue();
-  void* src = ipc::PageRangeOf(env, info[0], info[1].As<Napi::Number>().DoubleValue(), length);
   void* dst = ipc::PageRangeOf(env, info[2], info[3].As<Napi::Number>().DoubleValue(), length);
-  Check(env, ipc::AliasPages(src, dst, static_cast<size_t>(length)), env.Undefined());
+  void* src = m->mapped ? ipc::PageRange(m->addr, m->size, offset, length) : nullptr;
+  if (src == nullptr || m->readonly) throw Napi::RangeError::New(env, "not a page-aligned range of a shared mapping");
+  auto bytes = static_cast<size_t>(length);
+  auto at = static_cast<off_t>(offset);
+  Status s{ENOENT, "alias"};
+  if (m->kind == kPosix) s = AliasPosix(m->name.c_str(), m->dev, m->ino, at, dst, bytes);
+  if (m->kind == kFile) s = AliasFile(m->name.c_str(), m->dev, m->ino, at, dst, bytes);
+  if (!s.ok()) s = ipc::AliasPages(src, dst, bytes);
+  Check(env, s, env.Undefined());
 }
 
 // unalias(target, targetOffset, length): private zero pages again.

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "../common/clock.h"
+#include "../common/fast_path_alias.h"
 
 namespace shm {
 
@@ -79,6 +80,16 @@ Status SizeOf(int fd, size_t* size) {
   return Status{};
 }
 
+// The object's identity and size.
+Status Identify(int fd, Opened* out) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Fail("fstat");
+  out->dev = st.st_dev;
+  out->ino = st.st_ino;
+  out->size = static_cast<size_t>(st.st_size);
+  return Status{};
+}
+
 // flock(LOCK_EX) without ever blocking on it: a program holding the lock for
 // long (or forever) costs this open at most kLockWaitMs, then EWOULDBLOCK.
 Status LockBounded(int fd) {
@@ -114,13 +125,12 @@ Status Reserve(int fd, size_t from, size_t to) {
   return Status{err, "posix_fallocate"};
 }
 
-// Grows the object to `size` if smaller, reserving its pages. Only a grower
-// takes the lock (flock serialises growers, so two processes growing at once
-// never shrink what the other grew), and it re-reads the size under it.
+// Grows the object to `size` if larger than `*actual`, reserving its pages.
+// Only a grower takes the lock (flock serialises growers, so two processes
+// growing at once never shrink what the other grew), and it re-reads the size under it.
 Status SizeUp(int fd, int flags, size_t size, size_t* actual) {
-  Status s = SizeOf(fd, actual);
-  if (!s.ok() || size <= *actual || (flags & kReadonly)) return s;
-  s = LockBounded(fd);
+  if (size <= *actual || (flags & kReadonly)) return Status{};
+  Status s = LockBounded(fd);
   if (!s.ok()) return s;
   s = SizeOf(fd, actual);
   if (s.ok() && size > *actual) {
@@ -147,7 +157,8 @@ Status OpenSized(OpenFn fn, const char* syscall, const char* name, int flags, mo
                  size_t size, Opened* out) {
   Status s = OpenOrCreate(fn, syscall, name, flags, mode, size > 0, &out->fd, &out->created);
   if (!s.ok()) return s;
-  s = SizeUp(out->fd, flags, size, &out->size);
+  s = Identify(out->fd, out);
+  if (s.ok()) s = SizeUp(out->fd, flags, size, &out->size);
   if (s.ok() && out->size == 0 && !out->created) s = AwaitSize(out->fd, &out->size);
   if (!s.ok()) {
     CloseQuietly(out->fd);
@@ -219,6 +230,22 @@ Status ExistsPosix(const char* name, bool* exists) {
 Status ExistsFile(const char* path, bool* exists) {
   struct stat st;
   return Exists(stat(path, &st), exists, "stat");
+}
+
+Status AliasPosix(const char* name, dev_t dev, ino_t ino, off_t offset, void* dst, size_t length) {
+  int fd = shm_open(name, O_RDWR, 0);
+  if (fd < 0) return Fail("shm_open");
+  Status s = ipc::AliasFd(fd, dev, ino, offset, dst, length);
+  CloseQuietly(fd);
+  return s;
+}
+
+Status AliasFile(const char* path, dev_t dev, ino_t ino, off_t offset, void* dst, size_t length) {
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Fail("open");
+  Status s = ipc::AliasFd(fd, dev, ino, offset, dst, length);
+  CloseQuietly(fd);
+  return s;
 }
 
 Status OpenSysv(key_t key, int flags, mode_t mode, size_t size, Opened* out) {

@@ -18,6 +18,8 @@ struct Opened {
   int id = -1;        // System V: the segment id
   size_t size = 0;    // bytes in the object after any growth
   bool created = false;
+  dev_t dev = 0;      // POSIX shm and files: the object's identity, so that
+  ino_t ino = 0;      // its name can be opened again for an alias (AliasPosix)
 };
 
 // How long an open that must grow an object waits for another process's
@@ -39,6 +41,11 @@ Status UnlinkPosix(const char* name);
 Status UnlinkFile(const char* path);
 Status ExistsPosix(const char* name, bool* exists);
 Status ExistsFile(const char* path, bool* exists);
+// Maps `length` bytes from `offset` of the POSIX object or file `name`, which
+// must still be the object (dev, ino) opened before, shared at `dst`
+// (replacing what was there): the fast path's alias (common/fast_path_alias.h).
+Status AliasPosix(const char* name, dev_t dev, ino_t ino, off_t offset, void* dst, size_t length);
+Status AliasFile(const char* path, dev_t dev, ino_t ino, off_t offset, void* dst, size_t length);
 
 // System V segments. They cannot grow: a larger `size` than the segment is EINVAL.
 Status OpenSysv(key_t key, int flags, mode_t mode, size_t size, Opened* out);

@@ -42,6 +42,8 @@ async function withCleanup(fn) {
 const FIXTURES = join(__dirname, 'fixtures')
 // The command that starts a child Node (e.g. qemu for an emulated arm64 run).
 const NODE = process.env.IPC_KIT_TEST_NODE ? process.env.IPC_KIT_TEST_NODE.split(' ') : [process.execPath]
+// Emulated children start in seconds, more on a busy machine: their default time limits stretch.
+const SLOW = NODE.join(' ').includes('qemu') ? 6 : 1
 
 /**
  * Runs `node ...argv` (or the command in IPC_KIT_TEST_NODE), with `env` added
@@ -105,7 +107,7 @@ function stagePackage() {
 }
 
 /** Runs a fixture of test/fixtures with an IPC channel: see runNode. */
-function runChild(fixture, args = [], { timeout = 20000, execArgv = [], ...options } = {}) {
+function runChild(fixture, args = [], { timeout = 20000 * SLOW, execArgv = [], ...options } = {}) {
   return runNode([...execArgv, join(FIXTURES, fixture), ...args.map(String)], { timeout, ipc: true, ...options })
 }
 
@@ -115,7 +117,7 @@ function runScript(file, args = [], timeout = 60000, { execArgv = [], env } = {}
 }
 
 /** Resolves with the child's first IPC message matching `predicate`, bounded by `timeout`. */
-function nextMessage(child, predicate = () => true, timeout = 10000) {
+function nextMessage(child, predicate = () => true, timeout = 10000 * SLOW) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.off('message', onMessage)

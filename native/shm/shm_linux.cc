@@ -165,12 +165,19 @@ Status OpenSized(OpenFn fn, const char* syscall, const char* name, int flags, mo
     out->fd = -1;
     // What this call created and could not size goes again: nothing is left behind.
     if (out->created) {
-      int saved = errno;
       if (fn == OpenShm) shm_unlink(name); else unlink(name);
-      errno = saved;
       out->created = false;
     }
   }
+  return s;
+}
+
+Status AliasByName(OpenFn fn, const char* syscall, const char* name, dev_t dev, ino_t ino, off_t offset,
+                   void* dst, size_t length) {
+  int fd = fn(name, O_RDWR, 0);
+  if (fd < 0) return Fail(syscall);
+  Status s = ipc::AliasFd(fd, dev, ino, offset, dst, length);
+  close(fd);
   return s;
 }
 
@@ -233,19 +240,11 @@ Status ExistsFile(const char* path, bool* exists) {
 }
 
 Status AliasPosix(const char* name, dev_t dev, ino_t ino, off_t offset, void* dst, size_t length) {
-  int fd = shm_open(name, O_RDWR, 0);
-  if (fd < 0) return Fail("shm_open");
-  Status s = ipc::AliasFd(fd, dev, ino, offset, dst, length);
-  CloseQuietly(fd);
-  return s;
+  return AliasByName(OpenShm, "shm_open", name, dev, ino, offset, dst, length);
 }
 
 Status AliasFile(const char* path, dev_t dev, ino_t ino, off_t offset, void* dst, size_t length) {
-  int fd = open(path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Fail("open");
-  Status s = ipc::AliasFd(fd, dev, ino, offset, dst, length);
-  CloseQuietly(fd);
-  return s;
+  return AliasByName(OpenPath, "open", path, dev, ino, offset, dst, length);
 }
 
 Status OpenSysv(key_t key, int flags, mode_t mode, size_t size, Opened* out) {

@@ -8,11 +8,10 @@ const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
-const { withCleanup, uniqueName, isRoot, NODE } = require('./helpers')
+const { withCleanup, uniqueName, notRoot, skipIf, NODE } = require('./helpers')
 
 const ROOT = path.join(__dirname, '..')
-// Only root can run a child as another user here.
-const t = isRoot ? test : test.skip
+const t = skipIf(notRoot, test)
 
 t('a checkout inside a 0700 directory: a child run as nobody still loads the package and its fixture', () =>
   withCleanup(async (cleanup) => {

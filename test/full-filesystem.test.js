@@ -9,12 +9,11 @@ const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
-const { withCleanup, NODE, FIXTURES } = require('./helpers')
+const { withCleanup, skipIf, cannotRun, NODE, FIXTURES } = require('./helpers')
 
 // Mount namespaces need root (or a user namespace) and a kernel that allows them.
 const MOUNT = 'mount -t tmpfs -o size=1m tmpfs /dev/shm && mount -t tmpfs -o size=1m tmpfs "$1" && shift && exec "$@"'
-const canMount = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', MOUNT, 'sh', os.tmpdir(), 'true'], { timeout: 10000 }).status === 0
-const t = canMount ? test : test.skip
+const t = skipIf(cannotRun('unshare', ['-m', '--propagation', 'private', 'sh', '-c', MOUNT, 'sh', os.tmpdir(), 'true']), test)
 
 t('a full /dev/shm or file system: ENOSPC naming the mount, its free bytes and the fix; nothing left behind; grown objects keep their size', () =>
   withCleanup(async (cleanup) => {

@@ -2,14 +2,13 @@
 // Opening a POSIX or file object never waits on another program's lock, and
 // never fails because another process is creating the object at that moment.
 const fs = require('node:fs')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { IPCBuffer } = require('..')
-const { uniqueName, uniquePath, withCleanup, runChild } = require('./helpers')
+const { uniqueName, uniquePath, withCleanup, runChild, skipIf, cannotRun } = require('./helpers')
 
-const hasPython = spawnSync('python3', ['-c', 'import fcntl'], { timeout: 10000 }).status === 0
-const withPython = hasPython ? test : test.skip
+const withPython = skipIf(cannotRun('python3', ['-c', 'import fcntl']), test)
 
 /** Another program holding flock(LOCK_SH) on `file` until killed; resolves once it holds it. */
 function holdFlock(file, cleanup) {

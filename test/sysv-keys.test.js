@@ -8,10 +8,9 @@ const path = require('node:path')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { IPCBuffer, Semaphore, Mutex, GuardedBuffer } = require('..')
-const { uniqueKey, withCleanup, throwsCode, FIXTURES } = require('./helpers')
+const { uniqueKey, withCleanup, throwsCode, skipIf, cannotRun, FIXTURES } = require('./helpers')
 
-const hasPython = spawnSync('python3', ['-c', 'import ctypes; ctypes.CDLL(None).shmget'], { timeout: 10000 }).status === 0
-const withPython = hasPython ? test : test.skip
+const withPython = skipIf(cannotRun('python3', ['-c', 'import ctypes; ctypes.CDLL(None).shmget']), test)
 
 /** Runs test/fixtures/sysv-peer.py; returns its one line. */
 function peer(...args) {

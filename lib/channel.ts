@@ -217,7 +217,13 @@ export class Channel {
     const length = this.#encode(value)
     const side = this.#send
     // The common case: nothing queued, the lock free, room in the ring.
-    if (timeout === undefined && !this.#closed && side.ops.length === 0 && side.held === undefined && side.lock.tryAcquire()) {
+    if (
+      timeout === undefined &&
+      !this.#closed &&
+      side.ops.length === 0 &&
+      side.held === undefined &&
+      side.lock.tryAcquire()
+    ) {
       if (this.#sent(this.#putHeld(side.lock, this.#type, this.#data, length))) return true
     }
     const type = this.#type
@@ -227,7 +233,12 @@ export class Channel {
     if (side.ops.length > 0 || side.held !== undefined) {
       // This object's earlier sends (or its reserved slot) go first, and need the event loop.
       if (ms === 0) return false
-      throw new IPCError(-EDEADLK, 'futex', this.#subject, 'this Channel has asynchronous sends pending or a slot reserved')
+      throw new IPCError(
+        -EDEADLK,
+        'futex',
+        this.#subject,
+        'this Channel has asynchronous sends pending or a slot reserved',
+      )
     }
     const deadline = ms === undefined ? Infinity : performance.now() + ms
     const needed = length < 0 ? Buffer.byteLength(data as string) : length
@@ -250,7 +261,13 @@ export class Channel {
     try {
       length = this.#encode(value)
       const side = this.#send
-      if (options === undefined && !this.#closed && side.ops.length === 0 && side.held === undefined && side.lock.tryAcquire()) {
+      if (
+        options === undefined &&
+        !this.#closed &&
+        side.ops.length === 0 &&
+        side.held === undefined &&
+        side.lock.tryAcquire()
+      ) {
         if (this.#sent(this.#putHeld(side.lock, this.#type, this.#data, length))) return Promise.resolve()
       }
       this.#check()
@@ -336,7 +353,14 @@ export class Channel {
     let kind = RECEIVE
     try {
       const side = this.#recv
-      if (options === undefined && !this.#closed && side.ops.length === 0 && side.held === undefined && this.#nonEmpty() && side.lock.tryAcquire()) {
+      if (
+        options === undefined &&
+        !this.#closed &&
+        side.ops.length === 0 &&
+        side.held === undefined &&
+        this.#nonEmpty() &&
+        side.lock.tryAcquire()
+      ) {
         const got = this.#takeHeld(side.lock)
         if (got !== EMPTY) return Promise.resolve(this.#decode(got))
       }
@@ -356,7 +380,13 @@ export class Channel {
     return {
       next: (): Promise<IteratorResult<unknown>> => {
         const side = this.#recv
-        if (!this.#closed && side.ops.length === 0 && side.held === undefined && this.#nonEmpty() && side.lock.tryAcquire()) {
+        if (
+          !this.#closed &&
+          side.ops.length === 0 &&
+          side.held === undefined &&
+          this.#nonEmpty() &&
+          side.lock.tryAcquire()
+        ) {
           const got = this.#takeHeld(side.lock)
           if (got !== EMPTY) return Promise.resolve({ value: this.#decode(got), done: false })
         }
@@ -619,7 +649,7 @@ export class Channel {
         continue
       }
       const size = L.recordSize(length)
-      if (type < L.BYTES || type > L.VALUE || length < 0 || size > cap - off || size > ((tail - head) >>> 0)) {
+      if (type < L.BYTES || type > L.VALUE || length < 0 || size > cap - off || size > (tail - head) >>> 0) {
         lock.release()
         throw new IPCError(-EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
       }
@@ -660,7 +690,7 @@ export class Channel {
         continue
       }
       const size = L.recordSize(r32[off >> 2])
-      if (size > ((tail - head) >>> 0) || type < L.BYTES || type > L.VALUE) return -1
+      if (size > (tail - head) >>> 0 || type < L.BYTES || type > L.VALUE) return -1
       head = (head + size) | 0
       n++
     }
@@ -669,7 +699,14 @@ export class Channel {
 
   // ---- asynchronous operations ------------------------------------------
 
-  #enqueue(side: Side, kind: number, options: ChannelWaitOptions | undefined, type: number, data: Uint8Array | string, length: number): Promise<unknown> {
+  #enqueue(
+    side: Side,
+    kind: number,
+    options: ChannelWaitOptions | undefined,
+    type: number,
+    data: Uint8Array | string,
+    length: number,
+  ): Promise<unknown> {
     let ms: number | undefined
     let signal: AbortSignal | undefined
     try {
@@ -883,7 +920,7 @@ export class Channel {
     const length = r32[off >> 2]
     const type = r32[(off >> 2) + 1]
     const size = L.recordSize(length)
-    if (type < L.BYTES || type > L.VALUE || length < 0 || size > this.#cap - off || size > ((tail - head) >>> 0)) {
+    if (type < L.BYTES || type > L.VALUE || length < 0 || size > this.#cap - off || size > (tail - head) >>> 0) {
       lock.release()
       throw new IPCError(-EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
     }
@@ -958,10 +995,20 @@ function initialise(map: IPCBuffer, cap: number, max: number | undefined): [numb
   Atomics.compareExchange(h, L.LAYOUT, 0, L.LAYOUT_VERSION)
   Atomics.compareExchange(h, L.CAPACITY, 0, Math.min(cap, map.length - HEADER_BYTES))
   const have = Atomics.load(h, L.CAPACITY)
-  Atomics.compareExchange(h, L.MAX_MESSAGE, 0, max !== undefined && max <= have - L.RECORD_HEADER ? max : have / 2 - L.RECORD_HEADER)
+  Atomics.compareExchange(
+    h,
+    L.MAX_MESSAGE,
+    0,
+    max !== undefined && max <= have - L.RECORD_HEADER ? max : have / 2 - L.RECORD_HEADER,
+  )
   const most = Atomics.load(h, L.MAX_MESSAGE)
   Atomics.compareExchange(h, L.MAGIC, 0, L.MAGIC_VALUE)
-  if (Atomics.load(h, L.LAYOUT) !== L.LAYOUT_VERSION || have < L.MIN_CAPACITY || (have & (have - 1)) !== 0 || have > L.MAX_CAPACITY) {
+  if (
+    Atomics.load(h, L.LAYOUT) !== L.LAYOUT_VERSION ||
+    have < L.MIN_CAPACITY ||
+    (have & (have - 1)) !== 0 ||
+    have > L.MAX_CAPACITY
+  ) {
     throw new IPCError(-EINVAL, 'open', map.name, 'the channel was made by an incompatible version of ipc-kit')
   }
   return [have, most]
@@ -982,4 +1029,3 @@ function slotEndedError(): Error {
   err.code = 'ERR_IPC_RELEASED'
   return err
 }
-

@@ -38,7 +38,9 @@ for (const [sendMode, recvMode, n] of COMBOS) {
     withCleanup(async (cleanup) => {
       const { ch, name } = fresh(cleanup)
       const receivers = [0, 1, 2].map(() => runChild('channel-peer.js', ['recv', name, recvMode], { timeout: 60000 }))
-      const senders = [1, 2, 3].map((id) => runChild('channel-peer.js', ['send', name, id, n, sendMode], { timeout: 60000 }))
+      const senders = [1, 2, 3].map((id) =>
+        runChild('channel-peer.js', ['send', name, id, n, sendMode], { timeout: 60000 }),
+      )
       for (const r of await Promise.all(senders)) {
         assert.is(r.stderr, '')
         assert.equal([r.code, r.signal], [0, null])
@@ -59,7 +61,8 @@ for (const [sendMode, recvMode, n] of COMBOS) {
       }
       let sumsq = 0
       for (let i = 0; i < n; i++) sumsq += i * i
-      for (const id of ['1', '2', '3']) assert.equal(total[id], { count: n, sum: (n * (n - 1)) / 2, sumsq }, `sender ${id}`)
+      for (const id of ['1', '2', '3'])
+        assert.equal(total[id], { count: n, sum: (n * (n - 1)) / 2, sumsq }, `sender ${id}`)
       const stats = ch.stats()
       assert.is(stats.messages, 0)
       assert.is(stats.bytes, 0)
@@ -77,7 +80,18 @@ for (const how of ['sendSync', 'send']) {
       const stats = ch.stats()
       // A record that did not fit before the ring's end handed the end over (a WRAP record).
       assert.ok(stats.bytes >= bytes && stats.bytes <= 256, `${stats.bytes} bytes in use`)
-      assert.equal({ ...stats, bytes: 0 }, { messages: sent, bytes: 0, capacity: 256, maxMessage: 120, sendersWaiting: 0, receiversWaiting: 0, sealed: false })
+      assert.equal(
+        { ...stats, bytes: 0 },
+        {
+          messages: sent,
+          bytes: 0,
+          capacity: 256,
+          maxMessage: 120,
+          sendersWaiting: 0,
+          receiversWaiting: 0,
+          sealed: false,
+        },
+      )
       assert.is(ch.trySend(Buffer.alloc(1)), false)
       assert.is(ch.sendSync(Buffer.alloc(1), 20), false)
       await rejectsCode(ch.send(Buffer.alloc(1), { timeout: 20 }), Error, 'ETIMEDOUT')

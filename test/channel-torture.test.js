@@ -43,7 +43,9 @@ test(`torture: 4 senders, 4 receivers, random SIGKILLs for ${DURATION / 1000} s;
       const inc = role === 'send' ? nextInc++ : -1
       if (inc >= L.MAX_INC) throw new Error('out of incarnations: raise MAX_INC')
       const [cmd, ...pre] = NODE
-      const child = spawn(cmd, [...pre, FIXTURE, role, chName, ledgerName, String(inc)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+      const child = spawn(cmd, [...pre, FIXTURE, role, chName, ledgerName, String(inc)], {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      })
       child.role = role
       child.inc = inc
       let stderr = ''
@@ -101,7 +103,8 @@ test(`torture: 4 senders, 4 receivers, random SIGKILLs for ${DURATION / 1000} s;
     const senders = [...alive].filter((c) => c.role === 'send')
     const receivers = [...alive].filter((c) => c.role === 'recv')
     for (const s of senders) s.send('stop')
-    const bounded = (p) => Promise.race([p, new Promise((resolve) => setTimeout(() => resolve({ code: 'hung' }), 30000))])
+    const bounded = (p) =>
+      Promise.race([p, new Promise((resolve) => setTimeout(() => resolve({ code: 'hung' }), 30000))])
     for (const s of senders) assert.equal(await bounded(s.exited), { code: 0, signal: null }, 'a surviving sender')
     ch.seal()
     for (const r of receivers) assert.equal(await bounded(r.exited), { code: 0, signal: null }, 'a surviving receiver')

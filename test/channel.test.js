@@ -60,7 +60,12 @@ test('a received Buffer is a copy of its own: later messages do not change it', 
       ch.sendSync(Buffer.alloc(40, i))
       got.push(ch.receiveSync(0).value)
     }
-    got.forEach((b, i) => assert.ok(b.every((x) => x === i), `message ${i}`))
+    got.forEach((b, i) =>
+      assert.ok(
+        b.every((x) => x === i),
+        `message ${i}`,
+      ),
+    )
   }))
 
 test('open: capacity rounds up to a power of two; another opener adopts it and maxMessage', () =>
@@ -172,7 +177,7 @@ test('timeouts and aborts have no effect: nothing sent, nothing taken', () =>
     assert.is(ch.tryReceive(), undefined)
   }))
 
-test('timeouts past setTimeout\'s limit keep waiting, with no warning, until a message comes or the signal aborts', () =>
+test("timeouts past setTimeout's limit keep waiting, with no warning, until a message comes or the signal aborts", () =>
   withCleanup(async (cleanup) => {
     const ch = fresh(cleanup, { capacity: 256 })
     const warnings = []
@@ -212,7 +217,10 @@ test('async sends queue in order behind a full ring; a receive makes room and th
       if (r === 3) break
     }
     await Promise.all(sends)
-    assert.equal(got.filter((x) => typeof x === 'number' && x < 10), [1, 2, 3])
+    assert.equal(
+      got.filter((x) => typeof x === 'number' && x < 10),
+      [1, 2, 3],
+    )
   }))
 
 test('receive waits for a send; for await ends when sealed and drained; sends after seal fail', () =>
@@ -316,7 +324,7 @@ test('a message of maxMessage bytes fits an empty ring at once, wherever its pos
     }
   }))
 
-test('with maxMessage = capacity - 8, the largest message waits for a receiver to pass the ring\'s end', () =>
+test("with maxMessage = capacity - 8, the largest message waits for a receiver to pass the ring's end", () =>
   withCleanup(async (cleanup) => {
     const ch = fresh(cleanup, { capacity: 256, maxMessage: 248 })
     for (let i = 0; i < 20; i++) {

@@ -27,7 +27,8 @@ uint32_t* WordOf(const Napi::Value& view, const Napi::Value& index) {
   }
   auto array = view.As<Napi::Int32Array>();
   uint32_t i = index.As<Napi::Number>().Uint32Value();
-  if (array.Data() == nullptr || i >= array.ElementLength()) throw Napi::RangeError::New(env, "the word is not mapped");
+  if (array.Data() == nullptr || i >= array.ElementLength())
+    throw Napi::RangeError::New(env, "the word is not mapped");
   return reinterpret_cast<uint32_t*>(array.Data() + i);
 }
 
@@ -112,7 +113,8 @@ Napi::Value JsQueue(const Napi::CallbackInfo& info) {
   auto source = std::make_shared<WordSource>(own, pageSize, ownWord);
   Napi::Object out = Napi::Object::New(env);
   out.Set("queue", NewQueue(env, source, info[2].As<Napi::Function>()));
-  out.Set("source", Napi::External<SourceBox>::New(env, new SourceBox(source), [](Napi::Env, SourceBox* box) { delete box; }));
+  out.Set("source", Napi::External<SourceBox>::New(env, new SourceBox(source),
+                                                   [](Napi::Env, SourceBox* box) { delete box; }));
   return out;
 }
 

@@ -1,5 +1,3 @@
-#include "word_wait.h"
-
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -7,6 +5,7 @@
 #include <cerrno>
 
 #include "../common/clock.h"
+#include "word_wait.h"
 
 namespace waiter {
 
@@ -28,8 +27,8 @@ int WordWaitUntil(uint32_t* word, uint32_t expected, int64_t untilNs, AdaptiveSp
   int result = 0;
   for (;;) {
     // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
-    long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, sleeping, untilNs == ipc::kForever ? nullptr : &until,
-                     nullptr, FUTEX_BITSET_MATCH_ANY);
+    long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, sleeping,
+                     untilNs == ipc::kForever ? nullptr : &until, nullptr, FUTEX_BITSET_MATCH_ANY);
     if (r == 0 || errno == EAGAIN) break;
     if (errno == ETIMEDOUT) {
       result = ETIMEDOUT;

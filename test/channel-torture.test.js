@@ -134,7 +134,7 @@ test(`torture: 4 senders, 4 receivers, random SIGKILLs for ${DURATION / 1000} s;
     assert.is(Atomics.load(words, L.DISORDER), 0, "messages out of their sender's order")
     assert.is(unexpected, 0, 'messages received that were never sent')
     assert.ok(missing <= kills.recv, `${missing} messages lost, more than the ${kills.recv} receivers killed`)
-    assert.ok(sent > 1000, `only ${sent} messages sent`)
+    assert.ok(sent >= 200, `only ${sent} messages sent`)
     assert.ok(kills.send > 3 && kills.recv > 3, `too few kills: ${kills.send} senders, ${kills.recv} receivers`)
     assert.is(stats.messages, 0, 'messages left in the ring')
     assert.is(stats.bytes, 0, 'capacity not reclaimed')

@@ -6,7 +6,7 @@ const { suite } = require('uvu')
 const assert = require('uvu/assert')
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const { IPCBuffer, Semaphore } = require('..')
 const { withCleanup, runChild, nobody, notRoot, skipIf, cannotRun, freshSemaphore, uniqueKey, uniqueName, uniquePath } = require('./helpers')
 
@@ -157,32 +157,53 @@ undo.run()
 
 const foreign = suite('System V sets made by other programs, and racing creators')
 
-// The textbook way to make a set, as C programs and python3-sysv-ipc do:
-// semget, then semctl(SETVAL). The set's sem_otime stays 0.
-const TEXTBOOK_C = `#include <stdio.h>
+// Makes System V set KEY with value N in one of two ways (argv: KEY N MODE [MS]):
+//   setval   the textbook way, as C programs and python3-sysv-ipc do: semget,
+//            then semctl(SETVAL); the set's sem_otime stays 0
+//   slow     as ipc-kit's creator does, semget then semop(+N), with MS ms
+//            between the two (printing "made" after semget): a set still being made
+const SEMSET_C = `#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
 union semun { int val; struct semid_ds* buf; unsigned short* array; };
 int main(int argc, char** argv) {
   int id = semget((key_t)strtol(argv[1], 0, 10), 1, IPC_CREAT | IPC_EXCL | 0600);
   if (id < 0) { perror("semget"); return 1; }
-  union semun arg;
-  arg.val = atoi(argv[2]);
-  if (semctl(id, 0, SETVAL, arg) != 0) { perror("semctl"); return 1; }
+  if (strcmp(argv[3], "setval") == 0) {
+    union semun arg;
+    arg.val = atoi(argv[2]);
+    if (semctl(id, 0, SETVAL, arg) != 0) { perror("semctl"); return 1; }
+    return 0;
+  }
+  printf("made\\n");
+  fflush(stdout);
+  usleep(atoi(argv[4]) * 1000);
+  struct sembuf op = {0, (short)atoi(argv[2]), 0};
+  if (semop(id, &op, 1) != 0) { perror("semop"); return 1; }
   return 0;
 }
 `
-skipIf(cannotRun('cc', ['--version']), foreign)('a set made with semget + SETVAL by a C program opens at once (< 20 ms), with its value', () =>
+const noCompiler = cannotRun('cc', ['--version'])
+
+/** Compiles SEMSET_C into a fresh directory (removed by `cleanup`); returns the program's path. */
+function semsetProgram(cleanup) {
+  const dir = uniquePath('semset')
+  fs.mkdirSync(dir)
+  cleanup(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.writeFileSync(path.join(dir, 'semset.c'), SEMSET_C)
+  const built = spawnSync('cc', ['-o', path.join(dir, 'semset'), path.join(dir, 'semset.c')], { encoding: 'utf8' })
+  assert.is(built.status, 0, built.stderr)
+  return path.join(dir, 'semset')
+}
+
+skipIf(noCompiler, foreign)('a set made with semget + SETVAL by a C program opens at once (< 20 ms), with its value', () =>
   withCleanup(async (cleanup) => {
-    const dir = uniquePath('textbook')
-    fs.mkdirSync(dir)
-    cleanup(() => fs.rmSync(dir, { recursive: true, force: true }))
-    fs.writeFileSync(path.join(dir, 'textbook.c'), TEXTBOOK_C)
-    const built = spawnSync('cc', ['-o', path.join(dir, 'textbook'), path.join(dir, 'textbook.c')], { encoding: 'utf8' })
-    assert.is(built.status, 0, built.stderr)
+    const program = semsetProgram(cleanup)
     const key = uniqueKey()
-    const made = spawnSync(path.join(dir, 'textbook'), [String(key), '3'], { encoding: 'utf8' })
+    const made = spawnSync(program, [String(key), '3', 'setval'], { encoding: 'utf8' })
     cleanup(() => Semaphore.unlink('sysv', key))
     assert.is(made.status, 0, made.stderr)
     // Opened moments after it was made, as an open and as create-or-open.
@@ -194,6 +215,25 @@ skipIf(cannotRun('cc', ['--version']), foreign)('a set made with semget + SETVAL
       assert.ok(took < 20, `Semaphore.sysv(${JSON.stringify(options)}) took ${took.toFixed(1)} ms`)
       assert.is(sem.value, 3)
     }
+  }))
+
+skipIf(noCompiler, foreign)('a set still being made (semget done, its first semop 60 ms later) is opened with its initial value', () =>
+  withCleanup(async (cleanup) => {
+    const program = semsetProgram(cleanup)
+    const key = uniqueKey()
+    cleanup(() => Semaphore.unlink('sysv', key))
+    const creator = spawn(program, [String(key), '4', 'slow', '60'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    cleanup(() => creator.kill('SIGKILL'))
+    const exited = new Promise((resolve) => creator.once('exit', resolve))
+    await new Promise((resolve, reject) => {
+      creator.stdout.once('data', resolve)
+      creator.once('exit', () => reject(new Error('the creator exited before making the set')))
+    })
+    const sem = Semaphore.sysv(key, { initial: 1 }) // create-or-open: finds the set being made
+    cleanup(() => sem.close())
+    assert.is(sem.created, false)
+    assert.is(sem.value, 4)
+    assert.is(await exited, 0)
   }))
 
 foreign('racing creators: every opener sees the initial value, never a set still being made', () =>

@@ -95,7 +95,10 @@ export class LockWord {
   heldByThisThread(): boolean {
     const word = Atomics.load(this.view, WORD)
     const start = Atomics.load(this.view, START)
-    return (word & OWNER_MASK) === (this.mine & OWNER_MASK) && (start === 0 || start === this.start)
+    // Our takes are complete (start written): a start of 0 is another thread's take in
+    // progress, maybe with our id in another pid namespace; the tag tells namespaces apart.
+    if ((word & OWNER_MASK) !== (this.mine & OWNER_MASK) || start !== this.start) return false
+    return Atomics.load(this.view, OWNER_NS) === this.tag
   }
 
   /** Blocks this thread up to `ms` (undefined: forever); returns an OUTCOME. */

@@ -161,10 +161,13 @@ test("liveness rules on forged lock words: dead, reused, unwritten; another name
     const header = IPCBuffer.posix(name)
     cleanup(() => header.close())
     const word = new Uint32Array(header.buffer, header.byteOffset, OWNER_NS + 1)
-    // Our own tag: this pid namespace, with a token.
+    // Our own tag (this pid namespace, with a token), and how our namespace mixes into
+    // start stamps (native/mutex/lock_word.h, StartStamp: start time ^ f(namespace)).
     assert.is(m.tryAcquire(), true)
     const here = word[OWNER_NS]
+    const mix = (word[1] ^ startTime(process.pid)) >>> 0
     m.release()
+    const stamp = (start) => (start ^ mix) >>> 0
     assert.is(here & HAS_TOKEN, HAS_TOKEN)
     const elsewhere = (here ^ 0x5a5a0000) & ~HAS_TOKEN // another namespace's
     const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' })
@@ -183,16 +186,16 @@ test("liveness rules on forged lock words: dead, reused, unwritten; another name
     assert.is(m.ownerDied, true)
     m.release()
     // Alive, but started at another time: its pid was reused, the owner is gone.
-    forge(live, (startTime(live) + 1) >>> 0)
+    forge(live, stamp(startTime(live) + 1))
     assert.is(m.acquireSync(3000), true)
     assert.is(m.ownerDied, true)
     m.release()
-    forge(live, (startTime(live) + 7) >>> 0)
+    forge(live, stamp(startTime(live) + 7))
     const release = await m.acquire({ timeout: 3000 })
     assert.is(m.ownerDied, true)
     release()
     // Alive with the recorded start time, or start not yet written: kept.
-    forge(live, startTime(live))
+    forge(live, stamp(startTime(live)))
     assert.is(m.acquireSync(300), false)
     forge(live, 0)
     assert.is(m.acquireSync(300), false)
@@ -204,7 +207,7 @@ test("liveness rules on forged lock words: dead, reused, unwritten; another name
     forge(dead | FOREIGN, 12345, here & ~HAS_TOKEN)
     assert.is(m.acquireSync(300), false)
     // Owner in another namespace that had a token: no process holds it any more, so it is gone.
-    forge(live, startTime(live), elsewhere | HAS_TOKEN)
+    forge(live, stamp(startTime(live)), elsewhere | HAS_TOKEN)
     assert.is(m.acquireSync(3000), true)
     assert.is(m.ownerDied, true)
     assert.is(word[OWNER_NS], here) // the new owner's tag
@@ -302,6 +305,73 @@ skipIf(noPidNamespace, test)('pid namespaces: an owner in another namespace is n
     assert.is(g.mutex.ownerDied, false)
     release()
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
+  }))
+
+const noKillChild = noPidNamespace || cannotRun('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', 'true'])
+skipIf(noKillChild, test)('torture: holders in 3 pid namespaces, SIGKILLed (mostly inside the lock) and replaced by new namespaces, never overlap; every dead holder is taken over', () =>
+  withCleanup(async (cleanup) => {
+    const name = uniquePath('ns-torture')
+    const g = GuardedBuffer.open(name, { kind: 'file', size: 24 })
+    cleanup(() => g.close())
+    cleanup(() => g.unlink())
+    const data = g.buffer
+    const KILLS = 8
+    const byId = new Map() // a holder's ID (bytes 8..11 while it holds) -> its unshare process
+    const results = []
+    const alive = () => [...byId.values()].filter((c) => c.exitCode === null && c.signalCode === null)
+    // Each in its own pid namespace; killing unshare (--kill-child) kills the namespace.
+    const start = () => {
+      const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', '/bin/sh', '-c', `"${process.execPath}" "${HOLDER}" file ${name} torture; exit $?`], { stdio: ['ignore', 'pipe', 'inherit'] })
+      cleanup(() => child.kill('SIGKILL'))
+      let out = ''
+      const started = new Promise((resolve) => {
+        child.stdout.on('data', (d) => {
+          out += d
+          const id = /^id (\d+)\n/.exec(out)
+          if (id && !byId.has(Number(id[1]))) {
+            byId.set(Number(id[1]), child)
+            resolve()
+          }
+        })
+        child.once('exit', resolve)
+      })
+      results.push(new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, out }))))
+      return started
+    }
+    await Promise.all([start(), start(), start()])
+    let kills = 0
+    for (let round = 0; round < 3 * KILLS && kills < KILLS; round++) {
+      // The holder of the moment (the ID in bytes 8..11), or every third time any of them.
+      let victim
+      if (kills % 3 === 2) victim = alive()[Math.floor(Math.random() * alive().length)]
+      for (let turn = 0; victim === undefined && turn < 2000; turn++) {
+        victim = alive().find((c) => c === byId.get(data.readUInt32LE(8)))
+        if (victim === undefined) await new Promise((resolve) => setImmediate(resolve))
+      }
+      if (victim === undefined) continue
+      victim.kill('SIGKILL')
+      kills++
+      await start() // a new namespace in its place, once it runs
+    }
+    data[16] = 1 // the survivors stop
+    const ends = await Promise.all(results)
+    assert.is(ends.filter((e) => e.signal === 'SIGKILL').length, kills)
+    let holds = 0
+    for (const { code, signal, out } of ends) {
+      if (signal === 'SIGKILL') continue
+      assert.is(code, 0, code === 1 ? 'two holders at once' : code === 2 ? 'a lock never came in 5 s' : out)
+      holds += JSON.parse(out.slice(out.indexOf('{'))).holds
+    }
+    assert.is(kills, KILLS)
+    assert.ok(holds > 0)
+    // A holder killed last, inside, leaves a lock this namespace takes over too.
+    assert.is(g.mutex.acquireSync(5000), true)
+    if (g.mutex.ownerDied) data.writeUInt32LE(data.readUInt32LE(12) + 1, 12)
+    const takeovers = data.readUInt32LE(12)
+    g.mutex.release()
+    assert.ok(takeovers >= 1, 'no kill landed inside the lock')
+    assert.ok(Number(data.readBigUInt64LE(0)) >= holds)
+    console.log(`    (${kills} kills, ${takeovers} taken over from a dead holder, ${holds} holds by the survivors)`)
   }))
 
 // Under qemu-user (npm run test:arm64) strace would count the emulator's own

@@ -5,8 +5,10 @@
 // The lock's header page, in 32-bit words. The binding exports these values
 // (mutex.LOCK); lib/lock-word.ts and the fast path's WebAssembly module use them.
 //   [kWordIndex]    owner thread id (bits 0-21) | kForeign | kWaiters; 0 = free
-//   [kStartIndex]   the owner's start time (low 32 bits of /proc/TID/stat field
-//                   22); 0 while not yet written (the owner is then presumed alive)
+//   [kStartIndex]   the owner's start stamp: its start time (low 32 bits of
+//                   /proc/TID/stat field 22) mixed with its pid namespace
+//                   (StartStamp); 0 while not yet written (the owner is then
+//                   presumed alive)
 //   [kMagicIndex]   kMagic once any process has opened the object as a lock
 //   [kOwnerNsIndex] the owner's tag: its pid (and time) namespace, | kHasToken
 //                   when it holds a liveness token (below). Written after the
@@ -16,6 +18,9 @@
 //                   descriptor names the mapped object (TokenOpen)
 // {word, start} is 8-byte aligned, so a recovering waiter can replace the pair
 // with one 64-bit compare-and-swap: it never takes a lock that changed hands.
+// The namespace is in the stamp because containers' threads share ids and
+// often start in the same clock tick: {id, start time} alone would let a
+// waiter's swap meant for a dead owner hit a live one with the same pair.
 //
 // Liveness. A waiter in the owner's pid namespace judges it from /proc (gone,
 // a zombie, or its id reused by a younger thread). Pids mean nothing across
@@ -65,7 +70,7 @@ struct Lock {
 // it tests other owners' tokens through (-1: none).
 struct Taker {
   uint32_t mine = 0;   // WordOf(tid, foreign)
-  uint32_t start = 0;
+  uint32_t start = 0;  // StartStamp(start time, pidns)
   uint32_t tag = 0;    // pidns | kHasToken if it holds a token
   int tokenFd = -1;
 };
@@ -80,6 +85,14 @@ enum class Outcome : int {
 
 // The value this thread writes into the word (without kWaiters).
 inline uint32_t WordOf(uint32_t tid, bool foreign) { return tid | (foreign ? kForeign : 0); }
+
+// The start stamp of a thread started at `start` in namespace `pidns`: one-to-one
+// in `start` for one namespace, never 0 unless `start` is unknown (0).
+inline uint32_t StartStamp(uint32_t start, uint32_t pidns) {
+  if (start == 0) return 0;
+  uint32_t stamp = start ^ (pidns * 0x9e3779b1u);
+  return stamp != 0 ? stamp : 1;
+}
 
 // Tries to take the lock until `untilNs` (ipc::MonotonicNs): a short spin, then
 // FUTEX_WAIT in the kernel. A dead owner (OwnerAlive) is replaced with one

@@ -88,8 +88,9 @@ bool TakeFree(Lock lock, uint32_t want, const Taker& me) {
   return true;
 }
 
-// Judged from /proc: alive unless gone, a zombie, or the id now names a younger thread.
-bool ProcAlive(uint32_t tid, uint32_t start) {
+// Judged from /proc in namespace `pidns`: alive unless gone, a zombie, or the
+// id now names a thread started at another time than `stamp` says.
+bool ProcAlive(uint32_t tid, uint32_t stamp, uint32_t pidns) {
   if (kill(static_cast<pid_t>(tid), 0) != 0 && errno == ESRCH) return false;
   // A thread of this process first, through /proc/self/task: qemu-user fakes
   // /proc/<own pid>/stat (its start time is not the real one) but not that.
@@ -103,7 +104,7 @@ bool ProcAlive(uint32_t tid, uint32_t start) {
     if (!ReadStat(path, &state, &actual)) return true;
   }
   if (state == 'Z' || state == 'X') return false;       // exited, not yet reaped
-  if (start != 0 && actual != start) return false;      // the id now names a younger thread
+  if (StartStamp(actual, pidns) != stamp) return false;  // the id now names a younger thread
   return true;
 }
 
@@ -169,8 +170,12 @@ int ThisThread(Identity* out) {
   }
   uint64_t id = st.st_ino;
   if (stat("/proc/self/ns/time", &st) == 0) id ^= static_cast<uint64_t>(st.st_ino) * 0x9e3779b97f4a7c15ull;
-  // Bit 0 is kHasToken's place in a tag.
-  out->pidns = static_cast<uint32_t>(id ^ (id >> 32)) & ~kHasToken;
+  // Namespace inodes are small consecutive numbers: mix every bit into the 31
+  // kept (splitmix64's finalizer), which sit above bit 0, kHasToken's place in a tag.
+  id = (id ^ (id >> 30)) * 0xbf58476d1ce4e5b9ull;
+  id = (id ^ (id >> 27)) * 0x94d049bb133111ebull;
+  id ^= id >> 31;
+  out->pidns = static_cast<uint32_t>(id >> 33) << 1;
   if (out->pidns == 0) out->pidns = 2;
   return 0;
 }
@@ -181,7 +186,7 @@ bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me) {
   if (tid == 0 || start == 0) return true;
   uint32_t pidns = tag & ~kHasToken;
   bool judgeable = (word & kForeign) == 0 && (me.mine & kForeign) == 0;
-  if (judgeable && pidns == (me.tag & ~kHasToken)) return ProcAlive(tid, start);
+  if (judgeable && pidns == (me.tag & ~kHasToken)) return ProcAlive(tid, start, pidns);
   if ((tag & kHasToken) != 0 && me.tokenFd >= 0) return TokenHeld(me.tokenFd, pidns, tid);
   return true;  // in another namespace, without a token: not ours to judge
 }
@@ -232,8 +237,15 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
       auto ownerWord = static_cast<uint32_t>(pair);
       auto ownerStart = static_cast<uint32_t>(pair >> 32);
       if (ownerWord != 0 && !OwnerAlive(ownerWord, ownerStart, tag, me)) {
-        // One CAS of the whole pair: if the lock changed hands since we
-        // looked, it fails and we look again. Exactly one waiter wins.
+        // The tag read after the pair may be a later owner's: the verdict
+        // stands only for a pair and tag unchanged since (an owner writes its
+        // tag before its stamp, so a pair seen again with its stamp shows its
+        // own tag). Then one CAS of the whole pair: if the lock changed hands
+        // since we looked, it fails and we look again. Exactly one waiter wins.
+        if (__atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST) != pair ||
+            __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE) != tag) {
+          continue;
+        }
         if (__atomic_compare_exchange_n(Pair(lock), &pair, Pack(me.mine | kWaiters, 0), false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_SEQ_CST)) {
           Publish(lock, me);

@@ -87,7 +87,7 @@ Napi::Value JsTaker(const Napi::CallbackInfo& info) {
   Taker taker;
   // Without a known pid namespace no one can judge this thread from /proc, nor it anyone.
   taker.mine = WordOf(id.tid, id.pidns == 0);
-  taker.start = id.start;
+  taker.start = StartStamp(id.start, id.pidns);
   taker.tag = id.pidns;
   if (info[1].IsString()) {
     std::string path = info[1].As<Napi::String>().Utf8Value();

@@ -95,6 +95,8 @@ const EMPTY: unknown = Symbol('empty')
 const SLICE_MS = 200
 /** Polls before sleeping: a peer on another core usually answers within them. */
 const SPIN = 500
+/** Tries of a side's lock before waiting for it. */
+const LOCK_TRIES = 256
 const DEFAULT_CAPACITY = 1 << 20
 const PAGE = Math.max(4096, shm.PAGE_SIZE)
 const HEADER_BYTES = 2 * PAGE
@@ -621,7 +623,8 @@ export class Channel {
 
   /** Takes the senders' or receivers' lock for a synchronous call, until `deadline`. */
   #lockSync(side: Side, deadline: number): boolean {
-    if (side.lock.tryAcquire()) return true
+    // Holders hold it for a copy's time: a few tries usually get it without sleeping.
+    if (this.#spinLock(side)) return true
     if (deadline === Infinity) return side.lock.acquireSync()
     const left = deadline - performance.now()
     return left > 0 && side.lock.acquireSync(left)
@@ -863,7 +866,7 @@ export class Channel {
 
   /** Takes `side`'s lock without leaving the event loop: a few tries (its holders hold it briefly). */
   #spinLock(side: Side): boolean {
-    for (let i = 0; i < 64; i++) if (side.lock.tryAcquire()) return true
+    for (let i = 0; i < LOCK_TRIES; i++) if (side.lock.tryAcquire()) return true
     return false
   }
 

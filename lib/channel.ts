@@ -124,14 +124,16 @@ export class Channel {
   /** The window of a reserved slot or a received view, detached when it ends. */
   #sendWindow: ArrayBuffer | undefined
   #recvWindow: ArrayBuffer | undefined
-  /** Set by #takeHeld for #decode: the type of the record just taken. */
+  /** Set by #oldest: the oldest message's position, ring offset, length and type (#decode reads the type). */
+  #head = 0
+  #length = 0
   #takenType = 0
   /** Set by #encode: the record type and what to write. */
   #type = 0
   #data: Uint8Array | string = ''
   /** Set with #attempt's SLEEP: the event word's value to sleep on. */
   #sleepValue = 0
-  /** Set by #fit: where the record goes, and the WRAP bytes before it. */
+  /** Set by #fit: where the record goes, and the WRAP bytes before it (#oldest sets #at too). */
   #at = 0
   #pad = 0
 
@@ -631,47 +633,60 @@ export class Channel {
   }
 
   /**
+   * Finds the oldest message (the receivers' lock is held): skips WRAP
+   * records (storing HEAD past them, which frees room), checks the record,
+   * and sets #head, #at and #length. false when the ring holds no message.
+   * A corrupt record releases the lock and throws EBADMSG.
+   */
+  #oldest(lock: Mutex): boolean {
+    const h = this.#h
+    const r32 = this.#r32
+    const from = h[L.HEAD]
+    const tail = Atomics.load(h, L.TAIL)
+    let head = from
+    while (head !== tail && r32[((head & this.#mask) >> 2) + 1] === L.WRAP)
+      head = (head + this.#cap - (head & this.#mask)) | 0
+    if (head !== from) {
+      Atomics.store(h, L.HEAD, head)
+      this.#send.changed()
+    }
+    if (head === tail) return false
+    const off = head & this.#mask
+    const length = r32[off >> 2]
+    const type = r32[(off >> 2) + 1]
+    const size = L.recordSize(length)
+    if (type < L.BYTES || type > L.VALUE || length < 0 || size > this.#cap - off || size > (tail - head) >>> 0) {
+      lock.release()
+      throw new IPCError(-EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
+    }
+    this.#head = head
+    this.#at = off
+    this.#length = length
+    this.#takenType = type
+    return true
+  }
+
+  /**
    * Takes the oldest message (the receivers' lock is held) and releases the
    * lock. Returns its payload (a copy of its own, or the text) or EMPTY.
    * HEAD advances only after the copy: a receiver killed before leaves the
    * message to the next one.
    */
   #takeHeld(lock: Mutex): unknown {
-    const h = this.#h
-    const r32 = this.#r32
-    const cap = this.#cap
-    let head = h[L.HEAD]
-    const tail = Atomics.load(h, L.TAIL)
-    let out: unknown = EMPTY
-    while (head !== tail) {
-      const off = head & this.#mask
-      const length = r32[off >> 2]
-      const type = r32[(off >> 2) + 1]
-      if (type === L.WRAP) {
-        head = (head + cap - off) | 0
-        continue
-      }
-      const size = L.recordSize(length)
-      if (type < L.BYTES || type > L.VALUE || length < 0 || size > cap - off || size > (tail - head) >>> 0) {
-        lock.release()
-        throw new IPCError(-EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
-      }
-      const start = off + L.RECORD_HEADER
-      if (type === L.STRING) {
-        out = this.#ring.toString('utf8', start, start + length)
-      } else {
-        const copy = Buffer.allocUnsafe(length)
-        this.#ring.copy(copy, 0, start, start + length)
-        out = copy
-      }
-      this.#takenType = type
-      head = (head + size) | 0
-      break
+    if (!this.#oldest(lock)) {
+      lock.release()
+      return EMPTY
     }
-    if (head !== h[L.HEAD]) {
-      Atomics.store(h, L.HEAD, head)
-      this.#send.changed()
+    const start = this.#at + L.RECORD_HEADER
+    const end = start + this.#length
+    let out: unknown
+    if (this.#takenType === L.STRING) out = this.#ring.toString('utf8', start, end)
+    else {
+      out = Buffer.allocUnsafe(this.#length)
+      this.#ring.copy(out as Buffer, 0, start, end)
     }
+    Atomics.store(this.#h, L.HEAD, (this.#head + L.recordSize(this.#length)) | 0)
+    this.#send.changed()
     lock.release()
     return out
   }
@@ -903,30 +918,16 @@ export class Channel {
 
   /** A view of the oldest message (the receivers' lock is held, and stays held until release), or undefined. */
   #view(lock: Mutex): ReceivedMessage | undefined {
-    const h = this.#h
-    const r32 = this.#r32
-    let head = h[L.HEAD]
-    const tail = Atomics.load(h, L.TAIL)
-    // Skip a WRAP first (publishing it: it frees room).
-    while (head !== tail) {
-      const off = head & this.#mask
-      if (r32[(off >> 2) + 1] !== L.WRAP) break
-      head = (head + this.#cap - off) | 0
-      Atomics.store(h, L.HEAD, head)
-      this.#send.changed()
-    }
-    if (head === tail) {
+    if (!this.#oldest(lock)) {
       lock.release()
       return undefined
     }
-    const off = head & this.#mask
-    const length = r32[off >> 2]
-    const type = r32[(off >> 2) + 1]
+    const h = this.#h
+    const head = this.#head
+    const off = this.#at
+    const length = this.#length
+    const type = this.#takenType
     const size = L.recordSize(length)
-    if (type < L.BYTES || type > L.VALUE || length < 0 || size > this.#cap - off || size > (tail - head) >>> 0) {
-      lock.release()
-      throw new IPCError(-EBADMSG, 'receive', this.#subject, `a record at position ${head >>> 0} is corrupt`)
-    }
     const start = off + L.RECORD_HEADER
     const window = shm.window(this.#map.buffer, this.#map.byteOffset + HEADER_BYTES + start, length)
     this.#recvWindow = window

@@ -26,11 +26,11 @@ t('a full /dev/shm or file system: ENOSPC naming the mount, its free bytes and t
     assert.is(run.signal, null, `the child died of ${run.signal}: ${run.stderr}`)
     assert.is(run.status, 0, run.stderr)
     const r = JSON.parse(run.stdout)
-    for (const what of ['posix', 'file', 'posixGrow', 'fileGrow', 'mutex', 'guarded']) {
+    for (const what of ['posix', 'file', 'posixGrow', 'fileGrow', 'mutex', 'guarded', 'channel']) {
       assert.is(r[what].code, 'ENOSPC', `${what}: ${JSON.stringify(r[what])}`)
       assert.is(r[what].syscall, 'posix_fallocate')
     }
-    for (const what of ['posix', 'posixGrow', 'mutex', 'guarded']) {
+    for (const what of ['posix', 'posixGrow', 'mutex', 'guarded', 'channel']) {
       assert.match(r[what].message, /on \/dev\/shm \(tmpfs, [\d.]+ (bytes|KiB|MiB) free of 1\.0 MiB\)/)
       assert.match(r[what].message, /docker run --shm-size/)
       assert.match(r[what].message, /emptyDir volume with medium: Memory/)

@@ -107,8 +107,20 @@ test('constructor-forms: the legacy call forms give the documented kinds and byt
   assert.is(lines[7], 'a second mapping of the POSIX object reads "posix shm"')
 })
 
+test('cluster-cache: cluster workers share one SharedMap behind keyv; each id is computed about once', async () => {
+  const { code, stdout, stderr } = await run('cluster-cache.js', ['--workers', '3', '--lookups', '300', '--ids', '50'])
+  assert.is(stderr, '')
+  assert.is(code, 0)
+  const [, computed, served] = /computed (\d+) times, served from the shared cache (\d+) times/.exec(stdout).map(Number)
+  assert.match(stdout, /^3 workers x 300 lookups of 50 ids through keyv\n/)
+  assert.is(computed + served, 900)
+  // A worker computes an id only when no worker has stored it yet.
+  assert.ok(computed >= 50 && computed <= 150, `computed ${computed} times`)
+  assert.match(stdout, `cache: 50 entries, ${served} hits, ${computed} misses\n`)
+})
+
 test('every example is tested here', () => {
-  const tested = ['counter.js', 'share-buffer.js', 'file-counter.js', 'producer-consumer.js', 'constructor-forms.js', 'job-queue.js']
+  const tested = ['counter.js', 'share-buffer.js', 'file-counter.js', 'producer-consumer.js', 'constructor-forms.js', 'job-queue.js', 'cluster-cache.js']
   assert.equal(fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.js')).sort(), tested.sort())
 })
 

@@ -3,7 +3,7 @@
 // "none", since the data area starts after the header page.
 import type { IPCBuffer } from './ipc-buffer'
 import type { Bytes } from './shared-map-codec'
-import { HEADER_SIZE } from './mutex'
+import { HEADER_SIZE } from './lock-word'
 
 /** The header page: bytes 0..63 the lock, 64..127 a self-description, ours from 128. */
 export const PAGE = HEADER_SIZE

@@ -10,7 +10,11 @@ const { parseArgs } = require('node:util')
 const { SharedMap } = require('..')
 
 const { values: flags } = parseArgs({
-  options: { workers: { type: 'string', default: '4' }, lookups: { type: 'string', default: '500' }, ids: { type: 'string', default: '100' } },
+  options: {
+    workers: { type: 'string', default: '4' },
+    lookups: { type: 'string', default: '500' },
+    ids: { type: 'string', default: '100' },
+  },
 })
 const [workers, lookups, ids] = [flags.workers, flags.lookups, flags.ids].map(Number)
 

@@ -89,7 +89,10 @@ export function encodeValue(value: unknown): Encoded {
   if (typeof value === 'string') {
     return { type: VALUE_STRING, length: Buffer.byteLength(value, 'utf8'), string: value }
   }
-  if (value instanceof Uint8Array && (value.constructor === Buffer || value.constructor === Uint8Array || Buffer.isBuffer(value))) {
+  if (
+    value instanceof Uint8Array &&
+    (value.constructor === Buffer || value.constructor === Uint8Array || Buffer.isBuffer(value))
+  ) {
     return { type: VALUE_BUFFER, length: value.length, bytes: value }
   }
   const bytes = serialize(value)

@@ -129,7 +129,10 @@ export function readGeometry(i32: Int32Array): Geometry {
 }
 
 /** Lays out a map of `total` bytes; returns the geometry to write, or a reason it cannot. */
-export function planGeometry(total: number, expectedEntries: number): { buckets: number; dataStart: number; dataEnd: number } {
+export function planGeometry(
+  total: number,
+  expectedEntries: number,
+): { buckets: number; dataStart: number; dataEnd: number } {
   let buckets = 16
   while (buckets < expectedEntries && buckets < 1 << 26) buckets *= 2
   const stamps = 4 * Math.ceil(Math.max(0, total - PAGE - buckets * 8) >>> GRANULE_SHIFT)

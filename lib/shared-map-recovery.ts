@@ -81,7 +81,7 @@ export function recover(i32: Int32Array, g: Geometry, heap: Heap): void {
   if (cursor < g.dataEnd) heap.addFree(cursor, g.dataEnd - cursor)
   i32[H_LIVE] = liveBytes
   i32[H_ENTRIES] = entries
-  new Float64Array(i32.buffer, i32.byteOffset, (F_RECOVERIES + 1))[F_RECOVERIES]++
+  new Float64Array(i32.buffer, i32.byteOffset, F_RECOVERIES + 1)[F_RECOVERIES]++
 }
 
 /** What verify() counted by walking the data area. */

@@ -4,7 +4,16 @@ import { IPCError, closedError, invalidType, invalidValue, outOfRange } from './
 import type { IPCBuffer, SharedKind } from './ipc-buffer'
 import { openNamed } from './lock-word'
 import { mutexOver, type Mutex } from './mutex'
-import { decodeKey, decodeValue, encodeKey, encodeValue, key, writeValue, type Bytes, type Encoded } from './shared-map-codec'
+import {
+  decodeKey,
+  decodeValue,
+  encodeKey,
+  encodeValue,
+  key,
+  writeValue,
+  type Bytes,
+  type Encoded,
+} from './shared-map-codec'
 import { Heap } from './shared-map-heap'
 import {
   B_LINK,
@@ -157,7 +166,7 @@ export class SharedMap<V = unknown> {
     this.#mask = g.buckets - 1
     this.#maxSteps = (g.dataEnd - g.dataStart) / MIN_BLOCK
     this.#lastBlock = g.dataEnd - MIN_BLOCK
-    this.#stripe = STRIPE_BASE + 16 * ((Math.imul(process.pid, 0x9e3779b1) + threadId) >>> 27) % STRIPES
+    this.#stripe = STRIPE_BASE + ((16 * ((Math.imul(process.pid, 0x9e3779b1) + threadId) >>> 27)) % STRIPES)
   }
 
   /**
@@ -169,8 +178,12 @@ export class SharedMap<V = unknown> {
     const opts = check.options<SharedMapOptions>(options)
     let size: number | undefined
     if (opts.size !== undefined) size = check.integer(opts.size, 'options.size', 1, SIZE_LIMIT)
-    const maxEntries = opts.maxEntries === undefined ? 0 : check.integer(opts.maxEntries, 'options.maxEntries', 1, 0x7fffffff)
-    const maxEntrySize = opts.maxEntrySize === undefined ? undefined : check.integer(opts.maxEntrySize, 'options.maxEntrySize', 1, SIZE_LIMIT)
+    const maxEntries =
+      opts.maxEntries === undefined ? 0 : check.integer(opts.maxEntries, 'options.maxEntries', 1, 0x7fffffff)
+    const maxEntrySize =
+      opts.maxEntrySize === undefined
+        ? undefined
+        : check.integer(opts.maxEntrySize, 'options.maxEntrySize', 1, SIZE_LIMIT)
     if (opts.eviction !== undefined && opts.eviction !== 'lru' && opts.eviction !== 'none') {
       throw invalidValue('options.eviction', opts.eviction, "must be 'lru' or 'none'")
     }
@@ -446,7 +459,11 @@ export class SharedMap<V = unknown> {
 
   #checkSize(valueLength: number): void {
     if (key.length + valueLength > this.#g.maxPayload) {
-      throw outOfRange('key and value', `at most ${this.#g.maxPayload} bytes together (options.maxEntrySize)`, `${key.length + valueLength} bytes`)
+      throw outOfRange(
+        'key and value',
+        `at most ${this.#g.maxPayload} bytes together (options.maxEntrySize)`,
+        `${key.length + valueLength} bytes`,
+      )
     }
   }
 
@@ -539,7 +556,8 @@ export class SharedMap<V = unknown> {
         const from = at + E_KEY + key.length
         const to = from + this.#i32[(at + E_VALUE_LEN) >>> 2]
         found.type = this.#i32[(at + E_META) >>> 2] >>> 24
-        found.raw = found.type === VALUE_STRING ? this.#u8.utf8Slice(from, to) : Buffer.from(this.#u8.subarray(from, to))
+        found.raw =
+          found.type === VALUE_STRING ? this.#u8.utf8Slice(from, to) : Buffer.from(this.#u8.subarray(from, to))
       }
       found.at = at
       return true
@@ -567,7 +585,10 @@ export class SharedMap<V = unknown> {
     const from = at + E_KEY + (meta & 0xffff)
     const to = from + i32[(at + E_VALUE_LEN) >>> 2]
     const type = meta >>> 24
-    return decodeValue(type, type === VALUE_STRING ? this.#u8.utf8Slice(from, to) : Buffer.from(this.#u8.subarray(from, to)))
+    return decodeValue(
+      type,
+      type === VALUE_STRING ? this.#u8.utf8Slice(from, to) : Buffer.from(this.#u8.subarray(from, to)),
+    )
   }
 
   /** Under the lock: the index of the word that links to `key`'s entry, or 0. */
@@ -577,7 +598,11 @@ export class SharedMap<V = unknown> {
     const meta = key.length | (key.type << 16)
     let link = this.#g.bucketBase + 2 * (hash & this.#mask) + 1
     for (let at = i32[link]; at !== 0; at = i32[link]) {
-      if (i32[(at + E_HASH) >>> 2] === hash && (i32[(at + E_META) >>> 2] & 0xffffff) === meta && keyAt(this.#u8, at + E_KEY, key.length)) {
+      if (
+        i32[(at + E_HASH) >>> 2] === hash &&
+        (i32[(at + E_META) >>> 2] & 0xffffff) === meta &&
+        keyAt(this.#u8, at + E_KEY, key.length)
+      ) {
         return link
       }
       link = (at + B_LINK) >>> 2
@@ -834,7 +859,10 @@ export class SharedMap<V = unknown> {
         const expires = this.#f64[(at + E_EXPIRES) >>> 3]
         if (expires !== 0 && expires <= now) continue
         const type = meta >>> 24
-        const raw = type === VALUE_STRING ? u8.utf8Slice(from, from + valueLength) : Buffer.from(u8.subarray(from, from + valueLength))
+        const raw =
+          type === VALUE_STRING
+            ? u8.utf8Slice(from, from + valueLength)
+            : Buffer.from(u8.subarray(from, from + valueLength))
         out.push([decodeKey(u8, at + E_KEY, keyLength, (meta >>> 16) & 0xff), type, raw])
       }
       if (Atomics.load(i32, version) !== before) continue
@@ -851,7 +879,11 @@ export class SharedMap<V = unknown> {
         const from = at + E_KEY + (meta & 0xffff)
         const to = from + i32[(at + E_VALUE_LEN) >>> 2]
         const type = meta >>> 24
-        out.push([decodeKey(u8, at + E_KEY, meta & 0xffff, (meta >>> 16) & 0xff), type, type === VALUE_STRING ? u8.utf8Slice(from, to) : Buffer.from(u8.subarray(from, to))])
+        out.push([
+          decodeKey(u8, at + E_KEY, meta & 0xffff, (meta >>> 16) & 0xff),
+          type,
+          type === VALUE_STRING ? u8.utf8Slice(from, to) : Buffer.from(u8.subarray(from, to)),
+        ])
       }
       return out
     } finally {
@@ -883,7 +915,13 @@ function expiryOf(options: SetOptions | number | undefined): number {
 }
 
 /** The creator writes the layout, under the lock, and publishes it with H_READY last. */
-function layOut(i32: Int32Array, plan: ReturnType<typeof planGeometry>, maxPayload: number, maxEntries: number, eviction: number): void {
+function layOut(
+  i32: Int32Array,
+  plan: ReturnType<typeof planGeometry>,
+  maxPayload: number,
+  maxEntries: number,
+  eviction: number,
+): void {
   if (Atomics.load(i32, H_READY) === 1) return
   i32[H_MAGIC] = MAGIC
   i32[H_LAYOUT] = LAYOUT
@@ -911,7 +949,12 @@ function awaitLayout(i32: Int32Array, subject: string | number | undefined): voi
     throw new IPCError(EINVAL, 'open', subject, 'the object exists and is not a SharedMap')
   }
   if (i32[H_LAYOUT] !== LAYOUT) {
-    throw new IPCError(EINVAL, 'open', subject, `the map has layout ${i32[H_LAYOUT]}; this ipc-kit reads layout ${LAYOUT}`)
+    throw new IPCError(
+      EINVAL,
+      'open',
+      subject,
+      `the map has layout ${i32[H_LAYOUT]}; this ipc-kit reads layout ${LAYOUT}`,
+    )
   }
 }
 

@@ -70,7 +70,10 @@ test('a writer SIGKILLed holding the lock: reads go on meanwhile, the next write
     for (let i = 0; i < 200; i++) map.set(`k${i}`, `value ${i}`)
     map.set('held', 'old')
     let proc
-    const exited = runChild('shared-map-child.js', [name, 'hold', 'held', signal.name], { onSpawn: (c) => (proc = c), timeout: 60000 })
+    const exited = runChild('shared-map-child.js', [name, 'hold', 'held', signal.name], {
+      onSpawn: (c) => (proc = c),
+      timeout: 60000,
+    })
     cleanup(() => proc.kill('SIGKILL'))
     await poll('the child to hold the lock', () => signal.map.get('holding'))
     // Reads take no lock: they are served while a writer holds it.

@@ -20,7 +20,8 @@ function fresh(cleanup, options = {}) {
 
 /** Waits (bounded) until Date.now() has passed `deadline`. */
 async function until(deadline) {
-  while (Date.now() <= deadline) await new Promise((resolve) => setTimeout(resolve, Math.max(1, deadline - Date.now() + 1)))
+  while (Date.now() <= deadline)
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, deadline - Date.now() + 1)))
 }
 
 function accounted(map) {
@@ -124,7 +125,10 @@ test('keys: strings and Buffers, a string and a Buffer of the same bytes are dif
     assert.is(keys.length, 6)
     assert.ok(keys.includes('abc'))
     assert.ok(keys.includes(long))
-    const bufferKeys = keys.filter((k) => Buffer.isBuffer(k)).map((k) => k.toString('hex')).sort()
+    const bufferKeys = keys
+      .filter((k) => Buffer.isBuffer(k))
+      .map((k) => k.toString('hex'))
+      .sort()
     assert.equal(bufferKeys, ['616263', '61626300'])
   }))
 
@@ -196,10 +200,19 @@ test('ttl: an entry past its ttl is never returned, nor iterated, and its space 
 test('update: an atomic read-modify-write; undefined deletes; a throwing fn changes nothing; a promise is refused', () =>
   withCleanup((cleanup) => {
     const { map } = fresh(cleanup)
-    assert.is(map.update('n', (old) => (old ?? 0) + 1), 1)
-    assert.is(map.update('n', (old) => old + 1), 2)
+    assert.is(
+      map.update('n', (old) => (old ?? 0) + 1),
+      1,
+    )
+    assert.is(
+      map.update('n', (old) => old + 1),
+      2,
+    )
     assert.is(map.get('n'), 2)
-    assert.is(map.update('n', () => undefined), undefined)
+    assert.is(
+      map.update('n', () => undefined),
+      undefined,
+    )
     assert.is(map.has('n'), false)
     map.set('keep', 'old')
     assert.throws(
@@ -213,7 +226,10 @@ test('update: an atomic read-modify-write; undefined deletes; a throwing fn chan
     throwsCode(() => map.update('keep', async () => 'new'), TypeError, 'ERR_INVALID_ARG_VALUE')
     assert.is(map.get('keep'), 'old')
     // fn may read the map; writing to it from fn would deadlock, and says so.
-    assert.is(map.update('copy', () => map.get('keep') + '!'), 'old!')
+    assert.is(
+      map.update('copy', () => map.get('keep') + '!'),
+      'old!',
+    )
     throwsCode(() => map.update('x', () => map.set('y', 1)), IPCError, 'EDEADLK')
     assert.is(map.has('y'), false)
     throwsCode(() => map.update('x', 'nope'), TypeError, 'ERR_INVALID_ARG_TYPE')
@@ -241,7 +257,14 @@ test('stats: entries, bytes, hits, misses; every byte is live, free or overhead'
     const { map } = fresh(cleanup)
     let stats = accounted(map)
     assert.equal(
-      { entries: stats.entries, bytes: stats.bytes, hits: stats.hits, misses: stats.misses, evictions: stats.evictions, total: stats.total },
+      {
+        entries: stats.entries,
+        bytes: stats.bytes,
+        hits: stats.hits,
+        misses: stats.misses,
+        evictions: stats.evictions,
+        total: stats.total,
+      },
       { entries: 0, bytes: 0, hits: 0, misses: 0, evictions: 0, total: 1 << 20 },
     )
     map.set('a', 'x'.repeat(100))
@@ -462,7 +485,9 @@ test('worker threads share the map with their process', () =>
     map.set('main', 'hello')
     const workers = [1, 2].map(() => new Worker(code, { eval: true, workerData: name }))
     for (let i = 0; i < 1000; i++) map.update('count', (n) => (n ?? 0) + 1)
-    await Promise.all(workers.map((w) => new Promise((resolve, reject) => w.on('message', resolve).on('error', reject))))
+    await Promise.all(
+      workers.map((w) => new Promise((resolve, reject) => w.on('message', resolve).on('error', reject))),
+    )
     await Promise.all(workers.map((w) => w.terminate()))
     assert.is(map.get('count'), 3000)
     assert.equal(

@@ -919,6 +919,9 @@ const jobs = {
   'alt.shmta_cycle': shmtaCycle,
 }
 
+// SharedMap against Map, lmdb, Redis and a Map in the primary (bench/shared-map-jobs.js).
+Object.assign(jobs, require('./shared-map-jobs').sharedMapJobs({ timed, perOp, perOpAsync, n, uniqueName, tmpFile, optional, kit, Unavailable }))
+
 module.exports = { jobs }
 
 if (require.main === module) {

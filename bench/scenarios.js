@@ -133,4 +133,53 @@ const COMPARISONS = [
   { scenario: 'open + map + close + unlink', kit: 'kit.cycle', vs: 'alt.shmta_cycle', short: 'shm-typed-array cycle', goal: null },
 ]
 
+// SharedMap: get and set of 100-byte strings and 4 KiB Buffers (bench/shared-map-jobs.js).
+const MAP_STORES = [
+  ['kit.map', 'ipc-kit SharedMap'],
+  ['alt.plain_map', 'a plain in-process Map'],
+  ['alt.lmdb', 'lmdb (noSync; set = putSync)'],
+  ['alt.redis', 'Redis via ioredis, Unix socket, one await per op'],
+  ['alt.primary_map', 'a Map in the cluster primary via process.send'],
+]
+const MAP_OPS = [
+  ['get_str', 'get, 100-byte string'],
+  ['set_str', 'set, 100-byte string'],
+  ['get_buf', 'get, 4 KiB Buffer'],
+  ['set_buf', 'set, 4 KiB Buffer'],
+]
+for (const [store, label] of MAP_STORES)
+  for (const [op, what] of MAP_OPS) FIGURES[`${store}_${op}`] = `${label}: ${what}`
+FIGURES['kit.map_reads1'] = 'ipc-kit SharedMap get (100-byte string), 1 reader process'
+FIGURES['kit.map_reads2'] = 'ipc-kit SharedMap get (100-byte string), 2 reader processes (ns per get of both)'
+const MAP_GOALS = {
+  get: { 'alt.redis': atLeast(20, '≥ 20×'), 'alt.lmdb': atLeast(1.5, '≥ 1.5×') },
+  set: { 'alt.redis': atLeast(10, '≥ 10×'), 'alt.lmdb': atLeast(3, '≥ 3×') },
+}
+for (const [op, what] of MAP_OPS) {
+  for (const [store, short] of [
+    ['alt.plain_map', 'plain Map (ceiling)'],
+    ['alt.lmdb', 'lmdb'],
+    ['alt.redis', 'Redis (ioredis)'],
+    ['alt.primary_map', 'Map in primary (process.send)'],
+  ]) {
+    const goal = MAP_GOALS[op.slice(0, 3)][store] ?? null
+    COMPARISONS.push({
+      key: goal ? `map-${op.slice(0, 3)}` : undefined,
+      scenario: `SharedMap ${what}`,
+      kit: `kit.map_${op}`,
+      vs: `${store}_${op}`,
+      short,
+      goal,
+    })
+  }
+}
+COMPARISONS.push({
+  key: 'map-readers',
+  scenario: 'SharedMap get, 2 readers vs 1',
+  kit: 'kit.map_reads2',
+  vs: 'kit.map_reads1',
+  short: '1 reader process',
+  goal: atLeast(1.6, '≥ 1.6×'),
+})
+
 module.exports = { FIGURES, COMPARISONS }

@@ -113,6 +113,13 @@ const { errno } = constants
 const ENOSPC = -errno.ENOSPC
 const EINVAL = -errno.EINVAL
 const ETIMEDOUT = -errno.ETIMEDOUT
+// Words of a process's stripe of counters (64-bit, low word first): lock-free
+// get() attempts, misses, and discarded attempts (hits are the rest); and a
+// word that has() and iteration add to only for the fence it makes.
+const S_READS = 0
+const S_MISSES = 2
+const S_RETRIES = 4
+const S_FENCE = 6
 /** Lock-free attempts of a read before it takes the lock (writers keep changing its bucket). */
 const READ_ATTEMPTS = 64
 /** Entries (or windows) compared to pick the least recently used. */
@@ -260,8 +267,10 @@ export class SharedMap<V = unknown> {
     this.#check()
     encodeKey(k)
     const hit = this.#lookup(true)
-    this.#count(hit ? 0 : 2)
-    if (!hit) return undefined
+    if (!hit) {
+      this.#count(S_MISSES)
+      return undefined
+    }
     return decodeValue(found.type, found.raw!) as V
   }
 
@@ -382,8 +391,10 @@ export class SharedMap<V = unknown> {
     let misses = 0
     for (let s = 0; s < STRIPES; s++) {
       const at = STRIPE_BASE + 16 * s
-      hits += (i32[at] >>> 0) + (i32[at + 1] >>> 0) * 2 ** 32
-      misses += (i32[at + 2] >>> 0) + (i32[at + 3] >>> 0) * 2 ** 32
+      const word = (w: number): number => (i32[at + w] >>> 0) + (i32[at + w + 1] >>> 0) * 2 ** 32
+      const missed = word(S_MISSES)
+      hits += word(S_READS) - word(S_RETRIES) - missed
+      misses += missed
     }
     this.#lock()
     try {
@@ -473,6 +484,11 @@ export class SharedMap<V = unknown> {
     if (this.#mutex.ownerDied) recover(this.#i32, this.#g, this.#heap)
   }
 
+  /**
+   * Adds 1 to a 64-bit counter of this process's stripe. As an atomic
+   * read-modify-write it is also the fence a lock-free read needs before it
+   * reads its bucket's version again: the reads before it are complete.
+   */
   #count(which: number): void {
     const i32 = this.#i32
     const at = this.#stripe + which
@@ -536,11 +552,17 @@ export class SharedMap<V = unknown> {
         }
         at = i32[(at + B_LINK) >>> 2]
       }
-      if (Atomics.load(i32, version) !== before) continue
-      if (!sound) break
+      this.#count(copy ? S_READS : S_FENCE)
+      const moved = Atomics.load(i32, version) !== before
+      if (moved || !sound) {
+        if (copy) this.#count(S_RETRIES)
+        if (moved) continue
+        break // the chain is damaged and no writer is changing it: read it under the lock
+      }
       if (hit) this.#touch(found.at)
       return hit
     }
+    if (copy) this.#count(S_READS)
     return this.#lookupLocked(copy)
   }
 
@@ -865,6 +887,7 @@ export class SharedMap<V = unknown> {
             : Buffer.from(u8.subarray(from, from + valueLength))
         out.push([decodeKey(u8, at + E_KEY, keyLength, (meta >>> 16) & 0xff), type, raw])
       }
+      this.#count(S_FENCE)
       if (Atomics.load(i32, version) !== before) continue
       if (sound) return out
       break

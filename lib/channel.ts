@@ -88,7 +88,7 @@ const PUT = 1
 const FULL = 0
 const SEALED = -1
 
-/** #take's answer when the ring holds no message. */
+/** #takeHeld's answer when the ring holds no message. */
 const EMPTY: unknown = Symbol('empty')
 
 /** Longest a single sleep lasts before the sleeper looks again (a waker that died leaves no wake-up). */

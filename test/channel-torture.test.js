@@ -4,7 +4,7 @@
 // place. Afterwards: no torn message, no duplicate, each sender's order kept,
 // every message whose send returned received (less at most one per receiver
 // killed: the one it was taking), and the ring empty again.
-// Runs 10 s; CHANNEL_TORTURE_MS=30000 npm test for the long run.
+// Runs 10 s; CHANNEL_TORTURE_MS=30000 npm test -- channel-torture for the long run.
 const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { test } = require('uvu')

@@ -97,7 +97,7 @@ struct Group {
   Group(Engine* e, bool b, size_t cap) : engine(e), blocking(b), capacity(cap) {}
   Engine* const engine;
   const bool blocking;
-  const size_t capacity;
+  size_t capacity;  // under the engine's mutex
   pthread_t thread{};
   // Under the engine's mutex.
   std::vector<CoreRef> members;
@@ -278,6 +278,8 @@ void RunWords(Group* g) {
   Engine* e = g->engine;
   std::vector<FutexWord> words;
   std::vector<CoreRef> fresh;
+  words.reserve(kWaitvMax);
+  fresh.reserve(kGroupWords);
   std::unique_lock<std::mutex> lock(e->mu);
   while (!g->stop) {
     g->notified = false;
@@ -327,8 +329,6 @@ void RunWords(Group* g) {
     }
     lock.lock();
   }
-  fresh.clear();
-  g->ended.store(true);
 }
 
 void RunBlocking(Group* g) {
@@ -368,16 +368,25 @@ void RunBlocking(Group* g) {
     SleepOn(&own, 1, until);
     lock.lock();
   }
-  g->ended.store(true);
 }
 
 void* RunGroup(void* arg) {
   auto* g = static_cast<Group*>(arg);
-  if (g->blocking) {
-    RunBlocking(g);
-  } else {
-    RunWords(g);
+  try {
+    if (g->blocking) {
+      RunBlocking(g);
+    } else {
+      RunWords(g);
+    }
+  } catch (...) {
+    // Out of memory for the thread's own lists: it ends (no exception may
+    // leave a thread: std::terminate). Its waits stay queued until closed or
+    // timed out by JavaScript's timers; new ones go to other threads.
+    std::lock_guard<std::mutex> lock(g->engine->mu);
+    g->leaving = true;
+    g->capacity = 0;
   }
+  g->ended.store(true);
   return nullptr;
 }
 
@@ -433,6 +442,7 @@ void Reap(Engine* e) {
   for (auto it = e->groups.begin(); it != e->groups.end();) {
     if ((*it)->ended.load()) {
       pthread_join((*it)->thread, nullptr);
+      for (const auto& c : (*it)->members) c->group = nullptr;  // only after a failure: placed anew by their next wait
       it = e->groups.erase(it);
     } else {
       ++it;

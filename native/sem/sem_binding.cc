@@ -75,6 +75,10 @@ class PosixSource : public waiter::Source {
     sleep->expected = 0;
     return waiter::Result::Again();
   }
+  bool Spins() const override { return true; }
+  waiter::Result Peek() override {
+    return sem_trywait(sem_->posix) == 0 ? waiter::Result::Acquired() : waiter::Result::Again();
+  }
   void Arm() override { PosixAddSleeper(sem_->posix); }
   void Disarm() override { PosixRemoveSleeper(sem_->posix); }
   void Undo(int) override { sem_->Post(1); }

@@ -172,7 +172,7 @@ void Deliver(Engine* e, const CoreRef& c, const Result& r) {
   if (!c->closed && !c->pending.empty()) {
     Settle(e, c, r);
     c->headSince = MonotonicNs();
-    c->spun = false;
+    c->spun = !c->source->Spins();
   } else if (r.kind == Result::kAcquired) {
     c->source->Undo(r.value);  // whoever it was for is gone
   }
@@ -195,7 +195,7 @@ bool ServeWords(Engine* e, const CoreRef& c, int64_t now) {
     c->source->Arm();
     c->armed = true;
     c->headSince = now;
-    c->spun = false;
+    c->spun = !c->source->Spins();
   }
   for (;;) {
     Sleep sleep;
@@ -257,12 +257,11 @@ bool SpinOn(Group* g, const std::vector<CoreRef>& members, uint32_t seen, CoreRe
   int64_t longest = 0;
   for (const auto& c : members) longest = std::max(longest, c->headSince + c->spin.Budget() - start);
   if (longest <= 0) return false;
-  Sleep ignored;
   return AdaptiveSpin::SpinFor(
       [&] {
         if (g->changes.load() != seen) return true;  // something to look at under the mutex
         for (const auto& c : members) {
-          Result r = c->source->Poll(&ignored);
+          Result r = c->source->Peek();
           if (r.kind != Result::kAgain) {
             *who = c;
             *got = r;

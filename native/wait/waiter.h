@@ -37,6 +37,10 @@
 //                          Again() after filling in `sleep`: the word to sleep
 //                          on, the value it holds now, and optionally a time
 //                          to look again (ipc::kForever: only when woken).
+//        Spins(), Peek()   a source whose takes are cheap may be spun on
+//                          (adaptive_spin.h) when a wait arrives: Peek takes
+//                          if it can, and prepares nothing for a sleep (sets
+//                          no bit that would make wakers call the kernel).
 //        Arm(), Disarm()   the source's first wait arrived, its last one left
 //                          (glibc counts a semaphore's sleepers; a Mutex
 //                          passes on a wake it may have absorbed).
@@ -99,6 +103,8 @@ class Source {
  public:
   virtual ~Source() = default;
   virtual Result Poll(Sleep* sleep) { return Result::Failed(ENOSYS); }
+  virtual bool Spins() const { return false; }
+  virtual Result Peek() { return Result::Again(); }
   virtual void Arm() {}
   virtual void Disarm() {}
   virtual bool Blocking() const { return false; }

@@ -87,6 +87,9 @@ class WordSource : public Source {
     return Result::Again();
   }
 
+  bool Spins() const override { return true; }
+  Result Peek() override { return WordChanged(word_, expected_.load()) ? Result::Acquired(0) : Result::Again(); }
+
   void Undo(int) override {}  // nothing was taken
 
   void Expect(uint32_t value) { expected_.store(value); }

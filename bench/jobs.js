@@ -97,7 +97,10 @@ function peer(role, args, options = {}) {
   })
   return {
     child,
-    next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => waiting.push({ resolve, reject }))),
+    next: () =>
+      queue.length
+        ? Promise.resolve(queue.shift())
+        : new Promise((resolve, reject) => waiting.push({ resolve, reject })),
     send: (m) => child.send(m),
     /** Disconnects, which ends a peer that is idle; a peer still blocked in a wait after 5 s is killed. */
     stop: () => {
@@ -229,7 +232,10 @@ async function mutexAsyncPair() {
 function semPair(kind) {
   return async () => {
     const { Semaphore } = kit('Semaphore')
-    const sem = kind === 'posix' ? Semaphore.posix(uniqueName('sem'), { initial: 1, create: true }) : Semaphore.sysv(uniqueKey(), { initial: 1, create: true })
+    const sem =
+      kind === 'posix'
+        ? Semaphore.posix(uniqueName('sem'), { initial: 1, create: true })
+        : Semaphore.sysv(uniqueKey(), { initial: 1, create: true })
     const run = (count) => {
       for (let i = 0; i < count; i++) {
         if (!sem.tryWait()) throw new Error('tryWait failed on a free semaphore')
@@ -341,7 +347,8 @@ function workerCounter(threads) {
     const workers = []
     const next = (worker) => new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject))
     try {
-      for (let t = 0; t < threads; t++) workers.push(new Worker(WORKER_COUNTER, { eval: true, workerData: { sab, count } }))
+      for (let t = 0; t < threads; t++)
+        workers.push(new Worker(WORKER_COUNTER, { eval: true, workerData: { sab, count } }))
       await Promise.all(workers.map(next))
       let round = 0
       const s = await samples(async () => {
@@ -355,7 +362,8 @@ function workerCounter(threads) {
         const end = times.reduce((max, t) => (BigInt(t.end) > max ? BigInt(t.end) : max), 0n)
         return Number(end - start) / (threads * count)
       })
-      if (w[1] !== (reps + 1) * threads * count) throw new Error(`counter is ${w[1]}, expected ${(reps + 1) * threads * count}`)
+      if (w[1] !== (reps + 1) * threads * count)
+        throw new Error(`counter is ${w[1]}, expected ${(reps + 1) * threads * count}`)
       return { [`alt.worker_counter${threads}`]: { unit: 'ns', samples: s } }
     } finally {
       await Promise.all(workers.map((worker) => worker.terminate()))
@@ -375,7 +383,9 @@ async function processSendPingPong() {
     }
   }
   try {
-    return { 'alt.process_send_pingpong': { unit: 'ns', samples: await timed((c) => perOpAsync(run, c), n(5000, 1000)) } }
+    return {
+      'alt.process_send_pingpong': { unit: 'ns', samples: await timed((c) => perOpAsync(run, c), n(5000, 1000)) },
+    }
   } finally {
     await p.stop()
   }
@@ -634,7 +644,10 @@ const receiveViews = async (ch, count) => {
 /** process.send pipelined from a peer: ns per message (counted straight from 'message' events). */
 function processSendThroughput(id, what, serialization) {
   return async () => {
-    const child = fork(path.join(__dirname, 'peer.js'), ['send-ipc', what], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization })
+    const child = fork(path.join(__dirname, 'peer.js'), ['send-ipc', what], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization,
+    })
     let onMessage = null
     child.on('message', (m) => onMessage(m))
     await new Promise((resolve) => (onMessage = resolve))
@@ -684,7 +697,12 @@ function chanRequestResponse(mode) {
           }
     try {
       await p.next()
-      return { [`kit.chan_rr_${mode}`]: { unit: 'ns', samples: await timed(run, mode === 'sync' ? n(200000, 20000) : n(20000, 3000)) } }
+      return {
+        [`kit.chan_rr_${mode}`]: {
+          unit: 'ns',
+          samples: await timed(run, mode === 'sync' ? n(200000, 20000) : n(20000, 3000)),
+        },
+      }
     } finally {
       req.seal()
       await p.stop()
@@ -903,8 +921,18 @@ const jobs = {
   'kit.chan_async': chanThroughput('kit.chan_async', 'async64', receiveIterate, { full: 2000000, quick: 200000 }),
   'kit.chan_object': chanThroughput('kit.chan_object', 'object', receiveSync, { full: 500000, quick: 50000 }),
   'kit.chan_4to1': chanThroughput('kit.chan_4to1', 'sync64', receiveSync, { senders: 4, full: 4000000, quick: 400000 }),
-  'kit.chan_mib_zero': chanThroughput('kit.chan_mib_zero', 'mib-zero', receiveViews, { full: 1024, quick: 256, bytesEach: CHUNK, capacity: 8 * CHUNK }),
-  'kit.chan_mib_copy': chanThroughput('kit.chan_mib_copy', 'mib-copy', receiveSync, { full: 1024, quick: 256, bytesEach: CHUNK, capacity: 8 * CHUNK }),
+  'kit.chan_mib_zero': chanThroughput('kit.chan_mib_zero', 'mib-zero', receiveViews, {
+    full: 1024,
+    quick: 256,
+    bytesEach: CHUNK,
+    capacity: 8 * CHUNK,
+  }),
+  'kit.chan_mib_copy': chanThroughput('kit.chan_mib_copy', 'mib-copy', receiveSync, {
+    full: 1024,
+    quick: 256,
+    bytesEach: CHUNK,
+    capacity: 8 * CHUNK,
+  }),
   'kit.chan_rr_sync': chanRequestResponse('sync'),
   'kit.chan_rr_async': chanRequestResponse('async'),
   'alt.process_send_json': processSendThroughput('alt.process_send_json', 'string64', 'json'),
@@ -920,7 +948,20 @@ const jobs = {
 }
 
 // SharedMap against Map, lmdb, Redis and a Map in the primary (bench/shared-map-jobs.js).
-Object.assign(jobs, require('./shared-map-jobs').sharedMapJobs({ timed, perOp, perOpAsync, n, uniqueName, tmpFile, optional, kit, Unavailable }))
+Object.assign(
+  jobs,
+  require('./shared-map-jobs').sharedMapJobs({
+    timed,
+    perOp,
+    perOpAsync,
+    n,
+    uniqueName,
+    tmpFile,
+    optional,
+    kit,
+    Unavailable,
+  }),
+)
 
 module.exports = { jobs }
 

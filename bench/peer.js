@@ -62,7 +62,7 @@ const roles = {
     const res = Channel.open(responses, { create: false })
     reply('ready')
     if (mode === 'sync') {
-      for (let r; (r = req.receiveSync()) !== undefined; ) res.sendSync(r.value)
+      for (let r; (r = req.receiveSync()) !== undefined;) res.sendSync(r.value)
     } else {
       for await (const v of req) await res.send(v)
     }
@@ -115,7 +115,8 @@ const roles = {
   // Semaphore ping-pong: wait for ping, post pong, `count` times.
   async 'kit-pong'(kind, pingId, pongId, count, mode) {
     const { Semaphore } = require('..')
-    const open = (id) => (kind === 'posix' ? Semaphore.posix(id, { create: false }) : Semaphore.sysv(Number(id), { create: false }))
+    const open = (id) =>
+      kind === 'posix' ? Semaphore.posix(id, { create: false }) : Semaphore.sysv(Number(id), { create: false })
     const ping = open(pingId)
     const pong = open(pongId)
     reply('ready')
@@ -179,9 +180,21 @@ const roles = {
     // compiled copy (distinct source text: V8 caches compilations by source).
     const ops = {
       fill: [1, 8000, 'for (let i = 0; i < count; i++) b.fill(i & 255)'],
-      read: [16384, 50, 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) s += b.readUInt32LE(o); return s'],
-      write: [16384, 40, 'for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) b.writeUInt32LE(o + i, o)'],
-      index: [65536, 100, 'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o++) s += b[o]; return s'],
+      read: [
+        16384,
+        50,
+        'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) s += b.readUInt32LE(o); return s',
+      ],
+      write: [
+        16384,
+        40,
+        'for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o += 4) b.writeUInt32LE(o + i, o)',
+      ],
+      index: [
+        65536,
+        100,
+        'let s = 0; for (let i = 0; i < count; i++) for (let o = 0; o < 65536; o++) s += b[o]; return s',
+      ],
     }
     const loops = {}
     for (const [op, [, , body]] of Object.entries(ops)) loops[op] = new Function('b', 'count', `${body} // ${op}`) // eslint-disable-line no-new-func

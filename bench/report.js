@@ -46,13 +46,21 @@ const HEAD = ['scenario', 'ipc-kit', 'against', 'its figure', 'ipc-kit is', 'goa
 function renderTable(rows) {
   const body = tableRows(rows)
   const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)))
-  const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
+  const line = (cells) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd()
   return [line(HEAD), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n')
 }
 
 function markdownTable(head, body) {
   const esc = (s) => String(s).replace(/\|/g, '\\|')
-  return [`| ${head.map(esc).join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((row) => `| ${row.map(esc).join(' | ')} |`)].join('\n')
+  return [
+    `| ${head.map(esc).join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...body.map((row) => `| ${row.map(esc).join(' | ')} |`),
+  ].join('\n')
 }
 
 function renderResults({ meta, rows, figures, notes, labels, analysis }) {
@@ -63,7 +71,14 @@ function renderResults({ meta, rows, figures, notes, labels, analysis }) {
       const at = (v) => formatFigure({ ...f, median: v })
       // The best tenth: what the operation costs when the machine leaves it alone.
       const sorted = [...f.samples].sort((a, b) => (f.unit === 'GB/s' ? b - a : a - b))
-      return [labels[id], `\`${id}\``, formatFigure(f), at(sorted[Math.floor((sorted.length - 1) / 10)]), `${at(f.min)} – ${at(f.max)}`, f.samples.length]
+      return [
+        labels[id],
+        `\`${id}\``,
+        formatFigure(f),
+        at(sorted[Math.floor((sorted.length - 1) / 10)]),
+        `${at(f.min)} – ${at(f.max)}`,
+        f.samples.length,
+      ]
     })
   const missing = Object.entries(notes).map(([id, why]) => `- \`${id}\`: ${why}`)
   const met = rows.filter((r) => r.met === true).length
@@ -114,7 +129,8 @@ function renderAnalysis(rows, analysis) {
   const parts = analysis.split(/^### ([a-z0-9-]+): (.*)$/m)
   const intro = parts[0].trim()
   const sections = {}
-  for (let i = 1; i < parts.length; i += 3) sections[parts[i]] = { title: parts[i + 1].trim(), text: parts[i + 2].trim() }
+  for (let i = 1; i < parts.length; i += 3)
+    sections[parts[i]] = { title: parts[i + 1].trim(), text: parts[i + 2].trim() }
   const missed = rows.filter((r) => r.met === false)
   const out = []
   if (missed.length) {
@@ -123,7 +139,9 @@ function renderAnalysis(rows, analysis) {
       const section = sections[key]
       out.push(`### ${section ? section.title : missed.find((r) => r.key === key).scenario}\n`)
       for (const r of missed.filter((m) => m.key === key)) {
-        out.push(`- **${r.scenario}**: ipc-kit ${formatFigure(r.kitFigure)} against ${r.short} ${formatFigure(r.vsFigure)}: ipc-kit is ${formatSpeedup(r.speedup)}; the goal is ${r.goal.text}.`)
+        out.push(
+          `- **${r.scenario}**: ipc-kit ${formatFigure(r.kitFigure)} against ${r.short} ${formatFigure(r.vsFigure)}: ipc-kit is ${formatSpeedup(r.speedup)}; the goal is ${r.goal.text}.`,
+        )
       }
       out.push(`\n${section ? section.text : 'Not analysed yet.'}\n`)
     }
@@ -141,7 +159,8 @@ function renderSvg(rows, meta) {
   const missing = rows.filter((r) => r.speedup === null)
   const lines = [] // { head: scenario } or { row }
   for (const r of data) {
-    if (!lines.length || lines[lines.length - 1].scenario !== r.scenario) lines.push({ head: r.scenario, scenario: r.scenario })
+    if (!lines.length || lines[lines.length - 1].scenario !== r.scenario)
+      lines.push({ head: r.scenario, scenario: r.scenario })
     lines.push({ row: r, scenario: r.scenario })
   }
   const rowH = 22
@@ -157,15 +176,25 @@ function renderSvg(rows, meta) {
   const x = (v) => left + ((Math.log10(v) - lo) / Math.max(hi - lo, 1)) * plotW
   const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   const out = []
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`)
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  )
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`)
-  out.push(`<text x="12" y="22" font-size="16" font-weight="bold">How much faster ipc-kit is than each alternative</text>`)
-  out.push(`<text x="12" y="42" fill="#444">Log scale; right of 1× ipc-kit is faster, left of it slower. Green: goal met; red: goal not met; grey: no goal. The black tick is the goal.</text>`)
-  out.push(`<text x="12" y="60" fill="#777">${esc(`${meta.command} · ${meta.date} · ${meta.node.split(',')[0]} · ${meta.machine.split(';')[0]}`)}</text>`)
+  out.push(
+    `<text x="12" y="22" font-size="16" font-weight="bold">How much faster ipc-kit is than each alternative</text>`,
+  )
+  out.push(
+    `<text x="12" y="42" fill="#444">Log scale; right of 1× ipc-kit is faster, left of it slower. Green: goal met; red: goal not met; grey: no goal. The black tick is the goal.</text>`,
+  )
+  out.push(
+    `<text x="12" y="60" fill="#777">${esc(`${meta.command} · ${meta.date} · ${meta.node.split(',')[0]} · ${meta.machine.split(';')[0]}`)}</text>`,
+  )
   for (let e = lo; e <= hi; e++) {
     const gx = x(10 ** e).toFixed(1)
     const label = e >= 0 ? `${(10 ** e).toLocaleString('en-US')}×` : `${Number((10 ** e).toFixed(-e))}×`
-    out.push(`<line x1="${gx}" y1="${top - 4}" x2="${gx}" y2="${top + plotH}" stroke="${e === 0 ? '#333' : '#e2e2e2'}" stroke-width="${e === 0 ? 1.5 : 1}"/>`)
+    out.push(
+      `<line x1="${gx}" y1="${top - 4}" x2="${gx}" y2="${top + plotH}" stroke="${e === 0 ? '#333' : '#e2e2e2'}" stroke-width="${e === 0 ? 1.5 : 1}"/>`,
+    )
     out.push(`<text x="${gx}" y="${top + plotH + 16}" text-anchor="middle" fill="#555">${label}</text>`)
   }
   lines.forEach((line, i) => {
@@ -179,13 +208,17 @@ function renderSvg(rows, meta) {
     const x2 = x(r.speedup)
     const color = r.met === true ? '#2e9d4c' : r.met === false ? '#d0453a' : '#9aa0a6'
     out.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(`vs ${r.short}`)}</text>`)
-    out.push(`<rect x="${Math.min(x1, x2).toFixed(1)}" y="${y + 4}" width="${Math.max(Math.abs(x2 - x1), 1.5).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`)
+    out.push(
+      `<rect x="${Math.min(x1, x2).toFixed(1)}" y="${y + 4}" width="${Math.max(Math.abs(x2 - x1), 1.5).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`,
+    )
     if (r.goal) {
       const gx = x(r.goal.min).toFixed(1)
       out.push(`<line x1="${gx}" y1="${y + 1}" x2="${gx}" y2="${y + rowH - 1}" stroke="#000" stroke-width="2"/>`)
     }
     const label = `${formatSpeedup(r.speedup)}${r.goal ? ` (goal ${r.goal.text})` : ''}`
-    out.push(`<text x="${(Math.max(x1, x2, r.goal ? x(r.goal.min) : 0) + 6).toFixed(1)}" y="${y + 15}" fill="#222">${esc(label)}</text>`)
+    out.push(
+      `<text x="${(Math.max(x1, x2, r.goal ? x(r.goal.min) : 0) + 6).toFixed(1)}" y="${y + 15}" fill="#222">${esc(label)}</text>`,
+    )
   })
   if (missing.length) {
     const names = [...new Set(missing.map((r) => `${r.scenario} vs ${r.short}`))].join('; ')

@@ -46,8 +46,14 @@ function compileNative() {
     '/usr/include/node',
   ].find((dir) => fs.existsSync(path.join(dir, 'node_api.h')))
   return {
-    baseline: compile(['-O2', '-o', baseline, path.join(__dirname, 'baseline.c'), '-lrt'], 'bench/baseline.c') ? baseline : null,
-    noop: headers && compile(['-O2', '-shared', '-fPIC', `-I${headers}`, '-o', noop, path.join(__dirname, 'noop.c')], 'bench/noop.c') ? noop : null,
+    baseline: compile(['-O2', '-o', baseline, path.join(__dirname, 'baseline.c'), '-lrt'], 'bench/baseline.c')
+      ? baseline
+      : null,
+    noop:
+      headers &&
+      compile(['-O2', '-shared', '-fPIC', `-I${headers}`, '-o', noop, path.join(__dirname, 'noop.c')], 'bench/noop.c')
+        ? noop
+        : null,
   }
 }
 
@@ -59,7 +65,11 @@ function runJob(id, index, context) {
   return new Promise((resolve) => {
     const env = { ...process.env, BENCH_CONTEXT: JSON.stringify({ ...context, keyBase: KEY_BASE + index * 64 }) }
     // Its own process group, so a job that hangs goes with every peer it forked.
-    const child = spawn(process.execPath, [path.join(__dirname, 'jobs.js'), id], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const child = spawn(process.execPath, [path.join(__dirname, 'jobs.js'), id], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -100,7 +110,10 @@ function sweep(context) {
       left.push(`/dev/shm/${entry}`)
     }
   }
-  for (const [flag, rm] of [['-m', '-m'], ['-s', '-s']]) {
+  for (const [flag, rm] of [
+    ['-m', '-m'],
+    ['-s', '-s'],
+  ]) {
     const res = spawnSync('ipcs', [flag], { encoding: 'utf8' })
     for (const line of (res.stdout || '').split('\n')) {
       const [key, id] = line.trim().split(/\s+/)
@@ -143,7 +156,14 @@ async function main() {
   const started = new Date()
   const loadAtStart = os.loadavg()[0].toFixed(2)
   const { baseline, noop } = compileNative()
-  const context = { quick, reps: REPS, prefix: PREFIX, baseline, noop, tmp: fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`)) }
+  const context = {
+    quick,
+    reps: REPS,
+    prefix: PREFIX,
+    baseline,
+    noop,
+    tmp: fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-`)),
+  }
   // However the runner ends (an exception, a closed stdout), nothing stays behind.
   process.on('exit', () => {
     running?.()
@@ -161,7 +181,9 @@ async function main() {
   const figures = {}
   const notes = {}
   const ids = Object.keys(jobs).filter((id) => !only || only.test(id))
-  console.log(`ipc-kit benchmarks${quick ? ' (quick)' : ''}: ${ids.length} jobs, ${ROUNDS} round${ROUNDS > 1 ? 's' : ''} of ${REPS} repetitions each\n`)
+  console.log(
+    `ipc-kit benchmarks${quick ? ' (quick)' : ''}: ${ids.length} jobs, ${ROUNDS} round${ROUNDS > 1 ? 's' : ''} of ${REPS} repetitions each\n`,
+  )
   let left = []
   try {
     // Rounds over the whole list: a busy spell of the machine then hits every
@@ -179,12 +201,24 @@ async function main() {
         if (result.figures) {
           for (const [fid, f] of Object.entries(result.figures)) {
             const samples = (figures[fid]?.samples || []).concat(f.samples)
-            figures[fid] = { unit: f.unit, samples, median: median(samples), min: Math.min(...samples), max: Math.max(...samples) }
-            console.log(`  ${fid.padEnd(30)} ${formatFigure({ ...f, median: median(f.samples) }).padStart(12)}   (${secs} s)`)
+            figures[fid] = {
+              unit: f.unit,
+              samples,
+              median: median(samples),
+              min: Math.min(...samples),
+              max: Math.max(...samples),
+            }
+            console.log(
+              `  ${fid.padEnd(30)} ${formatFigure({ ...f, median: median(f.samples) }).padStart(12)}   (${secs} s)`,
+            )
           }
         } else {
-          notes[id] = result.unavailable ? `not measured: ${result.unavailable}` : `failed${ROUNDS > 1 ? ` in round ${round}` : ''}: ${result.failed}`
-          console.log(`  ${id.padEnd(30)} ${result.unavailable ? `not measured: ${result.unavailable}` : 'FAILED'}   (${secs} s)${result.failed ? `\n    ${result.failed}` : ''}`)
+          notes[id] = result.unavailable
+            ? `not measured: ${result.unavailable}`
+            : `failed${ROUNDS > 1 ? ` in round ${round}` : ''}: ${result.failed}`
+          console.log(
+            `  ${id.padEnd(30)} ${result.unavailable ? `not measured: ${result.unavailable}` : 'FAILED'}   (${secs} s)${result.failed ? `\n    ${result.failed}` : ''}`,
+          )
         }
       }
     }
@@ -208,7 +242,9 @@ async function main() {
   }
   const rows = compare(figures, notes)
   console.log(`\n${renderTable(rows)}`)
-  console.log(`\n${rows.filter((r) => r.met === true).length} goals met, ${rows.filter((r) => r.met === false).length} not met, ${rows.filter((r) => r.goal && r.met === null).length} not measured; ${meta.seconds} s`)
+  console.log(
+    `\n${rows.filter((r) => r.met === true).length} goals met, ${rows.filter((r) => r.met === false).length} not met, ${rows.filter((r) => r.goal && r.met === null).length} not measured; ${meta.seconds} s`,
+  )
   if (only) return // a partial run does not replace the recorded results
   fs.writeFileSync(LAST_RUN, JSON.stringify({ meta, figures, notes }, null, 1))
   write({ meta, figures, notes })
@@ -234,7 +270,8 @@ function compare(figures, notes) {
     return { ...c, kitFigure: kit, vsFigure: vs, speedup, met, missing: !kit ? c.kit : !vs ? c.vs : null }
   })
   const why = (id) => notes[id] || notes[Object.keys(notes).find((j) => id.startsWith(j)) || ''] || 'not measured'
-  for (const r of rows) if (r.missing) r.missingWhy = why(r.missing.replace(/^(kit|alt\.plain|alt\.shmta)\.buf_.*/, 'bufops'))
+  for (const r of rows)
+    if (r.missing) r.missingWhy = why(r.missing.replace(/^(kit|alt\.plain|alt\.shmta)\.buf_.*/, 'bufops'))
   return rows
 }
 
@@ -243,7 +280,10 @@ function write({ meta, figures, notes }) {
   const rows = compare(figures, notes)
   const analysisFile = path.join(__dirname, 'analysis.md')
   const analysis = fs.existsSync(analysisFile) ? fs.readFileSync(analysisFile, 'utf8') : ''
-  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), renderResults({ meta, rows, figures, notes, labels: FIGURES, analysis }))
+  fs.writeFileSync(
+    path.join(__dirname, 'RESULTS.md'),
+    renderResults({ meta, rows, figures, notes, labels: FIGURES, analysis }),
+  )
   fs.writeFileSync(path.join(__dirname, 'results.svg'), renderSvg(rows, meta))
   console.log('wrote bench/RESULTS.md and bench/results.svg')
 }

@@ -21,7 +21,8 @@ const FIGURES = {
   'kit.buf_write': 'IPCBuffer.posix writeUInt32LE',
   'kit.buf_index': 'IPCBuffer.posix buf[i]',
   'kit.cycle': 'ipc-kit IPCBuffer.posix open+map, unlink, close (4 KiB)',
-  'kit.engine_idle_cpu_1000': 'ipc-kit CPU of one core while 1,000 waits (on 1,000 POSIX semaphores) are pending and idle, 3 s windows',
+  'kit.engine_idle_cpu_1000':
+    'ipc-kit CPU of one core while 1,000 waits (on 1,000 POSIX semaphores) are pending and idle, 3 s windows',
   'kit.engine_threads_1000': 'ipc-kit extra threads for 1,000 pending waits on 1,000 POSIX semaphores',
   'kit.engine_wake_1': 'ipc-kit post to an idle waited semaphore until its wait() resolves, 1 wait pending',
   'kit.engine_wake_100': 'ipc-kit post to an idle waited semaphore until its wait() resolves, 100 waits pending',
@@ -84,6 +85,7 @@ const atMost = (x, text) => ({ min: 1 / x, text })
  * the issue sets one. `key` names the section of bench/analysis.md that
  * explains the row when its goal is not met.
  */
+// prettier-ignore
 const COMPARISONS = [
   { key: 'lock-c', scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'c.futex_pair', short: 'C futex', goal: atMost(4, '≤ 4× C') },
   { key: 'lock-alternatives', scenario: 'uncontended lock pair', kit: 'kit.mutex_pair', vs: 'alt.lockfile_sync', short: 'proper-lockfile sync', goal: atLeast(10000, '≥ 10,000×') },

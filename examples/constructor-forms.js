@@ -5,7 +5,10 @@ const path = require('node:path')
 const { IPCBuffer } = require('..')
 
 const tag = process.pid
-const show = (label, buf) => console.log(`${label.padEnd(44)} kind=${buf.kind} length=${buf.length} ${JSON.stringify(buf.toString().replace(/\0+$/, ""))}`)
+const show = (label, buf) =>
+  console.log(
+    `${label.padEnd(44)} kind=${buf.kind} length=${buf.length} ${JSON.stringify(buf.toString().replace(/\0+$/, ''))}`,
+  )
 
 const made = []
 const keep = (buf) => (made.push(buf), buf)

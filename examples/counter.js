@@ -51,7 +51,11 @@ async function child(kind, name, n, mode) {
 async function main() {
   const opts = parse(process.argv.slice(2))
   const name =
-    opts.kind === 'posix' ? `ipckit-counter-${process.pid}` : opts.kind === 'file' ? path.join(os.tmpdir(), `ipckit-counter-${process.pid}`) : (process.pid & 0x7fff) * 65536 + 0xc0
+    opts.kind === 'posix'
+      ? `ipckit-counter-${process.pid}`
+      : opts.kind === 'file'
+        ? path.join(os.tmpdir(), `ipckit-counter-${process.pid}`)
+        : (process.pid & 0x7fff) * 65536 + 0xc0
   const g = GuardedBuffer.open(name, { kind: opts.kind, size: 8, create: 'exclusive' })
   const mode = opts.unguarded ? 'unguarded' : opts.sync ? 'sync' : 'async'
   const children = []
@@ -72,11 +76,17 @@ async function main() {
     const seconds = Number(process.hrtime.bigint() - start) / 1e9
     const expected = BigInt(opts.procs) * BigInt(opts.n)
     const final = g.withLockSync((buf) => buf.readBigUInt64LE(0))
-    const how = opts.unguarded ? 'without the lock' : opts.sync ? 'under GuardedBuffer.withLockSync' : 'under GuardedBuffer.withLock'
+    const how = opts.unguarded
+      ? 'without the lock'
+      : opts.sync
+        ? 'under GuardedBuffer.withLockSync'
+        : 'under GuardedBuffer.withLock'
     console.log(`${opts.procs} processes x ${opts.n} increments ${how} (${opts.kind})`)
     console.log(`expected ${expected}`)
     console.log(`final    ${final}`)
-    console.log(`time     ${seconds.toFixed(3)} s, ${Math.round(Number(final) / seconds).toLocaleString('en-US')} increments/s`)
+    console.log(
+      `time     ${seconds.toFixed(3)} s, ${Math.round(Number(final) / seconds).toLocaleString('en-US')} increments/s`,
+    )
     if (final === expected) {
       console.log('OK: no update lost')
     } else {

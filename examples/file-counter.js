@@ -17,7 +17,8 @@ const file = args.find((a) => a !== '--remove') ?? path.join(os.tmpdir(), 'ipcki
 const g = GuardedBuffer.open(file, { kind: 'file', size: 8 })
 try {
   const runs = g.withLockSync((buf) => {
-    if (g.mutex.ownerDied) console.log('the previous holder died holding the lock; the count is intact: one 8-byte write')
+    if (g.mutex.ownerDied)
+      console.log('the previous holder died holding the lock; the count is intact: one 8-byte write')
     const next = buf.readBigUInt64LE(0) + 1n
     buf.writeBigUInt64LE(next, 0)
     return next

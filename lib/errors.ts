@@ -69,7 +69,10 @@ export function closedError(what: string): Error {
 
 /** @internal */
 export function invalidType(name: string, expected: string, actual: unknown): TypeError {
-  return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${show(actual)}`), 'ERR_INVALID_ARG_TYPE')
+  return coded(
+    new TypeError(`The "${name}" argument must be ${expected}. Received ${show(actual)}`),
+    'ERR_INVALID_ARG_TYPE',
+  )
 }
 
 /** @internal */
@@ -79,7 +82,10 @@ export function invalidValue(name: string, actual: unknown, reason: string): Typ
 
 /** @internal */
 export function outOfRange(name: string, range: string, actual: unknown): RangeError {
-  return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${show(actual)}`), 'ERR_OUT_OF_RANGE')
+  return coded(
+    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${show(actual)}`),
+    'ERR_OUT_OF_RANGE',
+  )
 }
 
 function coded<E extends Error>(err: E, code: string): E & { code: string } {

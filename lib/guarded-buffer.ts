@@ -46,7 +46,8 @@ export class GuardedBuffer {
     let size: number | undefined
     if (opts.size !== undefined) {
       size = check.size(opts.size, 'options.size')
-      if (size > check.SIZE_MAX - HEADER_SIZE) throw outOfRange('options.size', `<= ${check.SIZE_MAX - HEADER_SIZE}`, size)
+      if (size > check.SIZE_MAX - HEADER_SIZE)
+        throw outOfRange('options.size', `<= ${check.SIZE_MAX - HEADER_SIZE}`, size)
     }
     const open = {
       size: size === undefined ? undefined : HEADER_SIZE + size,
@@ -56,7 +57,12 @@ export class GuardedBuffer {
     const map = openNamed(name, opts.kind, open)
     if (map.length <= HEADER_SIZE) {
       map.close()
-      throw new IPCError(-EINVAL, 'mmap', map.name, `the object has no data after the lock's ${HEADER_SIZE}-byte page: pass options.size`)
+      throw new IPCError(
+        -EINVAL,
+        'mmap',
+        map.name,
+        `the object has no data after the lock's ${HEADER_SIZE}-byte page: pass options.size`,
+      )
     }
     try {
       return new GuardedBuffer(OPENED, map)

@@ -8,6 +8,13 @@ export type { MutexOptions, AcquireOptions } from './mutex'
 export { GuardedBuffer } from './guarded-buffer'
 export type { GuardedOptions } from './guarded-buffer'
 export { Channel } from './channel'
-export type { ChannelOptions, ChannelWaitOptions, ReceiveOptions, ChannelStats, ReceivedMessage, ReservedSlot } from './channel'
+export type {
+  ChannelOptions,
+  ChannelWaitOptions,
+  ReceiveOptions,
+  ChannelStats,
+  ReceivedMessage,
+  ReservedSlot,
+} from './channel'
 export { SharedMap } from './shared-map'
 export type { SharedMapOptions, SharedMapStats, SharedMapKey, SetOptions } from './shared-map'

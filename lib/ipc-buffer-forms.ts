@@ -30,7 +30,8 @@ export function construct(args: unknown[], make: FormMakers): IPCBuffer {
     }
     if (target === undefined) return make.memory(check.integer(first, 'size', 0, check.SIZE_MAX), encoding)
     if (typeof target === 'number') return make.shared('sysv', check.sysvKey(target), first, encoding)
-    if (typeof target === 'string' && target.startsWith('*')) return make.shared('posix', check.shmName(target.slice(1)), first, encoding)
+    if (typeof target === 'string' && target.startsWith('*'))
+      return make.shared('posix', check.shmName(target.slice(1)), first, encoding)
     if (typeof target === 'string') return make.shared('file', check.filePath(target), first, encoding)
     throw invalidType('target', "a '*name', a file path or a System V key", target)
   }

@@ -198,7 +198,11 @@ function openShared(kind: SharedKind, id: string | number, raw: unknown): IPCBuf
     throw invalidValue('options.create', create, 'cannot be combined with readonly: a readonly open never creates')
   }
   if (readonly && kind === 'sysv') {
-    throw invalidValue('options.readonly', readonly, 'is not supported for System V segments: they cannot be mapped copy-on-write')
+    throw invalidValue(
+      'options.readonly',
+      readonly,
+      'is not supported for System V segments: they cannot be mapped copy-on-write',
+    )
   }
   const flags = (create ? CREATE : 0) | (create === 'exclusive' ? EXCLUSIVE : 0) | (readonly ? READONLY : 0)
   let mapped
@@ -218,7 +222,12 @@ function openShared(kind: SharedKind, id: string | number, raw: unknown): IPCBuf
   }
   if (readonly && size > mapped.size) {
     shm.close(mapped.handle, region.root)
-    throw new IPCError(EINVAL, 'mmap', id, `the object has ${mapped.size} bytes, fewer than options.size, and a readonly open cannot grow it`)
+    throw new IPCError(
+      EINVAL,
+      'mmap',
+      id,
+      `the object has ${mapped.size} bytes, fewer than options.size, and a readonly open cannot grow it`,
+    )
   }
   return make(region.root, 0, mapped.buffer.length, { region })
 }
@@ -228,20 +237,31 @@ function explain(err: unknown, kind: SharedKind, id: string | number, size: numb
   if (!(err instanceof IPCError)) return err
   if (err.errno === ENOSPC && kind !== 'sysv') return noSpace(err, kind, id as string, size)
   if (err.errno === EWOULDBLOCK && err.syscall === 'flock') {
-    return new IPCError(EWOULDBLOCK, 'flock', id, `another process has held a lock (flock) on the object for ${LOCK_WAIT_S} s, so it cannot be grown now`)
+    return new IPCError(
+      EWOULDBLOCK,
+      'flock',
+      id,
+      `another process has held a lock (flock) on the object for ${LOCK_WAIT_S} s, so it cannot be grown now`,
+    )
   }
   if (err.errno !== EINVAL) return err
   if (err.syscall === 'mmap') {
     return new IPCError(EINVAL, 'mmap', id, 'the object is empty: pass options.size to grow it')
   }
   if (kind === 'sysv' && err.syscall === 'shmget' && size > 0) {
-    return new IPCError(EINVAL, 'shmget', id, `the segment is smaller than ${size} bytes, and System V segments cannot grow`)
+    return new IPCError(
+      EINVAL,
+      'shmget',
+      id,
+      `the segment is smaller than ${size} bytes, and System V segments cannot grow`,
+    )
   }
   return err
 }
 
 // The mount's advice: where /dev/shm is small, containers are the usual reason.
-const SHM_ADVICE = 'in Docker, give the container more (docker run --shm-size=1g); in Kubernetes, mount an emptyDir volume with medium: Memory (and a sizeLimit) at /dev/shm'
+const SHM_ADVICE =
+  'in Docker, give the container more (docker run --shm-size=1g); in Kubernetes, mount an emptyDir volume with medium: Memory (and a sizeLimit) at /dev/shm'
 
 /** ENOSPC from reserving the pages: which mount is full, what it has left, and what to do. */
 function noSpace(err: IPCError, kind: 'posix' | 'file', id: string, size: number): IPCError {
@@ -252,7 +272,10 @@ function noSpace(err: IPCError, kind: 'posix' | 'file', id: string, size: number
   if (mount !== undefined) {
     detail += ` on ${mount.mountPoint} (${mount.type}, ${bytes(mount.free)} free of ${bytes(mount.size)})`
   }
-  detail += kind === 'posix' || mount?.mountPoint === '/dev/shm' ? `: ${SHM_ADVICE}` : ': free space there or choose another file system'
+  detail +=
+    kind === 'posix' || mount?.mountPoint === '/dev/shm'
+      ? `: ${SHM_ADVICE}`
+      : ': free space there or choose another file system'
   return new IPCError(err.errno, err.syscall, id, detail)
 }
 

@@ -216,7 +216,8 @@ function fromFactory(opened: Opened): Semaphore {
 /** new Semaphore(nameOrKey, initial?) */
 function construct(nameOrKey: unknown, initial: unknown): Opened {
   const options = initial === undefined ? {} : { initial }
-  if (typeof nameOrKey === 'string') return open('posix', check.posixName(nameOrKey, 'nameOrKey', 4), options, 'initial')
+  if (typeof nameOrKey === 'string')
+    return open('posix', check.posixName(nameOrKey, 'nameOrKey', 4), options, 'initial')
   if (typeof nameOrKey === 'number') return open('sysv', check.sysvKey(nameOrKey, 'nameOrKey'), options, 'initial')
   throw invalidType('nameOrKey', 'of type string or number', nameOrKey)
 }
@@ -229,7 +230,8 @@ function open(kind: SemaphoreKind, id: string | number, raw: unknown, initialArg
   const mode = check.mode(opts.mode, 'options.mode')
   let undo = false
   if (kind === 'sysv') undo = check.boolean(opts.undo, 'options.undo')
-  else if (opts.undo !== undefined) throw invalidValue('options.undo', opts.undo, 'is only supported by System V semaphores')
+  else if (opts.undo !== undefined)
+    throw invalidValue('options.undo', opts.undo, 'is only supported by System V semaphores')
   const flags = (create ? CREATE : 0) | (create === 'exclusive' ? EXCLUSIVE : 0)
   const opened = native.open(KIND_CODE[kind], id, flags, mode, initial, undo)
   return { kind, name: id, undo, created: opened.created, semid: opened.id, handle: opened.handle }

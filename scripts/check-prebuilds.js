@@ -20,10 +20,12 @@ for (const arch of archs.length ? archs : Object.keys(MACHINE)) {
   const file = path.join(dir, files[0])
   const elf = fs.readFileSync(file)
   const problems = []
-  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) problems.push('not a 64-bit little-endian ELF')
+  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1)
+    problems.push('not a 64-bit little-endian ELF')
   else {
     if (elf.readUInt16LE(16) !== 3) problems.push('not a shared object')
-    if (elf.readUInt16LE(18) !== MACHINE[arch]) problems.push(`machine 0x${elf.readUInt16LE(18).toString(16)}, not ${arch}`)
+    if (elf.readUInt16LE(18) !== MACHINE[arch])
+      problems.push(`machine 0x${elf.readUInt16LE(18).toString(16)}, not ${arch}`)
     if (sectionNames(elf).includes('.symtab')) problems.push('not stripped (.symtab present)')
   }
   if (problems.length) {
@@ -40,7 +42,10 @@ function glibcFloor(file) {
   const r = spawnSync('objdump', ['-T', file], { encoding: 'utf8' })
   const versions = (r.stdout || '').match(/GLIBC_[0-9.]+/g)
   if (!versions) return ''
-  const newest = versions.map((v) => v.slice(6).split('.').map(Number)).sort((a, b) => a[0] - b[0] || (a[1] || 0) - (b[1] || 0) || (a[2] || 0) - (b[2] || 0)).pop()
+  const newest = versions
+    .map((v) => v.slice(6).split('.').map(Number))
+    .sort((a, b) => a[0] - b[0] || (a[1] || 0) - (b[1] || 0) || (a[2] || 0) - (b[2] || 0))
+    .pop()
   return `  needs glibc >= ${newest.join('.')}`
 }
 

@@ -34,7 +34,8 @@ const MUST = [
   /^package\.json$/,
   /^README\.md$/,
 ]
-const MUST_NOT = /^(test|bench|build|examples|scripts|lib|\.ci|\.arm64-sysroot|node_modules)\/|\.tgz$|\.tsbuildinfo$|^tsconfig\.json$/
+const MUST_NOT =
+  /^(test|bench|build|examples|scripts|lib|\.ci|\.arm64-sysroot|node_modules)\/|\.tgz$|\.tsbuildinfo$|^tsconfig\.json$/
 
 function fail(message) {
   console.error(`pack-smoke: FAIL ${message}`)
@@ -43,14 +44,19 @@ function fail(message) {
 
 function npmCli() {
   // npm_execpath is set when run by npm; otherwise find the npm next to node.
-  const candidates = [process.env.npm_execpath, path.join(path.dirname(process.execPath), '../lib/node_modules/npm/bin/npm-cli.js')]
+  const candidates = [
+    process.env.npm_execpath,
+    path.join(path.dirname(process.execPath), '../lib/node_modules/npm/bin/npm-cli.js'),
+  ]
   const found = candidates.find((p) => p && p.endsWith('.js') && fs.existsSync(p))
   if (!found) fail('cannot find npm-cli.js')
   return found
 }
 
 function sameFiles(dir) {
-  return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).filter((f) => fs.statSync(path.join(dir, f)).isFile()) : []
+  return fs.existsSync(dir)
+    ? fs.readdirSync(dir, { recursive: true }).filter((f) => fs.statSync(path.join(dir, f)).isFile())
+    : []
 }
 
 function pack(dest) {
@@ -61,7 +67,8 @@ function pack(dest) {
     const dir = path.join(root, 'prebuilds', `linux-${arch}`)
     const bins = sameFiles(dir)
     if (!bins.length) fail(`no prebuilds/linux-${arch}: run npm run prebuild first`)
-    if (bins.some((f) => fs.statSync(path.join(dir, f)).mtimeMs < newest)) fail(`prebuilds/linux-${arch} is older than native/: run npm run prebuild`)
+    if (bins.some((f) => fs.statSync(path.join(dir, f)).mtimeMs < newest))
+      fail(`prebuilds/linux-${arch} is older than native/: run npm run prebuild`)
   }
   const out = execFileSync(process.execPath, [npmCli(), 'pack', '--json', '--pack-destination', dest], {
     cwd: root,
@@ -81,7 +88,9 @@ function pack(dest) {
     if (!files.includes(f.replace(/\.js$/, '.d.ts'))) missing.push(f.replace(/\.js$/, '.d.ts'))
   }
   if (missing.length || extra.length) {
-    fail(`tarball contents:${missing.map((m) => `\n  missing ${m}`).join('')}${extra.map((e) => `\n  unwanted ${e}`).join('')}`)
+    fail(
+      `tarball contents:${missing.map((m) => `\n  missing ${m}`).join('')}${extra.map((e) => `\n  unwanted ${e}`).join('')}`,
+    )
   }
   const prebuilds = info.files.filter((f) => f.path.startsWith('prebuilds/')).map((f) => `${f.path} ${f.size} B`)
   step(`packed ${info.filename}: ${files.length} files, ${info.size} B (${prebuilds.join(', ')})`)
@@ -99,17 +108,25 @@ function main() {
     fs.mkdirSync(project)
     fs.mkdirSync(bin)
     fs.symlinkSync(process.execPath, path.join(bin, 'node'))
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'smoke', version: '1.0.0', private: true }))
+    fs.writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'smoke', version: '1.0.0', private: true }),
+    )
     const env = { ...process.env, PATH: bin }
     for (const k of Object.keys(env)) if (/^npm_/i.test(k)) delete env[k]
     for (const tool of ['cc', 'gcc', 'g++', 'c++', 'clang', 'make', 'python3']) {
-      if (spawnSync(tool, ['--version'], { env }).error?.code !== 'ENOENT') fail(`${tool} is reachable with PATH=${bin}`)
+      if (spawnSync(tool, ['--version'], { env }).error?.code !== 'ENOENT')
+        fail(`${tool} is reachable with PATH=${bin}`)
     }
-    execFileSync(process.execPath, [npmCli(), 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', tarball], {
-      cwd: project,
-      env,
-      stdio: 'inherit',
-    })
+    execFileSync(
+      process.execPath,
+      [npmCli(), 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', tarball],
+      {
+        cwd: project,
+        env,
+        stdio: 'inherit',
+      },
+    )
     step('installed with --ignore-scripts and no compiler on PATH')
 
     // The package's types, as a TypeScript user sees them (compiled, never run).
@@ -130,8 +147,24 @@ function main() {
     )
     const tsc = spawnSync(
       process.execPath,
-      [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16',
-        '--target', 'ES2022', '--lib', 'ES2022,ESNext.Disposable', '--typeRoots', path.join(root, 'node_modules/@types'), '--types', 'node', 'types.ts'],
+      [
+        path.join(root, 'node_modules/typescript/bin/tsc'),
+        '--noEmit',
+        '--strict',
+        '--module',
+        'node16',
+        '--moduleResolution',
+        'node16',
+        '--target',
+        'ES2022',
+        '--lib',
+        'ES2022,ESNext.Disposable',
+        '--typeRoots',
+        path.join(root, 'node_modules/@types'),
+        '--types',
+        'node',
+        'types.ts',
+      ],
       { cwd: project, env, stdio: 'inherit' },
     )
     if (tsc.status !== 0) fail('the installed .d.ts do not type-check')
@@ -141,7 +174,11 @@ function main() {
       const smoke = path.join(dir, 'smoke')
       fs.cpSync(path.join(root, 'test/smoke'), smoke, { recursive: true })
       const [cmd, ...pre] = node
-      const r = spawnSync(cmd, [...pre, path.join(smoke, 'smoke.js')], { cwd: dir, env: { ...env, ...extraEnv }, stdio: 'inherit' })
+      const r = spawnSync(cmd, [...pre, path.join(smoke, 'smoke.js')], {
+        cwd: dir,
+        env: { ...env, ...extraEnv },
+        stdio: 'inherit',
+      })
       if (r.status !== 0) fail(`smoke test on ${cmd} exited with ${r.status ?? r.signal}`)
     }
     run(project, [process.execPath])
@@ -152,13 +189,20 @@ function main() {
       // what a platform without a prebuild gets. Needs the usual build tools.
       const built = path.join(tmp, 'from-source')
       fs.mkdirSync(built)
-      fs.writeFileSync(path.join(built, 'package.json'), JSON.stringify({ name: 'smoke', version: '1.0.0', private: true }))
+      fs.writeFileSync(
+        path.join(built, 'package.json'),
+        JSON.stringify({ name: 'smoke', version: '1.0.0', private: true }),
+      )
       const withTools = { ...env, PATH: process.env.PATH }
-      execFileSync(process.execPath, [npmCli(), 'install', '--build-from-source', '--no-audit', '--no-fund', '--loglevel=error', tarball], {
-        cwd: built,
-        env: withTools,
-        stdio: ['ignore', 'ignore', 'inherit'],
-      })
+      execFileSync(
+        process.execPath,
+        [npmCli(), 'install', '--build-from-source', '--no-audit', '--no-fund', '--loglevel=error', tarball],
+        {
+          cwd: built,
+          env: withTools,
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      )
       step('installed with --build-from-source')
       run(built, [process.execPath], { PATH: process.env.PATH, IPC_KIT_SMOKE_FROM: 'build' })
       step('smoke passed on the source build')

@@ -19,8 +19,17 @@ t('a checkout inside a 0700 directory: a child run as nobody still loads the pac
     cleanup(() => fs.rmSync(home, { recursive: true, force: true }))
     fs.chmodSync(home, 0o700)
     const checkout = path.join(home, 'ipc-kit')
-    for (const part of ['package.json', 'dist', 'build/Release/ipc_kit.node', 'prebuilds', 'node_modules/node-gyp-build', 'node_modules/uvu', 'test']) {
-      if (fs.existsSync(path.join(ROOT, part))) fs.cpSync(path.join(ROOT, part), path.join(checkout, part), { recursive: true })
+    for (const part of [
+      'package.json',
+      'dist',
+      'build/Release/ipc_kit.node',
+      'prebuilds',
+      'node_modules/node-gyp-build',
+      'node_modules/uvu',
+      'test',
+    ]) {
+      if (fs.existsSync(path.join(ROOT, part)))
+        fs.cpSync(path.join(ROOT, part), path.join(checkout, part), { recursive: true })
     }
     const name = uniqueName('home')
     const script = `
@@ -37,6 +46,7 @@ t('a checkout inside a 0700 directory: a child run as nobody still loads the pac
     const result = JSON.parse(run.stdout)
     assert.equal(result.messages, [{ code: null }], result.stderr)
     assert.is(result.code, 0)
-  }))
+  }),
+)
 
 test.run()

@@ -120,8 +120,22 @@ test('cluster-cache: cluster workers share one SharedMap behind keyv; each id is
 })
 
 test('every example is tested here', () => {
-  const tested = ['counter.js', 'share-buffer.js', 'file-counter.js', 'producer-consumer.js', 'constructor-forms.js', 'job-queue.js', 'cluster-cache.js']
-  assert.equal(fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.js')).sort(), tested.sort())
+  const tested = [
+    'counter.js',
+    'share-buffer.js',
+    'file-counter.js',
+    'producer-consumer.js',
+    'constructor-forms.js',
+    'job-queue.js',
+    'cluster-cache.js',
+  ]
+  assert.equal(
+    fs
+      .readdirSync(EXAMPLES)
+      .filter((f) => f.endsWith('.js'))
+      .sort(),
+    tested.sort(),
+  )
 })
 
 test.run()

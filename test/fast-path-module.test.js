@@ -48,7 +48,7 @@ const model = {
   semPost({ u64 }, at, n, max) {
     const d = Atomics.load(u64, at / 8)
     // Unsigned 32-bit, as the module compares: count > max - n refuses.
-    if (Number(d & 0xffffffffn) > ((max - n) >>> 0)) return SEM_OVERFLOW
+    if (Number(d & 0xffffffffn) > (max - n) >>> 0) return SEM_OVERFLOW
     Atomics.compareExchange(u64, at / 8, d, BigInt.asUintN(64, d + BigInt(n >>> 0)))
     return d >> 32n !== 0n ? SEM_WAKE : SEM_POSTED
   },
@@ -153,16 +153,27 @@ t('semPost with a max of 2^32 - 1: every bit of the count is the count, none the
 t('a sequence: lock, unlock, tryWait and post interleaved leave both memories equal', () => {
   const { wasm, ref } = memories()
   let seed = 12345
-  const random = (n) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n)
+  const random = (n) => (seed = (seed * 1103515245 + 12345) >>> 0) % n
   const at = 4096
   wasm.i32.fill(0)
   ref.i32.fill(0)
   for (let i = 0; i < 5000; i++) {
     const fn = ['lock', 'unlock', 'semTryWait', 'semPost'][random(4)]
     const sem = at + 64 // a semaphore next to the lock word
-    const args = fn === 'lock' ? [at, OWNERS[random(OWNERS.length)], random(1000), TAGS[random(TAGS.length)]] : fn === 'unlock' ? [at] : fn === 'semPost' ? [sem, random(3), 10] : [sem]
+    const args =
+      fn === 'lock'
+        ? [at, OWNERS[random(OWNERS.length)], random(1000), TAGS[random(TAGS.length)]]
+        : fn === 'unlock'
+          ? [at]
+          : fn === 'semPost'
+            ? [sem, random(3), 10]
+            : [sem]
     assert.is(instance.ops[fn](...args), model[fn](ref, ...args), `step ${i}: ${fn}`)
-    assert.equal(Array.from(wasm.i32.subarray(at / 4, at / 4 + 20)), Array.from(ref.i32.subarray(at / 4, at / 4 + 20)), `step ${i}: memory`)
+    assert.equal(
+      Array.from(wasm.i32.subarray(at / 4, at / 4 + 20)),
+      Array.from(ref.i32.subarray(at / 4, at / 4 + 20)),
+      `step ${i}: memory`,
+    )
   }
 })
 

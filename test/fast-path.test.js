@@ -24,13 +24,19 @@ const PATHS = {
 /** How many mappings of `name` (a /dev/shm object, or a path) this process has. */
 function mappingsOf(name) {
   const file = name.startsWith('/') ? name : `/dev/shm/${name}`
-  return fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.endsWith(file)).length
+  return fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => line.endsWith(file)).length
 }
 
 /** The same by inode: glibc's mapping of a semaphore it created names the temporary file it made it in. */
 function mappingsOfInode(file) {
   const { ino } = fs.statSync(file)
-  return fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.split(/\s+/)[4] === String(ino)).length
+  return fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => line.split(/\s+/)[4] === String(ino)).length
 }
 
 test('a Mutex maps its lock page a second time, into WebAssembly memory, and close() drops both', () =>
@@ -86,7 +92,12 @@ async function sleeperOn(name) {
   }
 }
 
-for (const [waiterPath, posterPath] of [['atomics', 'wasm'], ['wasm', 'atomics'], ['jitless', 'wasm'], ['wasm', 'jitless']]) {
+for (const [waiterPath, posterPath] of [
+  ['atomics', 'wasm'],
+  ['wasm', 'atomics'],
+  ['jitless', 'wasm'],
+  ['wasm', 'jitless'],
+]) {
   for (const mode of ['sync', 'async']) {
     test(`a ${waiterPath} child sleeping in ${mode === 'sync' ? 'waitSync' : 'wait()'} is woken by a ${posterPath} post`, () =>
       withCleanup(async (cleanup) => {
@@ -95,7 +106,10 @@ for (const [waiterPath, posterPath] of [['atomics', 'wasm'], ['wasm', 'atomics']
         cleanup(() => sem.close())
         cleanup(() => sem.unlink())
         let waiter
-        const waited = runChild('semaphore-child.js', ['wait', 'posix', name, mode], { onSpawn: (c) => (waiter = c), ...PATHS[waiterPath] })
+        const waited = runChild('semaphore-child.js', ['wait', 'posix', name, mode], {
+          onSpawn: (c) => (waiter = c),
+          ...PATHS[waiterPath],
+        })
         cleanup(() => waiter.kill('SIGKILL'))
         await nextMessage(waiter, (m) => m.ready)
         await sleeperOn(name)
@@ -155,7 +169,9 @@ test('slots are reused: 3,000 Mutexes opened and closed in turn, 1,500 open at o
 
 test('Mutexes and Semaphores collected without close() give their slots and mappings back', async () => {
   const prefix = uniqueName('gc')
-  const { code, stdout, stderr } = await runScript(path.join(FIXTURES, 'fast-path-gc.js'), [prefix], 60000, { execArgv: ['--expose-gc'] })
+  const { code, stdout, stderr } = await runScript(path.join(FIXTURES, 'fast-path-gc.js'), [prefix], 60000, {
+    execArgv: ['--expose-gc'],
+  })
   assert.is(stderr, '')
   assert.is(code, 0)
   const [, during, after] = /^during (\d+) after (\d+)\n$/.exec(stdout).map(Number)

@@ -74,7 +74,7 @@ test('withLock returns the result and releases on throw; withLockSync; lock/unlo
     const g = GuardedBuffer.open(name, { size: 16 })
     cleanup(() => g.close())
     cleanup(() => g.unlink())
-    assert.is(await g.withLock(async (buf) => (buf[0] = 5, buf.length)), 16)
+    assert.is(await g.withLock(async (buf) => ((buf[0] = 5), buf.length)), 16)
     try {
       await g.withLock(() => {
         throw new Error('boom')
@@ -84,11 +84,18 @@ test('withLock returns the result and releases on throw; withLockSync; lock/unlo
       assert.is(err.message, 'boom')
     }
     assert.is(g.mutex.isLocked(), false)
-    assert.throws(() => g.withLockSync(() => {
-      throw new Error('sync boom')
-    }), /sync boom/)
+    assert.throws(
+      () =>
+        g.withLockSync(() => {
+          throw new Error('sync boom')
+        }),
+      /sync boom/,
+    )
     assert.is(g.mutex.isLocked(), false)
-    assert.is(g.withLockSync((buf) => buf[0]), 5)
+    assert.is(
+      g.withLockSync((buf) => buf[0]),
+      5,
+    )
     await g.lock()
     assert.is(g.mutex.isLocked(), true)
     g.unlock()

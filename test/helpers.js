@@ -53,7 +53,8 @@ const SLOW = NODE.join(' ').includes('qemu') ? 6 : 1
 function runNode(argv, { timeout, uid, gid, env, ipc = false, onMessage, onSpawn } = {}) {
   // Another user may not reach this checkout (a 0700 home, mktemp -d): its child runs a readable copy.
   const stage = uid === undefined ? undefined : stagePackage()
-  if (stage !== undefined) argv = argv.map((arg) => (arg.startsWith(ROOT + '/') ? join(stage, arg.slice(ROOT.length + 1)) : arg))
+  if (stage !== undefined)
+    argv = argv.map((arg) => (arg.startsWith(ROOT + '/') ? join(stage, arg.slice(ROOT.length + 1)) : arg))
   const removeStage = () => stage !== undefined && fs.rmSync(stage, { recursive: true, force: true })
   return new Promise((resolve, reject) => {
     const [cmd, ...pre] = NODE
@@ -92,7 +93,14 @@ const ROOT = join(__dirname, '..')
  */
 function stagePackage() {
   const stage = fs.mkdtempSync(join(os.tmpdir(), 'ipckit-stage-'))
-  const parts = ['package.json', 'dist', 'build/Release/ipc_kit.node', 'prebuilds', 'node_modules/node-gyp-build', 'test/fixtures']
+  const parts = [
+    'package.json',
+    'dist',
+    'build/Release/ipc_kit.node',
+    'prebuilds',
+    'node_modules/node-gyp-build',
+    'test/fixtures',
+  ]
   for (const part of parts) {
     if (fs.existsSync(join(ROOT, part))) fs.cpSync(join(ROOT, part), join(stage, part), { recursive: true })
   }
@@ -136,7 +144,10 @@ function nextMessage(child, predicate = () => true, timeout = 10000 * SLOW) {
 /** uid/gid of an unprivileged user, for permission tests run as root. */
 function nobody() {
   try {
-    const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))
+    const line = fs
+      .readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('nobody:'))
     const [, , uid, gid] = line.split(':')
     return { uid: Number(uid), gid: Number(gid) }
   } catch {
@@ -167,7 +178,9 @@ function skipIf(reason, test) {
 function cannotRun(cmd, args) {
   const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 10000 })
   if (r.error) return r.error.code === 'ENOENT' ? `no ${cmd} here` : `${cmd}: ${r.error.message}`
-  return r.status === 0 ? null : `${cmd} ${args.join(' ')} fails here (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`
+  return r.status === 0
+    ? null
+    : `${cmd} ${args.join(' ')} fails here (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`
 }
 
 /** Our objects left in /dev/shm, to assert that a suite removed what it made. */
@@ -194,7 +207,10 @@ async function rejectsCode(promise, Type, code) {
   try {
     await promise
   } catch (err) {
-    if (!(err instanceof Type)) throw new Error(`expected ${Type.name}, got ${err && err.constructor && err.constructor.name}: ${err && err.message}`)
+    if (!(err instanceof Type))
+      throw new Error(
+        `expected ${Type.name}, got ${err && err.constructor && err.constructor.name}: ${err && err.message}`,
+      )
     if (err.code !== code) throw new Error(`expected code ${code}, got ${err.code}: ${err.message}`)
     return err
   }
@@ -205,11 +221,32 @@ function throwsCode(fn, Type, code) {
   try {
     fn()
   } catch (err) {
-    if (!(err instanceof Type)) throw new Error(`expected ${Type.name}, got ${err && err.constructor && err.constructor.name}: ${err && err.message}`)
+    if (!(err instanceof Type))
+      throw new Error(
+        `expected ${Type.name}, got ${err && err.constructor && err.constructor.name}: ${err && err.message}`,
+      )
     if (err.code !== code) throw new Error(`expected code ${code}, got ${err.code}: ${err.message}`)
     return err
   }
   throw new Error(`expected ${Type.name} ${code}, nothing was thrown`)
 }
 
-module.exports = { uniqueName, uniqueKey, uniquePath, withCleanup, runChild, runScript, nextMessage, nobody, notRoot, skipIf, cannotRun, leftoversInDevShm, throwsCode, rejectsCode, freshSemaphore, NODE, FIXTURES }
+module.exports = {
+  uniqueName,
+  uniqueKey,
+  uniquePath,
+  withCleanup,
+  runChild,
+  runScript,
+  nextMessage,
+  nobody,
+  notRoot,
+  skipIf,
+  cannotRun,
+  leftoversInDevShm,
+  throwsCode,
+  rejectsCode,
+  freshSemaphore,
+  NODE,
+  FIXTURES,
+}

@@ -36,7 +36,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       const wrote = await peer(['write', kind, id, 'cafebabe'])
       assert.is(wrote.written, 4)
       assert.is(buf.toString('hex', 0, 8), 'cafebabedeadbeef')
-    }))
+    }),
+  )
 
   shared(`${kind}: close() then every kind of access in a child: empty, no crash`, () =>
     withCleanup(async (cleanup) => {
@@ -50,10 +51,15 @@ for (const kind of ['posix', 'file', 'sysv']) {
       assert.is(result.atomics, 'TypeError')
       assert.is(result.dataView, 'TypeError')
       assert.is(result.str, '')
-      assert.equal(result.methods, [['fill', 'TypeError'], ['write', 0], ['copy', 0]])
+      assert.equal(result.methods, [
+        ['fill', 'TypeError'],
+        ['write', 0],
+        ['copy', 0],
+      ])
       assert.is(buf[0], 1) // the child's writes before close() arrived; none after
       assert.is(buf[4], 0)
-    }))
+    }),
+  )
 }
 
 for (const kind of ['posix', 'file']) {
@@ -68,7 +74,8 @@ for (const kind of ['posix', 'file']) {
       assert.equal(result, { before: 42, after: 9, length: 4096 })
       assert.is(buf[0], 42)
       assert.ok(buf.subarray(1, 16).every((b) => b === 0))
-    }))
+    }),
+  )
 }
 
 shared.run()
@@ -93,7 +100,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       cleanup(() => open.close())
       cleanup(() => IPCBuffer.unlink(kind, id2))
       assert.is((await peer(['open', kind, id2], unprivileged)).code, null)
-    }))
+    }),
+  )
 }
 
 permissions.run()
@@ -116,7 +124,10 @@ lifetime('10,000 open/close cycles leave the fd count and /proc/self/maps unchan
   // Mappings of files, shm objects and System V segments: every line with a path.
   // (Anonymous lines come and go as V8's heap grows; ours are never anonymous.)
   const maps = () =>
-    fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.trim().split(/\s+/).length >= 6).length
+    fs
+      .readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .filter((line) => line.trim().split(/\s+/).length >= 6).length
   const name = uniqueName('cycle')
   const key = uniqueKey()
   const path = uniquePath('cycle')
@@ -131,7 +142,12 @@ lifetime('10,000 open/close cycles leave the fd count and /proc/self/maps unchan
     const mapsBefore = maps()
     for (let i = 0; i < 10000; i++) {
       const kind = ['posix', 'sysv', 'file'][i % 3]
-      const buf = kind === 'posix' ? IPCBuffer.posix(name, { size: 4096 }) : kind === 'sysv' ? IPCBuffer.sysv(key, { size: 4096 }) : IPCBuffer.file(path, { size: 4096 })
+      const buf =
+        kind === 'posix'
+          ? IPCBuffer.posix(name, { size: 4096 })
+          : kind === 'sysv'
+            ? IPCBuffer.sysv(key, { size: 4096 })
+            : IPCBuffer.file(path, { size: 4096 })
       buf[i % 4096] = 1
       buf.close()
     }
@@ -148,26 +164,30 @@ lifetime.run()
 
 const entry = suite('entry points')
 
-entry('ESM: import { IPCBuffer } from "ipc-kit"', () =>
-  new Promise((resolve, reject) => {
-    const [cmd, ...pre] = NODE
-    const code = "import { IPCBuffer, IPCError } from 'ipc-kit'; import kit from 'ipc-kit'; " +
-      "const b = IPCBuffer(4); console.log(`${b instanceof Buffer} ${typeof IPCError} ${kit.IPCBuffer === IPCBuffer}`)"
-    const child = spawn(cmd, [...pre, '--input-type=module', '-e', code], { cwd: join(__dirname, '..') })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (out += d))
-    child.on('error', reject)
-    child.on('exit', (status) => {
-      try {
-        assert.is(status, 0, out)
-        assert.is(out.trim(), 'true function true')
-        resolve()
-      } catch (err) {
-        reject(err)
-      }
-    })
-  }))
+entry(
+  'ESM: import { IPCBuffer } from "ipc-kit"',
+  () =>
+    new Promise((resolve, reject) => {
+      const [cmd, ...pre] = NODE
+      const code =
+        "import { IPCBuffer, IPCError } from 'ipc-kit'; import kit from 'ipc-kit'; " +
+        'const b = IPCBuffer(4); console.log(`${b instanceof Buffer} ${typeof IPCError} ${kit.IPCBuffer === IPCBuffer}`)'
+      const child = spawn(cmd, [...pre, '--input-type=module', '-e', code], { cwd: join(__dirname, '..') })
+      let out = ''
+      child.stdout.on('data', (d) => (out += d))
+      child.stderr.on('data', (d) => (out += d))
+      child.on('error', reject)
+      child.on('exit', (status) => {
+        try {
+          assert.is(status, 0, out)
+          assert.is(out.trim(), 'true function true')
+          resolve()
+        } catch (err) {
+          reject(err)
+        }
+      })
+    }),
+)
 
 entry('types: dist/index.d.ts declares the public API', () => {
   const dts = fs.readFileSync(join(__dirname, '..', 'dist', 'index.d.ts'), 'utf8')

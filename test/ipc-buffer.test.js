@@ -49,7 +49,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       assert.is(buf.byteLength, 4096)
       assert.ok(buf.every((b) => b === 0))
       assert.ok(IPCBuffer.exists(kind, id))
-    }))
+    }),
+  )
 
   t('Buffer and Uint8Array methods work on shared memory', () =>
     withCleanup((cleanup) => {
@@ -62,7 +63,10 @@ for (const kind of ['posix', 'file', 'sysv']) {
       assert.is(buf.toString('utf8', 16, 22), 'héllo')
       assert.is(buf.indexOf('llo'), 19)
       buf.fill(0xab, 100, 200)
-      assert.is(buf.subarray(100, 200).every((b) => b === 0xab), true)
+      assert.is(
+        buf.subarray(100, 200).every((b) => b === 0xab),
+        true,
+      )
       assert.is(buf.slice(0, 4).toString('hex'), 'efbeadde')
       assert.is(Buffer.compare(buf.subarray(100, 104), Buffer.from([0xab, 0xab, 0xab, 0xab])), 0)
       const copy = Buffer.concat([buf.subarray(0, 4)])
@@ -71,7 +75,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       assert.is(Atomics.add(words, 1, 5), 0)
       assert.is(Atomics.load(words, 1), 5)
       assert.is(JSON.stringify(buf.subarray(0, 2)), '{"type":"Buffer","data":[239,190]}')
-    }))
+    }),
+  )
 
   t("create: 'exclusive' fails with EEXIST, false with ENOENT", () =>
     withCleanup((cleanup) => {
@@ -87,7 +92,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       else assert.is(absent.path, kind === 'posix' ? '/' + missing : missing)
       throwsCode(() => IPCBuffer[kind](missing), IPCError, 'ENOENT')
       assert.is(IPCBuffer.exists(kind, missing), false)
-    }))
+    }),
+  )
 
   t('opening an existing object without size maps all of it and shares bytes', () =>
     withCleanup((cleanup) => {
@@ -99,7 +105,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       assert.is(again[4095], 99)
       again[0] = 7
       assert.is(buf[0], 7)
-    }))
+    }),
+  )
 
   t('created objects get exactly mode, whatever the umask', () =>
     withCleanup((cleanup) => {
@@ -109,7 +116,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       assert.is(objectStat(kind, id).mode & 0o777, 0o664)
       const { id: id2 } = fresh(kind, cleanup, { size: 64 })
       assert.is(objectStat(kind, id2).mode & 0o777, 0o600)
-    }))
+    }),
+  )
 
   t('unlink() removes the name and the mapping stays usable', () =>
     withCleanup((cleanup) => {
@@ -121,7 +129,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       buf[5] = 5
       assert.is(buf[5], 5)
       throwsCode(() => IPCBuffer.unlink(kind, id), IPCError, 'ENOENT')
-    }))
+    }),
+  )
 
   t('close() empties the buffer, aliases and views; idempotent; dispose closes', () =>
     withCleanup((cleanup) => {
@@ -141,7 +150,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       const { buf: other } = fresh(kind, cleanup)
       other[Symbol.dispose]()
       assert.is(other.length, 0)
-    }))
+    }),
+  )
 
   t('flush() and flushAsync() succeed; flushAsync rejects once closed', () =>
     withCleanup(async (cleanup) => {
@@ -158,7 +168,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       } catch (err) {
         assert.is(err.code, 'ERR_IPC_CLOSED')
       }
-    }))
+    }),
+  )
 
   t('a large mapping is reported to the GC as external memory', () =>
     withCleanup((cleanup) => {
@@ -170,7 +181,8 @@ for (const kind of ['posix', 'file', 'sysv']) {
       // Other external memory may come and go meanwhile: allow 1 MiB of slack.
       assert.ok(during - before >= 63 << 20, `external grew by ${during - before}`)
       assert.ok(during - after >= 63 << 20, `external shrank by ${during - after}`)
-    }))
+    }),
+  )
 
   t.run()
 }
@@ -193,7 +205,8 @@ for (const kind of ['posix', 'file']) {
       cleanup(() => smaller.close())
       assert.is(smaller.length, 10)
       assert.is(objectStat(kind, id).size, 10000)
-    }))
+    }),
+  )
 }
 
 grow('sysv: a larger size than the segment is EINVAL, and says why', () =>
@@ -204,7 +217,8 @@ grow('sysv: a larger size than the segment is EINVAL, and says why', () =>
     const smaller = IPCBuffer.sysv(id, { size: 10 })
     cleanup(() => smaller.close())
     assert.is(smaller.length, 10)
-  }))
+  }),
+)
 
 grow('an empty existing file without size is a clear EINVAL', () =>
   withCleanup((cleanup) => {
@@ -213,7 +227,8 @@ grow('an empty existing file without size is a clear EINVAL', () =>
     cleanup(() => fs.unlinkSync(path))
     const err = throwsCode(() => IPCBuffer.file(path), IPCError, 'EINVAL')
     assert.match(err.message, /empty/)
-  }))
+  }),
+)
 
 grow.run()
 
@@ -231,7 +246,8 @@ files('holds the file’s existing bytes and writes reach the file after flush()
     buf.write('HELLO')
     buf.flush()
     assert.is(fs.readFileSync(path, 'utf8'), 'HELLO, file')
-  }))
+  }),
+)
 
 files('a grown file is zero-filled on disk', () =>
   withCleanup(async (cleanup) => {
@@ -243,7 +259,8 @@ files('a grown file is zero-filled on disk', () =>
     buf[7] = 0x7a
     await buf.flushAsync()
     assert.equal([...fs.readFileSync(path)], [0x61, 0x62, 0x63, 0, 0, 0, 0, 0x7a])
-  }))
+  }),
+)
 
 files.run()
 
@@ -265,7 +282,8 @@ for (const kind of ['posix', 'file']) {
       assert.is(ro[4097], 0)
       buf[1] = 12 // a page ro never wrote: still shared
       assert.is(ro[1], 12)
-    }))
+    }),
+  )
 
   readonly(`${kind}: never creates, and cannot grow`, () =>
     withCleanup((cleanup) => {
@@ -276,7 +294,8 @@ for (const kind of ['posix', 'file']) {
       const part = IPCBuffer[kind](id, { readonly: true, size: 32 })
       cleanup(() => part.close())
       assert.is(part.length, 32)
-    }))
+    }),
+  )
 }
 
 readonly('sysv: refused with a clear TypeError (no copy-on-write mapping exists)', () => {
@@ -350,7 +369,8 @@ forms('IPCBuffer(parent, length[, encoding][, offset]): an alias of the same mem
     throwsCode(() => IPCBuffer(buf, 10, 60), RangeError, 'ERR_OUT_OF_RANGE')
     throwsCode(() => IPCBuffer(buf, -1), RangeError, 'ERR_OUT_OF_RANGE')
     throwsCode(() => IPCBuffer(buf, 4, 'nope', 0), TypeError, 'ERR_INVALID_ARG_VALUE')
-  }))
+  }),
+)
 
 forms("IPCBuffer(size, '*name'), (size, path), (size, key) and with an encoding", () =>
   withCleanup((cleanup) => {
@@ -371,7 +391,8 @@ forms("IPCBuffer(size, '*name'), (size, path), (size, key) and with an encoding"
     assert.is(e.toString().slice(0, 4), 'AAEC')
     assert.ok(fs.existsSync(path))
     assert.is(fs.statSync(path).size, 32)
-  }))
+  }),
+)
 
 forms.run()
 
@@ -386,7 +407,8 @@ bad('sizes: wrong type is a TypeError; negative, fractional, NaN, Infinity, zero
     throwsCode(() => IPCBuffer.sysv(uniqueKey(), { size }), RangeError, 'ERR_OUT_OF_RANGE')
     throwsCode(() => IPCBuffer.file(uniquePath(), { size }), RangeError, 'ERR_OUT_OF_RANGE')
   }
-  for (const size of [-1, 1.5, NaN, Infinity, 2 ** 53]) throwsCode(() => IPCBuffer(size), RangeError, 'ERR_OUT_OF_RANGE')
+  for (const size of [-1, 1.5, NaN, Infinity, 2 ** 53])
+    throwsCode(() => IPCBuffer(size), RangeError, 'ERR_OUT_OF_RANGE')
   assert.is(IPCBuffer.exists('posix', name), false)
 })
 
@@ -442,7 +464,8 @@ bad('names that do not survive UTF-8 (lone surrogates) are refused for every cla
     const semLike = Semaphore.posix(`sem.${name}`, { initial: 0 })
     cleanup(() => semLike.close())
     cleanup(() => semLike.unlink())
-  }))
+  }),
+)
 
 bad('keys: not non-zero 32-bit integers', () => {
   throwsCode(() => IPCBuffer.sysv('12', { size: 8 }), TypeError, 'ERR_INVALID_ARG_TYPE')

@@ -9,7 +9,17 @@ const path = require('node:path')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { GuardedBuffer, Mutex, IPCBuffer } = require('..')
-const { uniqueName, uniquePath, withCleanup, runChild, runScript, nextMessage, skipIf, cannotRun, NODE } = require('./helpers')
+const {
+  uniqueName,
+  uniquePath,
+  withCleanup,
+  runChild,
+  runScript,
+  nextMessage,
+  skipIf,
+  cannotRun,
+  NODE,
+} = require('./helpers')
 
 const ROOT = path.join(__dirname, '..')
 // The lock word's bits, as the addon defines them (native/mutex/lock_word.h).
@@ -17,7 +27,11 @@ const { FOREIGN, OWNER_MASK, OWNER_NS, HAS_TOKEN } = require('../dist/native').m
 
 for (const flag of [[], ['--sync']]) {
   test(`4 processes x 100,000 increments ${flag.length ? 'with withLockSync' : 'with withLock'}: the exact count`, async () => {
-    const { code, signal, stdout, stderr } = await runScript(path.join(ROOT, 'examples', 'counter.js'), ['--procs', '4', '--n', '100000', ...flag], 90000)
+    const { code, signal, stdout, stderr } = await runScript(
+      path.join(ROOT, 'examples', 'counter.js'),
+      ['--procs', '4', '--n', '100000', ...flag],
+      90000,
+    )
     assert.is(stderr, '')
     assert.is(signal, null)
     assert.match(stdout, /expected 400000\nfinal    400000\n/)
@@ -88,7 +102,10 @@ test('torture: 3 processes (WebAssembly, Atomics, --jitless) mixing every acquir
       assert.ok(holds > 0)
       total += holds
     }
-    assert.is(g.withLockSync((buf) => Number(buf.readBigUInt64LE(0))), total)
+    assert.is(
+      g.withLockSync((buf) => Number(buf.readBigUInt64LE(0))),
+      total,
+    )
     assert.is(g.mutex.isLocked(), false)
   }))
 
@@ -96,7 +113,10 @@ test('a live owner is never robbed: a child holds for 3 s while we wait with tim
   withCleanup(async (cleanup) => {
     const { g, name } = guarded(cleanup)
     let child
-    const done = runChild('mutex-holder.js', ['posix', name, 'hold', 3000], { onSpawn: (c) => (child = c), timeout: 30000 })
+    const done = runChild('mutex-holder.js', ['posix', name, 'hold', 3000], {
+      onSpawn: (c) => (child = c),
+      timeout: 30000,
+    })
     cleanup(() => child.kill('SIGKILL'))
     await nextMessage(child, (m) => m === 'held')
     const t0 = performance.now()
@@ -242,7 +262,11 @@ function ourTag() {
  * once it has exited.
  */
 function inPidNamespace(cleanup, args) {
-  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '/bin/sh', '-c', `"${process.execPath}" "${HOLDER}" ${args.join(' ')}; true`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(
+    'unshare',
+    ['--pid', '--fork', '--mount-proc', '/bin/sh', '-c', `"${process.execPath}" "${HOLDER}" ${args.join(' ')}; true`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
   cleanup(() => child.kill('SIGKILL'))
   let out = ''
   child.stdout.on('data', (d) => (out += d))
@@ -253,32 +277,35 @@ function inPidNamespace(cleanup, args) {
 }
 
 for (const kind of ['file', 'posix']) {
-  skipIf(noPidNamespace, test)(`pid namespaces (${kind}): a holder that dies in one is taken over with ownerDied from a third, and from the first`, () =>
-    withCleanup(async (cleanup) => {
-      const name = kind === 'file' ? uniquePath('ns-lock') : uniqueName('ns-lock')
-      // The first opener, in this namespace.
-      const m = new Mutex(name, { kind })
-      cleanup(() => m.close())
-      cleanup(() => m.unlink())
-      for (let round = 0; round < 2; round++) {
-        // A second container takes the lock and dies holding it.
-        assert.match(await inPidNamespace(cleanup, [kind, name, 'die-holding']), /held/)
-        assert.is(m.isLocked(), true)
-        if (round === 0) {
-          // A third container takes it over.
-          const out = await inPidNamespace(cleanup, [kind, name, 'print-acquire', 10000])
-          assert.equal(JSON.parse(out), { got: true, ownerDied: true })
-        } else {
-          // And so does the first.
-          const t0 = performance.now()
-          assert.is(m.acquireSync(10000), true)
-          assert.is(m.ownerDied, true)
-          assert.ok(performance.now() - t0 < 2000, `took over in ${(performance.now() - t0).toFixed(0)} ms`)
-          m.release()
+  skipIf(noPidNamespace, test)(
+    `pid namespaces (${kind}): a holder that dies in one is taken over with ownerDied from a third, and from the first`,
+    () =>
+      withCleanup(async (cleanup) => {
+        const name = kind === 'file' ? uniquePath('ns-lock') : uniqueName('ns-lock')
+        // The first opener, in this namespace.
+        const m = new Mutex(name, { kind })
+        cleanup(() => m.close())
+        cleanup(() => m.unlink())
+        for (let round = 0; round < 2; round++) {
+          // A second container takes the lock and dies holding it.
+          assert.match(await inPidNamespace(cleanup, [kind, name, 'die-holding']), /held/)
+          assert.is(m.isLocked(), true)
+          if (round === 0) {
+            // A third container takes it over.
+            const out = await inPidNamespace(cleanup, [kind, name, 'print-acquire', 10000])
+            assert.equal(JSON.parse(out), { got: true, ownerDied: true })
+          } else {
+            // And so does the first.
+            const t0 = performance.now()
+            assert.is(m.acquireSync(10000), true)
+            assert.is(m.ownerDied, true)
+            assert.ok(performance.now() - t0 < 2000, `took over in ${(performance.now() - t0).toFixed(0)} ms`)
+            m.release()
+          }
+          assert.is(m.isLocked(), false)
         }
-        assert.is(m.isLocked(), false)
-      }
-    }))
+      }),
+  )
 }
 
 skipIf(noPidNamespace, test)('pid namespaces: an owner in another namespace is never judged from here', () =>
@@ -287,7 +314,18 @@ skipIf(noPidNamespace, test)('pid namespaces: an owner in another namespace is n
     // sh is pid 1 in the new namespace and node pid 2: here, pid 2 is kthreadd, alive
     // and started at another time, so a naive check would call the owner's pid reused.
     const fixture = path.join(__dirname, 'fixtures', 'mutex-holder.js')
-    const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '/bin/sh', '-c', `"${process.execPath}" "${fixture}" posix ${name} print-hold 2500; true`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(
+      'unshare',
+      [
+        '--pid',
+        '--fork',
+        '--mount-proc',
+        '/bin/sh',
+        '-c',
+        `"${process.execPath}" "${fixture}" posix ${name} print-hold 2500; true`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     cleanup(() => child.kill('SIGKILL'))
     let out = ''
     await new Promise((resolve, reject) => {
@@ -305,74 +343,90 @@ skipIf(noPidNamespace, test)('pid namespaces: an owner in another namespace is n
     assert.is(g.mutex.ownerDied, false)
     release()
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
-  }))
+  }),
+)
 
 const noKillChild = noPidNamespace || cannotRun('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', 'true'])
-skipIf(noKillChild, test)('torture: holders in 3 pid namespaces, SIGKILLed (mostly inside the lock) and replaced by new namespaces, never overlap; every dead holder is taken over', () =>
-  withCleanup(async (cleanup) => {
-    const name = uniquePath('ns-torture')
-    const g = GuardedBuffer.open(name, { kind: 'file', size: 24 })
-    cleanup(() => g.close())
-    cleanup(() => g.unlink())
-    const data = g.buffer
-    const KILLS = 8
-    const byId = new Map() // a holder's ID (bytes 8..11 while it holds) -> its unshare process
-    const results = []
-    const alive = () => [...byId.values()].filter((c) => c.exitCode === null && c.signalCode === null)
-    // Each in its own pid namespace; killing unshare (--kill-child) kills the namespace.
-    const start = () => {
-      const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', '/bin/sh', '-c', `"${process.execPath}" "${HOLDER}" file ${name} torture; exit $?`], { stdio: ['ignore', 'pipe', 'inherit'] })
-      cleanup(() => child.kill('SIGKILL'))
-      let out = ''
-      const started = new Promise((resolve) => {
-        child.stdout.on('data', (d) => {
-          out += d
-          const id = /^id (\d+)\n/.exec(out)
-          if (id && !byId.has(Number(id[1]))) {
-            byId.set(Number(id[1]), child)
-            resolve()
-          }
+skipIf(noKillChild, test)(
+  'torture: holders in 3 pid namespaces, SIGKILLed (mostly inside the lock) and replaced by new namespaces, never overlap; every dead holder is taken over',
+  () =>
+    withCleanup(async (cleanup) => {
+      const name = uniquePath('ns-torture')
+      const g = GuardedBuffer.open(name, { kind: 'file', size: 24 })
+      cleanup(() => g.close())
+      cleanup(() => g.unlink())
+      const data = g.buffer
+      const KILLS = 8
+      const byId = new Map() // a holder's ID (bytes 8..11 while it holds) -> its unshare process
+      const results = []
+      const alive = () => [...byId.values()].filter((c) => c.exitCode === null && c.signalCode === null)
+      // Each in its own pid namespace; killing unshare (--kill-child) kills the namespace.
+      const start = () => {
+        const child = spawn(
+          'unshare',
+          [
+            '--pid',
+            '--fork',
+            '--mount-proc',
+            '--kill-child',
+            '/bin/sh',
+            '-c',
+            `"${process.execPath}" "${HOLDER}" file ${name} torture; exit $?`,
+          ],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        )
+        cleanup(() => child.kill('SIGKILL'))
+        let out = ''
+        const started = new Promise((resolve) => {
+          child.stdout.on('data', (d) => {
+            out += d
+            const id = /^id (\d+)\n/.exec(out)
+            if (id && !byId.has(Number(id[1]))) {
+              byId.set(Number(id[1]), child)
+              resolve()
+            }
+          })
+          child.once('exit', resolve)
         })
-        child.once('exit', resolve)
-      })
-      results.push(new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, out }))))
-      return started
-    }
-    await Promise.all([start(), start(), start()])
-    let kills = 0
-    for (let round = 0; round < 3 * KILLS && kills < KILLS; round++) {
-      // The holder of the moment (the ID in bytes 8..11), or every third time any of them.
-      let victim
-      if (kills % 3 === 2) victim = alive()[Math.floor(Math.random() * alive().length)]
-      for (let turn = 0; victim === undefined && turn < 2000; turn++) {
-        victim = alive().find((c) => c === byId.get(data.readUInt32LE(8)))
-        if (victim === undefined) await new Promise((resolve) => setImmediate(resolve))
+        results.push(new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, out }))))
+        return started
       }
-      if (victim === undefined) continue
-      victim.kill('SIGKILL')
-      kills++
-      await start() // a new namespace in its place, once it runs
-    }
-    data[16] = 1 // the survivors stop
-    const ends = await Promise.all(results)
-    assert.is(ends.filter((e) => e.signal === 'SIGKILL').length, kills)
-    let holds = 0
-    for (const { code, signal, out } of ends) {
-      if (signal === 'SIGKILL') continue
-      assert.is(code, 0, code === 1 ? 'two holders at once' : code === 2 ? 'a lock never came in 5 s' : out)
-      holds += JSON.parse(out.slice(out.indexOf('{'))).holds
-    }
-    assert.is(kills, KILLS)
-    assert.ok(holds > 0)
-    // A holder killed last, inside, leaves a lock this namespace takes over too.
-    assert.is(g.mutex.acquireSync(5000), true)
-    if (g.mutex.ownerDied) data.writeUInt32LE(data.readUInt32LE(12) + 1, 12)
-    const takeovers = data.readUInt32LE(12)
-    g.mutex.release()
-    assert.ok(takeovers >= 1, 'no kill landed inside the lock')
-    assert.ok(Number(data.readBigUInt64LE(0)) >= holds)
-    console.log(`    (${kills} kills, ${takeovers} taken over from a dead holder, ${holds} holds by the survivors)`)
-  }))
+      await Promise.all([start(), start(), start()])
+      let kills = 0
+      for (let round = 0; round < 3 * KILLS && kills < KILLS; round++) {
+        // The holder of the moment (the ID in bytes 8..11), or every third time any of them.
+        let victim
+        if (kills % 3 === 2) victim = alive()[Math.floor(Math.random() * alive().length)]
+        for (let turn = 0; victim === undefined && turn < 2000; turn++) {
+          victim = alive().find((c) => c === byId.get(data.readUInt32LE(8)))
+          if (victim === undefined) await new Promise((resolve) => setImmediate(resolve))
+        }
+        if (victim === undefined) continue
+        victim.kill('SIGKILL')
+        kills++
+        await start() // a new namespace in its place, once it runs
+      }
+      data[16] = 1 // the survivors stop
+      const ends = await Promise.all(results)
+      assert.is(ends.filter((e) => e.signal === 'SIGKILL').length, kills)
+      let holds = 0
+      for (const { code, signal, out } of ends) {
+        if (signal === 'SIGKILL') continue
+        assert.is(code, 0, code === 1 ? 'two holders at once' : code === 2 ? 'a lock never came in 5 s' : out)
+        holds += JSON.parse(out.slice(out.indexOf('{'))).holds
+      }
+      assert.is(kills, KILLS)
+      assert.ok(holds > 0)
+      // A holder killed last, inside, leaves a lock this namespace takes over too.
+      assert.is(g.mutex.acquireSync(5000), true)
+      if (g.mutex.ownerDied) data.writeUInt32LE(data.readUInt32LE(12) + 1, 12)
+      const takeovers = data.readUInt32LE(12)
+      g.mutex.release()
+      assert.ok(takeovers >= 1, 'no kill landed inside the lock')
+      assert.ok(Number(data.readBigUInt64LE(0)) >= holds)
+      console.log(`    (${kills} kills, ${takeovers} taken over from a dead holder, ${holds} holds by the survivors)`)
+    }),
+)
 
 // Under qemu-user (npm run test:arm64) strace would count the emulator's own
 // calls; qemu's QEMU_STRACE logs the emulated program's, one line per call.
@@ -396,9 +450,16 @@ skipIf(noStrace, test)('an uncontended acquireSync() + release() makes no system
       }
       const out = path.join(os.tmpdir(), `${uniqueName('strace')}.txt`)
       try {
-        const r = spawnSync('strace', ['-f', '-c', '-o', out, process.execPath, fixture, 'posix', name, 'pairs', String(pairs)], { timeout: 60000 })
+        const r = spawnSync(
+          'strace',
+          ['-f', '-c', '-o', out, process.execPath, fixture, 'posix', name, 'pairs', String(pairs)],
+          { timeout: 60000 },
+        )
         assert.is(r.status, 0, String(r.stderr))
-        const total = fs.readFileSync(out, 'utf8').split('\n').find((l) => /\btotal$/.test(l.trim()))
+        const total = fs
+          .readFileSync(out, 'utf8')
+          .split('\n')
+          .find((l) => /\btotal$/.test(l.trim()))
         return Number(total.trim().split(/\s+/)[3])
       } finally {
         fs.rmSync(out, { force: true })

@@ -29,7 +29,11 @@ async function rejects(promise, check) {
   throw new Error('expected a rejection')
 }
 
-const settled = (p) => p.then(() => 'resolved', () => 'rejected')
+const settled = (p) =>
+  p.then(
+    () => 'resolved',
+    () => 'rejected',
+  )
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 test('tryAcquire, isLocked, release; a second Mutex on the name is excluded', () =>
@@ -178,13 +182,22 @@ test('runExclusive returns the result and releases on throw and on rejection', (
     const { m } = fresh(cleanup)
     assert.is(await m.runExclusive(() => 42), 42)
     assert.is(await m.runExclusive(async () => (assert.is(m.isLocked(), true), 'async')), 'async')
-    await rejects(m.runExclusive(() => {
-      throw new Error('sync throw')
-    }), (err) => assert.is(err.message, 'sync throw'))
+    await rejects(
+      m.runExclusive(() => {
+        throw new Error('sync throw')
+      }),
+      (err) => assert.is(err.message, 'sync throw'),
+    )
     assert.is(m.isLocked(), false)
-    await rejects(m.runExclusive(async () => Promise.reject(new Error('rejected'))), (err) => assert.is(err.message, 'rejected'))
+    await rejects(
+      m.runExclusive(async () => Promise.reject(new Error('rejected'))),
+      (err) => assert.is(err.message, 'rejected'),
+    )
     assert.is(m.isLocked(), false)
-    await rejects(m.runExclusive(() => 1, { timeout: -1 }), (err) => assert.is(err.code, 'ERR_OUT_OF_RANGE'))
+    await rejects(
+      m.runExclusive(() => 1, { timeout: -1 }),
+      (err) => assert.is(err.code, 'ERR_OUT_OF_RANGE'),
+    )
   }))
 
 test('close rejects pending acquires, releases the lock, later use throws ERR_IPC_CLOSED', () =>
@@ -238,7 +251,10 @@ test('file and System V kinds; unlink removes the name', () =>
   withCleanup((cleanup) => {
     const path = uniquePath('mutex')
     const key = uniqueKey()
-    for (const [id, kind] of [[path, 'file'], [key, 'sysv']]) {
+    for (const [id, kind] of [
+      [path, 'file'],
+      [key, 'sysv'],
+    ]) {
       const a = new Mutex(id, { kind })
       const b = new Mutex(id, { kind })
       cleanup(() => a.close())

@@ -12,7 +12,8 @@ const withPython = skipIf(cannotRun('python3', ['-c', 'import fcntl']), test)
 
 /** Another program holding flock(LOCK_SH) on `file` until killed; resolves once it holds it. */
 function holdFlock(file, cleanup) {
-  const code = 'import fcntl, sys, time\nf = open(sys.argv[1])\nfcntl.flock(f, fcntl.LOCK_SH)\nprint("locked", flush=True)\ntime.sleep(60)'
+  const code =
+    'import fcntl, sys, time\nf = open(sys.argv[1])\nfcntl.flock(f, fcntl.LOCK_SH)\nprint("locked", flush=True)\ntime.sleep(60)'
   const holder = spawn('python3', ['-c', code, file], { stdio: ['ignore', 'pipe', 'inherit'] })
   cleanup(() => holder.kill('SIGKILL'))
   return new Promise((resolve, reject) => {
@@ -25,41 +26,47 @@ function holdFlock(file, cleanup) {
 }
 
 for (const kind of ['posix', 'file']) {
-  withPython(`${kind}: another program's flock never blocks an open that does not grow; one that must grow gives up after a bounded wait`, () =>
-    withCleanup(async (cleanup) => {
-      const id = kind === 'posix' ? uniqueName('flock') : uniquePath('flock')
-      const buf = IPCBuffer[kind](id, { size: 4096 })
-      cleanup(() => buf.close())
-      cleanup(() => IPCBuffer.unlink(kind, id))
-      const holder = await holdFlock(kind === 'posix' ? `/dev/shm/${id}` : id, cleanup)
-      for (const options of [undefined, { size: 4096 }, { size: 100 }, { readonly: true }]) {
+  withPython(
+    `${kind}: another program's flock never blocks an open that does not grow; one that must grow gives up after a bounded wait`,
+    () =>
+      withCleanup(async (cleanup) => {
+        const id = kind === 'posix' ? uniqueName('flock') : uniquePath('flock')
+        const buf = IPCBuffer[kind](id, { size: 4096 })
+        cleanup(() => buf.close())
+        cleanup(() => IPCBuffer.unlink(kind, id))
+        const holder = await holdFlock(kind === 'posix' ? `/dev/shm/${id}` : id, cleanup)
+        for (const options of [undefined, { size: 4096 }, { size: 100 }, { readonly: true }]) {
+          const t0 = performance.now()
+          const opened = IPCBuffer[kind](id, options)
+          const took = performance.now() - t0
+          opened.close()
+          assert.ok(
+            took < 500,
+            `open(${JSON.stringify(options)}) took ${took.toFixed(0)} ms under another program's lock`,
+          )
+        }
         const t0 = performance.now()
-        const opened = IPCBuffer[kind](id, options)
+        let err
+        try {
+          IPCBuffer[kind](id, { size: 8192 })
+        } catch (e) {
+          err = e
+        }
         const took = performance.now() - t0
-        opened.close()
-        assert.ok(took < 500, `open(${JSON.stringify(options)}) took ${took.toFixed(0)} ms under another program's lock`)
-      }
-      const t0 = performance.now()
-      let err
-      try {
-        IPCBuffer[kind](id, { size: 8192 })
-      } catch (e) {
-        err = e
-      }
-      const took = performance.now() - t0
-      assert.ok(err, 'growing under another program\'s lock succeeded')
-      assert.is(err.code, 'EAGAIN')
-      assert.is(err.syscall, 'flock')
-      assert.match(err.message, /another process has held a lock \(flock\) on the object for 2 s/)
-      assert.ok(took >= 1900 && took < 6000, `gave up after ${took.toFixed(0)} ms`)
-      assert.is(fs.statSync(kind === 'posix' ? `/dev/shm/${id}` : id).size, 4096)
-      // Once the other program lets go, growing works.
-      holder.kill('SIGKILL')
-      await new Promise((resolve) => holder.once('exit', resolve))
-      const grown = IPCBuffer[kind](id, { size: 8192 })
-      cleanup(() => grown.close())
-      assert.is(grown.length, 8192)
-    }))
+        assert.ok(err, "growing under another program's lock succeeded")
+        assert.is(err.code, 'EAGAIN')
+        assert.is(err.syscall, 'flock')
+        assert.match(err.message, /another process has held a lock \(flock\) on the object for 2 s/)
+        assert.ok(took >= 1900 && took < 6000, `gave up after ${took.toFixed(0)} ms`)
+        assert.is(fs.statSync(kind === 'posix' ? `/dev/shm/${id}` : id).size, 4096)
+        // Once the other program lets go, growing works.
+        holder.kill('SIGKILL')
+        await new Promise((resolve) => holder.once('exit', resolve))
+        const grown = IPCBuffer[kind](id, { size: 8192 })
+        cleanup(() => grown.close())
+        assert.is(grown.length, 8192)
+      }),
+  )
 }
 
 test('3,000 opens without a size, each racing the creation of its object by another process: none fails', () =>

@@ -8,7 +8,18 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
 const { IPCBuffer, Semaphore } = require('..')
-const { withCleanup, runChild, nobody, notRoot, skipIf, cannotRun, freshSemaphore, uniqueKey, uniqueName, uniquePath } = require('./helpers')
+const {
+  withCleanup,
+  runChild,
+  nobody,
+  notRoot,
+  skipIf,
+  cannotRun,
+  freshSemaphore,
+  uniqueKey,
+  uniqueName,
+  uniquePath,
+} = require('./helpers')
 
 const fresh = freshSemaphore
 
@@ -33,7 +44,8 @@ for (const kind of ['posix', 'sysv']) {
         const { messages } = await done
         assert.equal(messages, [{ ready: true }, { waited: true }])
         assert.is(sem.value, 0)
-      }))
+      }),
+    )
   }
 
   t('wait() here resolves on a post from a child; waitSync() here too', () =>
@@ -44,7 +56,8 @@ for (const kind of ['posix', 'sysv']) {
       await pending
       assert.is(sem.waitSync(5000), true)
       assert.is(sem.value, 0)
-    }))
+    }),
+  )
 
   t('no unit is lost: waits with tiny timeouts racing another process posting', () =>
     withCleanup(async (cleanup) => {
@@ -79,7 +92,8 @@ for (const kind of ['posix', 'sysv']) {
       while (sem.waitSync(100)) left++
       assert.ok(refused > 0, 'no wait timed out: the race did not happen')
       assert.is(received + left, POSTS)
-    }))
+    }),
+  )
 
   t('signals interrupting waitSync (EINTR) resume it with the time left', () =>
     withCleanup(async (cleanup) => {
@@ -95,7 +109,8 @@ for (const kind of ['posix', 'sysv']) {
       const { taken, took } = messages[1]
       assert.is(taken, false)
       assert.ok(took >= 400 && took <= 500, `waitSync(400) under signals took ${took} ms`)
-    }))
+    }),
+  )
 
   skipIf(notRoot, t)('an unprivileged child opening a 0600 semaphore gets EACCES; 0666 lets it in', () =>
     withCleanup(async (cleanup) => {
@@ -104,13 +119,19 @@ for (const kind of ['posix', 'sysv']) {
       assert.equal(messages, [{ code: 'EACCES', syscall: kind === 'posix' ? 'sem_open' : 'semget', name: 'IPCError' }])
       const open = fresh(kind, cleanup, { mode: 0o666 })
       assert.equal((await child(['open', kind, open.name], nobody())).messages, [{ ok: true }])
-    }))
+    }),
+  )
 
   t('a pending wait keeps the process alive, as a timer would; close() lets it exit', () =>
     withCleanup(async (cleanup) => {
       const sem = fresh(kind, cleanup)
       const t0 = performance.now()
-      const { code, signal, stdout, stderr } = await runChild('semaphore-child.js', ['pending-wait', kind, sem.name, 300])
+      const { code, signal, stdout, stderr } = await runChild('semaphore-child.js', [
+        'pending-wait',
+        kind,
+        sem.name,
+        300,
+      ])
       assert.is(signal, null, stderr)
       assert.is(code, 0, stderr)
       assert.is(stdout, 'ETIMEDOUT') // it lived to see its wait time out
@@ -118,7 +139,8 @@ for (const kind of ['posix', 'sysv']) {
       const { messages } = await child(['close-pending', kind, sem.name], { timeout: 10000 })
       assert.equal(messages, [{ ready: true }, { code: 'ERR_IPC_CLOSED' }])
       assert.is(sem.value, 0)
-    }))
+    }),
+  )
 
   t.run()
 }
@@ -145,13 +167,15 @@ undo('undo: true gives back the unit of a child killed with SIGKILL while holdin
     assert.is(sem.undo, true)
     // The kernel undid the child's semop when it died.
     assert.is(await killHolder(sem, ['undo']), 1)
-  }))
+  }),
+)
 
 undo('without undo the unit stays taken, as it does for POSIX semaphores', () =>
   withCleanup(async (cleanup) => {
     const sem = fresh('sysv', cleanup, { initial: 1 })
     assert.is(await killHolder(sem, []), 0)
-  }))
+  }),
+)
 
 undo.run()
 
@@ -199,42 +223,48 @@ function semsetProgram(cleanup) {
   return path.join(dir, 'semset')
 }
 
-skipIf(noCompiler, foreign)('a set made with semget + SETVAL by a C program opens at once (< 20 ms), with its value', () =>
-  withCleanup(async (cleanup) => {
-    const program = semsetProgram(cleanup)
-    const key = uniqueKey()
-    const made = spawnSync(program, [String(key), '3', 'setval'], { encoding: 'utf8' })
-    cleanup(() => Semaphore.unlink('sysv', key))
-    assert.is(made.status, 0, made.stderr)
-    // Opened moments after it was made, as an open and as create-or-open.
-    for (const options of [{}, { initial: 1 }, { create: false }]) {
-      const t0 = performance.now()
-      const sem = Semaphore.sysv(key, options)
-      const took = performance.now() - t0
-      cleanup(() => sem.close())
-      assert.ok(took < 20, `Semaphore.sysv(${JSON.stringify(options)}) took ${took.toFixed(1)} ms`)
-      assert.is(sem.value, 3)
-    }
-  }))
+skipIf(noCompiler, foreign)(
+  'a set made with semget + SETVAL by a C program opens at once (< 20 ms), with its value',
+  () =>
+    withCleanup(async (cleanup) => {
+      const program = semsetProgram(cleanup)
+      const key = uniqueKey()
+      const made = spawnSync(program, [String(key), '3', 'setval'], { encoding: 'utf8' })
+      cleanup(() => Semaphore.unlink('sysv', key))
+      assert.is(made.status, 0, made.stderr)
+      // Opened moments after it was made, as an open and as create-or-open.
+      for (const options of [{}, { initial: 1 }, { create: false }]) {
+        const t0 = performance.now()
+        const sem = Semaphore.sysv(key, options)
+        const took = performance.now() - t0
+        cleanup(() => sem.close())
+        assert.ok(took < 20, `Semaphore.sysv(${JSON.stringify(options)}) took ${took.toFixed(1)} ms`)
+        assert.is(sem.value, 3)
+      }
+    }),
+)
 
-skipIf(noCompiler, foreign)('a set still being made (semget done, its first semop 60 ms later) is opened with its initial value', () =>
-  withCleanup(async (cleanup) => {
-    const program = semsetProgram(cleanup)
-    const key = uniqueKey()
-    cleanup(() => Semaphore.unlink('sysv', key))
-    const creator = spawn(program, [String(key), '4', 'slow', '60'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    cleanup(() => creator.kill('SIGKILL'))
-    const exited = new Promise((resolve) => creator.once('exit', resolve))
-    await new Promise((resolve, reject) => {
-      creator.stdout.once('data', resolve)
-      creator.once('exit', () => reject(new Error('the creator exited before making the set')))
-    })
-    const sem = Semaphore.sysv(key, { initial: 1 }) // create-or-open: finds the set being made
-    cleanup(() => sem.close())
-    assert.is(sem.created, false)
-    assert.is(sem.value, 4)
-    assert.is(await exited, 0)
-  }))
+skipIf(noCompiler, foreign)(
+  'a set still being made (semget done, its first semop 60 ms later) is opened with its initial value',
+  () =>
+    withCleanup(async (cleanup) => {
+      const program = semsetProgram(cleanup)
+      const key = uniqueKey()
+      cleanup(() => Semaphore.unlink('sysv', key))
+      const creator = spawn(program, [String(key), '4', 'slow', '60'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      cleanup(() => creator.kill('SIGKILL'))
+      const exited = new Promise((resolve) => creator.once('exit', resolve))
+      await new Promise((resolve, reject) => {
+        creator.stdout.once('data', resolve)
+        creator.once('exit', () => reject(new Error('the creator exited before making the set')))
+      })
+      const sem = Semaphore.sysv(key, { initial: 1 }) // create-or-open: finds the set being made
+      cleanup(() => sem.close())
+      assert.is(sem.created, false)
+      assert.is(sem.value, 4)
+      assert.is(await exited, 0)
+    }),
+)
 
 foreign('racing creators: every opener sees the initial value, never a set still being made', () =>
   withCleanup(async (cleanup) => {
@@ -268,7 +298,8 @@ foreign('racing creators: every opener sees the initial value, never a set still
       assert.is(code, 0, stderr)
       assert.equal(messages[1], { values: Array(ROUNDS).fill(4) })
     }
-  }))
+  }),
+)
 
 foreign.run()
 
@@ -308,6 +339,7 @@ leftovers('40 openers of an existing POSIX semaphore, SIGKILLed at random moment
     const stayed = left.filter((f) => semTemporaries().has(f))
     assert.equal(stayed, [], `left in /dev/shm: ${stayed.join(' ')}`)
     assert.is(sem.value, 1) // opening took nothing
-  }))
+  }),
+)
 
 leftovers.run()

@@ -66,22 +66,31 @@ loop('with 256 waits pending, fs.readFile, dns.lookup and a timer complete promp
     for (const sem of sems) sem.post(8)
     await Promise.all(waits)
     assert.is(resolved, 256)
-  }))
+  }),
+)
 
-loop('idle semaphores dropped without close() are collected and their engine thread stops; one still held keeps working', () =>
-  withCleanup(async (cleanup) => {
-    const name = uniqueName('semgc')
-    cleanup(() => Semaphore.unlink('posix', name))
-    const { code, signal, stderr, messages } = await runChild('semaphore-gc.js', [name], { execArgv: ['--expose-gc'] })
-    assert.is(signal, null, stderr)
-    assert.is(code, 0, stderr)
-    const [{ before, busy, after, kept }] = messages
-    assert.is(kept, true)
-    // 16 semaphores share one engine thread (futex_waitv), or have one each without it.
-    const most = binding.wait.SHARED_THREADS ? 1 : 16
-    assert.ok(busy > before && busy <= before + most, `16 semaphores with waits behind them: ${before} -> ${busy} threads`)
-    assert.is(after, before, `after collection: ${after} threads, ${before} before`)
-  }))
+loop(
+  'idle semaphores dropped without close() are collected and their engine thread stops; one still held keeps working',
+  () =>
+    withCleanup(async (cleanup) => {
+      const name = uniqueName('semgc')
+      cleanup(() => Semaphore.unlink('posix', name))
+      const { code, signal, stderr, messages } = await runChild('semaphore-gc.js', [name], {
+        execArgv: ['--expose-gc'],
+      })
+      assert.is(signal, null, stderr)
+      assert.is(code, 0, stderr)
+      const [{ before, busy, after, kept }] = messages
+      assert.is(kept, true)
+      // 16 semaphores share one engine thread (futex_waitv), or have one each without it.
+      const most = binding.wait.SHARED_THREADS ? 1 : 16
+      assert.ok(
+        busy > before && busy <= before + most,
+        `16 semaphores with waits behind them: ${before} -> ${busy} threads`,
+      )
+      assert.is(after, before, `after collection: ${after} threads, ${before} before`)
+    }),
+)
 
 loop.run()
 
@@ -97,14 +106,17 @@ for (const kind of ['posix', 'sysv']) {
       sem.post()
       assert.is(await nextFrom(worker), 'waited')
       assert.is(sem.value, 0)
-    }))
+    }),
+  )
 }
 
 workers('workers terminated with waits pending and units in flight: no crash, every unit given back', () =>
   withCleanup(async (cleanup) => {
     const sem = fresh('posix', cleanup)
     for (let round = 0; round < 6; round++) {
-      const batch = [0, 1, 2].map(() => new Worker(WORKER, { workerData: { cmd: 'pending', kind: 'posix', id: sem.name, count: 4 } }))
+      const batch = [0, 1, 2].map(
+        () => new Worker(WORKER, { workerData: { cmd: 'pending', kind: 'posix', id: sem.name, count: 4 } }),
+      )
       for (const w of batch) w.on('message', (m) => assert.not.equal(m, 'resolved'))
       await Promise.all(batch.map((w) => nextFrom(w, (m) => m === 'ready')))
       // The workers' JavaScript is blocked: their waiter threads take these
@@ -117,7 +129,8 @@ workers('workers terminated with waits pending and units in flight: no crash, ev
       assert.is(sem.value, 2)
       assert.is(sem.tryWait() && sem.tryWait(), true)
     }
-  }))
+  }),
+)
 
 workers('workers terminated in the middle of native calls: the process survives', () =>
   withCleanup(async (cleanup) => {
@@ -128,7 +141,8 @@ workers('workers terminated in the middle of native calls: the process survives'
       await new Promise((r) => setTimeout(r, round))
       await worker.terminate()
     }
-  }))
+  }),
+)
 
 workers('two copies of the addon in one process (and in a worker) each serve their waits', () =>
   withCleanup(async (cleanup) => {
@@ -160,6 +174,7 @@ workers('two copies of the addon in one process (and in a worker) each serve the
     assert.equal(wait.close(queue), [])
     raw.close(handle)
     assert.is(sem.value, 0)
-  }))
+  }),
+)
 
 workers.run()

@@ -49,7 +49,8 @@ for (const kind of Object.keys(KINDS)) {
       cleanup(() => c.close())
       assert.is(c.created, false)
       assert.is(c.value, 4)
-    }))
+    }),
+  )
 
   t('create: false needs it to exist, exclusive needs it absent; no initial means open', () =>
     withCleanup((cleanup) => {
@@ -64,7 +65,8 @@ for (const kind of Object.keys(KINDS)) {
       assert.is(err.errno, -EEXIST)
       if (kind === 'posix') assert.is(err.path, '/' + name)
       else assert.is(err.key, name)
-    }))
+    }),
+  )
 
   t('the constructor form: a string is POSIX, a number System V', () =>
     withCleanup((cleanup) => {
@@ -78,7 +80,8 @@ for (const kind of Object.keys(KINDS)) {
       const again = new Semaphore(name)
       cleanup(() => again.close())
       assert.is(again.value, 3)
-    }))
+    }),
+  )
 
   t('counts up to the kind maximum; one more is a RangeError, an overflowing post an IPCError', () =>
     withCleanup((cleanup) => {
@@ -88,7 +91,8 @@ for (const kind of Object.keys(KINDS)) {
       throwsCode(() => sem.post(max + 1), RangeError, 'ERR_OUT_OF_RANGE')
       throwsCode(() => sem.post(1), IPCError, kind === 'posix' ? 'EOVERFLOW' : 'ERANGE')
       assert.is(sem.value, max)
-    }))
+    }),
+  )
 
   t('waitSync: takes a unit at hand; 0 is a try; returns false after the timeout', () =>
     withCleanup((cleanup) => {
@@ -101,7 +105,8 @@ for (const kind of Object.keys(KINDS)) {
       assert.ok(took >= 150 && took < 250, `waitSync(150) took ${took} ms`)
       sem.post()
       assert.is(sem.waitSync(10000), true)
-    }))
+    }),
+  )
 
   t('wait(): resolves at once with a unit at hand, later when one is posted', () =>
     withCleanup(async (cleanup) => {
@@ -113,7 +118,8 @@ for (const kind of Object.keys(KINDS)) {
       setTimeout(() => other.post(), 20)
       await pending
       assert.is(sem.value, 0)
-    }))
+    }),
+  )
 
   t('wait(): waits are served first in, first out', () =>
     withCleanup(async (cleanup) => {
@@ -126,7 +132,8 @@ for (const kind of Object.keys(KINDS)) {
       }
       assert.equal(order, [0, 1, 2, 3])
       assert.is(sem.value, 0)
-    }))
+    }),
+  )
 
   t('wait({ timeout }): rejects ETIMEDOUT no earlier than asked and within 100 ms after', () =>
     withCleanup(async (cleanup) => {
@@ -155,7 +162,8 @@ for (const kind of Object.keys(KINDS)) {
       sem.post()
       await sem.wait({ timeout: 0 })
       assert.is(sem.value, 0)
-    }))
+    }),
+  )
 
   t('wait({ signal }): rejects with the reason (AbortError by default) within 100 ms, takes nothing', () =>
     withCleanup(async (cleanup) => {
@@ -181,7 +189,8 @@ for (const kind of Object.keys(KINDS)) {
       sem.post()
       assert.is(sem.waitSync(1000), true)
       assert.is(sem.waitSync(50), false)
-    }))
+    }),
+  )
 
   t('close(): pending waits reject ERR_IPC_CLOSED; later use throws or rejects it; idempotent', () =>
     withCleanup(async (cleanup) => {
@@ -199,7 +208,8 @@ for (const kind of Object.keys(KINDS)) {
       const other = open(sem.name)
       cleanup(() => other.close())
       assert.is(other.value, 0)
-    }))
+    }),
+  )
 
   t('unlink(): removes the name; Semaphore.unlink of an absent one is ENOENT', () =>
     withCleanup((cleanup) => {
@@ -210,7 +220,8 @@ for (const kind of Object.keys(KINDS)) {
       throwsCode(() => open(name), IPCError, 'ENOENT')
       throwsCode(() => Semaphore.unlink(kind, name), IPCError, 'ENOENT')
       if (kind === 'posix') assert.is(sem.tryWait(), true) // the open handle still works
-    }))
+    }),
+  )
 
   if (kind === 'sysv') {
     t('unlink() removes a System V set at once: pending waits and later calls fail with EIDRM', () =>
@@ -223,7 +234,8 @@ for (const kind of Object.keys(KINDS)) {
         throwsCode(() => sem.post(), IPCError, 'EIDRM')
         throwsCode(() => sem.value, IPCError, 'EIDRM')
         throwsCode(() => sem.waitSync(0), IPCError, 'EIDRM')
-      }))
+      }),
+    )
   }
 
   t('mode: a created semaphore gets exactly mode, whatever the umask', () =>
@@ -234,7 +246,8 @@ for (const kind of Object.keys(KINDS)) {
       const dflt = fresh(kind, cleanup)
       assert.is(modeOf(kind, sem.name), 0o664)
       assert.is(modeOf(kind, dflt.name), 0o600)
-    }))
+    }),
+  )
 
   t('no unit is lost or invented: thousands of tiny-timeout and aborted waits racing posts', () =>
     withCleanup(async (cleanup) => {
@@ -267,7 +280,8 @@ for (const kind of Object.keys(KINDS)) {
       await Promise.all(waits)
       assert.ok(received > 0 && refused > 0, `received ${received}, refused ${refused}`)
       assert.is(received + drain(sem), posted)
-    }))
+    }),
+  )
 
   t('no unit is lost when close() meets posts: units received + units left = units posted', () =>
     withCleanup(async (cleanup) => {
@@ -289,7 +303,8 @@ for (const kind of Object.keys(KINDS)) {
         await Promise.all(waits)
       }
       assert.is(received + drain(keeper), posted)
-    }))
+    }),
+  )
 
   t.run()
 }
@@ -327,7 +342,8 @@ bad('names, keys and the constructor', () => {
   // NAME_MAX less the 'sem.' prefix
   throwsCode(() => Semaphore.posix('x'.repeat(252), { initial: 0 }), TypeError, 'ERR_INVALID_ARG_VALUE')
   throwsCode(() => Semaphore.sysv('1'), TypeError, 'ERR_INVALID_ARG_TYPE')
-  for (const key of [0, 1.5, 2 ** 32, -(2 ** 31) - 1, NaN]) throwsCode(() => Semaphore.sysv(key), RangeError, 'ERR_OUT_OF_RANGE')
+  for (const key of [0, 1.5, 2 ** 32, -(2 ** 31) - 1, NaN])
+    throwsCode(() => Semaphore.sysv(key), RangeError, 'ERR_OUT_OF_RANGE')
   throwsCode(() => new Semaphore({}), TypeError, 'ERR_INVALID_ARG_TYPE')
   throwsCode(() => new Semaphore(null, 1), TypeError, 'ERR_INVALID_ARG_TYPE')
   throwsCode(() => new Semaphore(uniqueName('bad'), -1), RangeError, 'ERR_OUT_OF_RANGE')
@@ -374,6 +390,7 @@ bad('wait, waitSync and post arguments', () =>
     throwsCode(() => sem.post('1'), TypeError, 'ERR_INVALID_ARG_TYPE')
     throwsCode(() => sem.post(SEM_VALUE_MAX + 1), RangeError, 'ERR_OUT_OF_RANGE')
     assert.is(sem.value, 1) // none of these took or added a unit
-  }))
+  }),
+)
 
 bad.run()

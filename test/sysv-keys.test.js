@@ -14,7 +14,10 @@ const withPython = skipIf(cannotRun('python3', ['-c', 'import ctypes; ctypes.CDL
 
 /** Runs test/fixtures/sysv-peer.py; returns its one line. */
 function peer(...args) {
-  const run = spawnSync('python3', [path.join(FIXTURES, 'sysv-peer.py'), ...args.map(String)], { timeout: 20000, encoding: 'utf8' })
+  const run = spawnSync('python3', [path.join(FIXTURES, 'sysv-peer.py'), ...args.map(String)], {
+    timeout: 20000,
+    encoding: 'utf8',
+  })
   assert.is(run.status, 0, run.stderr)
   return run.stdout.trim()
 }
@@ -45,7 +48,8 @@ withPython('a segment C made with a key past 2^31 opens by its signed and unsign
     assert.is(bySigned.name, key.unsigned)
     bySigned.write('d00d', 'hex')
     assert.is(peer('shm-read', key.hex, 4), 'd00dbabe')
-  }))
+  }),
+)
 
 withPython('IPCBuffer, Semaphore, Mutex and GuardedBuffer create objects under such keys that C and ipcs find', () =>
   withCleanup(async (cleanup) => {
@@ -56,7 +60,10 @@ withPython('IPCBuffer, Semaphore, Mutex and GuardedBuffer create objects under s
     buf.write('0102', 'hex')
     assert.is(peer('shm-read', seg.unsigned, 2), '0102')
     assert.ok(ipcsKeys('-m').includes(seg.hex), `ipcs -m lists ${seg.hex}`)
-    assert.throws(() => IPCBuffer.sysv(seg.unsigned, { size: 4096, create: 'exclusive' }), (err) => err.code === 'EEXIST')
+    assert.throws(
+      () => IPCBuffer.sysv(seg.unsigned, { size: 4096, create: 'exclusive' }),
+      (err) => err.code === 'EEXIST',
+    )
 
     const semKey = highKey()
     const sem = Semaphore.sysv(semKey.unsigned, { initial: 3 })
@@ -89,7 +96,8 @@ withPython('IPCBuffer, Semaphore, Mutex and GuardedBuffer create objects under s
     cleanup(() => g2.close())
     g.buffer[0] = 9
     assert.is(g2.buffer[0], 9)
-  }))
+  }),
+)
 
 test('keys: every non-zero 32-bit key, signed or unsigned; nothing else', () => {
   for (const key of [0, -0, 1.5, NaN, Infinity, -(2 ** 31) - 1, 2 ** 32, 2 ** 32 + 1]) {

@@ -64,11 +64,18 @@ test(`every async wait with a timeout past 2^31 - 1 ms is still pending after ${
     const warnings = await warningsDuring(async () => {
       for (const timeout of LONG) {
         const signal = () => aborters[aborters.push(new AbortController()) - 1].signal
-        for (const sem of sems) waits.push([`${sem.kind} wait(${timeout})`, track(sem.wait({ timeout, signal: signal() }))])
+        for (const sem of sems)
+          waits.push([`${sem.kind} wait(${timeout})`, track(sem.wait({ timeout, signal: signal() }))])
         waits.push([`Mutex acquire(${timeout})`, track(m.acquire({ timeout, signal: signal() }))])
-        waits.push([`Mutex runExclusive(${timeout})`, track(m.runExclusive(() => 'ran', { timeout, signal: signal() }))])
+        waits.push([
+          `Mutex runExclusive(${timeout})`,
+          track(m.runExclusive(() => 'ran', { timeout, signal: signal() })),
+        ])
         waits.push([`GuardedBuffer lock(${timeout})`, track(g.lock({ timeout, signal: signal() }))])
-        waits.push([`GuardedBuffer withLock(${timeout})`, track(g.withLock(() => 'ran', { timeout, signal: signal() }))])
+        waits.push([
+          `GuardedBuffer withLock(${timeout})`,
+          track(g.withLock(() => 'ran', { timeout, signal: signal() })),
+        ])
       }
       await elapse(WATCH_MS)
     })
@@ -142,7 +149,10 @@ test('bad timeouts are still refused: negative and NaN are RangeError', async ()
   const m = new Mutex(name)
   try {
     for (const timeout of [-1, NaN, -Infinity]) {
-      assert.throws(() => m.acquireSync(timeout), (err) => err.code === 'ERR_OUT_OF_RANGE')
+      assert.throws(
+        () => m.acquireSync(timeout),
+        (err) => err.code === 'ERR_OUT_OF_RANGE',
+      )
       await m.acquire({ timeout }).then(
         () => assert.unreachable('resolved'),
         (err) => assert.is(err.code, 'ERR_OUT_OF_RANGE'),

@@ -57,7 +57,8 @@ for (const { label, env, shared, pending } of modes) {
       // The goals (1 s each) are measured by npm run bench; a shared machine gets margins here.
       assert.ok(r.resolveMs < 10000, `served in ${r.resolveMs} ms`)
       assert.ok(r.closeMs < 10000, `closed in ${r.closeMs} ms`)
-    }))
+    }),
+  )
 
   run('1,000 idle waits cost next to no CPU', () =>
     withCleanup(async (cleanup) => {
@@ -66,19 +67,28 @@ for (const { label, env, shared, pending } of modes) {
       assert.ok(r.threads <= most, `1,000 waits: ${r.threads} threads`)
       // Polling every 50 ms cost 28% of a core here; a sleeping thread costs nothing.
       assert.ok(r.cpuPercent < 2, `1,000 idle waits took ${r.cpuPercent.toFixed(2)}% of a core`)
-    }))
+    }),
+  )
 
   run('waits time out, abort and close at random while another process posts and releases: exact counts', () =>
     withCleanup(async (cleanup) => {
       const r = await scaleRun('races', [100], env, cleanup)
       for (const s of r.sems) {
-        assert.is(s.resolved + s.left, s.posted, `${s.name}: ${s.resolved} taken + ${s.left} left != ${s.posted} posted`)
+        assert.is(
+          s.resolved + s.left,
+          s.posted,
+          `${s.name}: ${s.resolved} taken + ${s.left} left != ${s.posted} posted`,
+        )
       }
-      assert.ok(r.sems.some((s) => s.resolved > 0), 'some waits were served by the other process')
+      assert.ok(
+        r.sems.some((s) => s.resolved > 0),
+        'some waits were served by the other process',
+      )
       assert.is(r.mutex.overlap, 0, 'never two holders of one lock')
       assert.is(r.mutex.lockedAfter, 0, 'no lock is left taken for nobody')
       assert.ok(r.mutex.acquired > 0)
-    }))
+    }),
+  )
 
   run('5,000 semaphores waited on once and dropped do not pile up threads; close() never waits for a thread', () =>
     withCleanup(async (cleanup) => {
@@ -86,7 +96,8 @@ for (const { label, env, shared, pending } of modes) {
       assert.ok(r.threads <= 2, `${r.threads} threads for 5,000 dropped semaphores`)
       // It joined a thread that slept up to 50 ms before.
       assert.ok(r.closeMaxMs < 40, `the longest close() with pending waits took ${r.closeMaxMs} ms`)
-    }))
+    }),
+  )
 
   scale.run()
 }
@@ -95,7 +106,7 @@ const sysv = suite('wait engine: System V')
 
 sysv('1,000 pending System V waits: a thread each, blocked until served, gone once idle', () =>
   withCleanup(async (cleanup) => {
-    const key = uniqueKey() & 0x7fff0000 | 0x8000
+    const key = (uniqueKey() & 0x7fff0000) | 0x8000
     cleanup(() => {
       for (let i = 0; i < 1000; i++) {
         try {
@@ -108,34 +119,38 @@ sysv('1,000 pending System V waits: a thread each, blocked until served, gone on
     assert.is(r.early, 0)
     assert.is(r.resolved, 1000)
     assert.ok(r.threadsAfter <= 1, `${r.threadsAfter} threads left once idle`)
-  }))
+  }),
+)
 
 sysv.run()
 
 const workers = suite('wait engine: workers that end while they wait')
 
-workers('every ending (process.exit(), terminate(), a throw) of every pending wait leaves the process alive and takes nothing', () =>
-  withCleanup(async (cleanup) => {
-    const prefix = uniqueName('ends')
-    cleanup(() => {
-      for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })
-    })
-    const { code, signal, stderr, messages } = await runChild('engine-ends.js', [prefix], { timeout: 60000 })
-    assert.is(signal, null, `the process died: ${stderr}`)
-    assert.is(code, 0, stderr)
-    const [results] = messages
-    assert.is(results.length, 11)
-    for (const r of results) {
-      const what = `${r.wait} ended by ${r.end}`
-      if ('value' in r) assert.is(r.value, 1, `${what}: the unit posted afterwards is still there`)
-      else {
-        assert.is(r.locked, false, `${what}: the lock is free after its holder released`)
-        assert.is(r.again, true, `${what}: another acquire takes it`)
+workers(
+  'every ending (process.exit(), terminate(), a throw) of every pending wait leaves the process alive and takes nothing',
+  () =>
+    withCleanup(async (cleanup) => {
+      const prefix = uniqueName('ends')
+      cleanup(() => {
+        for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })
+      })
+      const { code, signal, stderr, messages } = await runChild('engine-ends.js', [prefix], { timeout: 60000 })
+      assert.is(signal, null, `the process died: ${stderr}`)
+      assert.is(code, 0, stderr)
+      const [results] = messages
+      assert.is(results.length, 11)
+      for (const r of results) {
+        const what = `${r.wait} ended by ${r.end}`
+        if ('value' in r) assert.is(r.value, 1, `${what}: the unit posted afterwards is still there`)
+        else {
+          assert.is(r.locked, false, `${what}: the lock is free after its holder released`)
+          assert.is(r.again, true, `${what}: another acquire takes it`)
+        }
+        // A worker blocked in waitSync()/acquireSync() is terminated within 1 s.
+        if (r.wait.endsWith('Sync')) assert.ok(r.ms < 1000, `${what}: terminate() took ${r.ms} ms`)
       }
-      // A worker blocked in waitSync()/acquireSync() is terminated within 1 s.
-      if (r.wait.endsWith('Sync')) assert.ok(r.ms < 1000, `${what}: terminate() took ${r.ms} ms`)
-    }
-  }))
+    }),
+)
 
 workers('process.exit() while a worker is blocked in waitSync() completes within 1 s', () =>
   withCleanup(async (cleanup) => {
@@ -151,7 +166,8 @@ workers('process.exit() while a worker is blocked in waitSync() completes within
     assert.is(code, 0, stderr)
     assert.ok(exiting > 0)
     assert.ok(took < 1000, `process.exit() took ${took} ms`)
-  }))
+  }),
+)
 
 workers.run()
 
@@ -189,40 +205,43 @@ function tasksOf(uid) {
 const prlimit = spawnSync('prlimit', ['--version']).status === 0
 const limited = isRoot && prlimit ? limits : limits.skip
 
-limited('under RLIMIT_NPROC, waits that get no thread reject with EAGAIN; the process lives and the others are served', () =>
-  withCleanup(async (cleanup) => {
-    const { script, pkg } = readableCopy(cleanup, 'engine-nproc.js')
-    const { uid, gid } = nobody()
-    const key = (uniqueKey() & 0x7fff0000) | 0x4000
-    cleanup(() => {
-      for (let i = 0; i < 60; i++) {
-        try {
-          Semaphore.unlink('sysv', key + i)
-        } catch {}
-      }
-    })
-    // Room for Node's own threads and a few of the engine's: not for 60 System V waits.
-    const limit = tasksOf(uid) + 25
-    const child = spawn('prlimit', [`--nproc=${limit}`, process.execPath, script, pkg, String(key)], {
-      uid,
-      gid,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30000)
-    const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])))
-    clearTimeout(timer)
-    assert.is(signal, null, `the process died: ${stderr}`)
-    assert.is(code, 0, stderr)
-    const r = JSON.parse(stdout)
-    assert.ok(r.rejected > 0, 'some waits found no thread')
-    assert.equal(Object.keys(r.codes), ['EAGAIN'])
-    assert.is(r.rejected + r.resolved, 60)
-    assert.ok(r.resolved > 0, 'waits that had a thread were served')
-    assert.is(r.posix, true)
-  }))
+limited(
+  'under RLIMIT_NPROC, waits that get no thread reject with EAGAIN; the process lives and the others are served',
+  () =>
+    withCleanup(async (cleanup) => {
+      const { script, pkg } = readableCopy(cleanup, 'engine-nproc.js')
+      const { uid, gid } = nobody()
+      const key = (uniqueKey() & 0x7fff0000) | 0x4000
+      cleanup(() => {
+        for (let i = 0; i < 60; i++) {
+          try {
+            Semaphore.unlink('sysv', key + i)
+          } catch {}
+        }
+      })
+      // Room for Node's own threads and a few of the engine's: not for 60 System V waits.
+      const limit = tasksOf(uid) + 25
+      const child = spawn('prlimit', [`--nproc=${limit}`, process.execPath, script, pkg, String(key)], {
+        uid,
+        gid,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (d) => (stdout += d))
+      child.stderr.on('data', (d) => (stderr += d))
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30000)
+      const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])))
+      clearTimeout(timer)
+      assert.is(signal, null, `the process died: ${stderr}`)
+      assert.is(code, 0, stderr)
+      const r = JSON.parse(stdout)
+      assert.ok(r.rejected > 0, 'some waits found no thread')
+      assert.equal(Object.keys(r.codes), ['EAGAIN'])
+      assert.is(r.rejected + r.resolved, 60)
+      assert.ok(r.resolved > 0, 'waits that had a thread were served')
+      assert.is(r.posix, true)
+    }),
+)
 
 limits.run()

@@ -69,6 +69,7 @@ const OWNER_NS_OFFSET = 4 * (mutex.LOCK.OWNER_NS - mutex.LOCK.WORD)
 //     (i32.eqz (i64.eqz (i64.shr_u (local.get $d) (i64.const 32))))))
 const I32 = 0x7f
 const I64 = 0x7e
+// prettier-ignore
 const op = {
   unreachable: 0x00, loop: 0x03, if: 0x04, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f,
   localGet: 0x20, localSet: 0x21, localTee: 0x22, i32Store: 0x36, i32Const: 0x41, i64Const: 0x42,
@@ -116,6 +117,7 @@ const func = (locals: number[][], code: number[]): number[] => {
   return [...uleb(body.length), ...body]
 }
 
+// prettier-ignore
 /** @internal The module's bytes. */
 export function moduleBytes(): Uint8Array {
   const { localGet: get, localSet: set, localTee: tee, i32Const, i64Const } = op
@@ -186,7 +188,6 @@ declare namespace WebAssembly {
     readonly exports: Record<string, unknown>
   }
 }
-
 
 /** @internal A memory of `pages` 64 KiB pages with the module over it: `ops` work on `buffer`. */
 export interface Instance {

@@ -21,8 +21,8 @@ void SetErrorFactory(const Napi::CallbackInfo& info) {
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, Napi::Value subject) {
   auto* factory = env.GetInstanceData<ErrorFactory>();
   if (factory != nullptr) {
-    Napi::Value made = factory->fn.Call(
-        {Napi::Number::New(env, -err), Napi::String::New(env, syscall), subject});
+    Napi::Value made =
+        factory->fn.Call({Napi::Number::New(env, -err), Napi::String::New(env, syscall), subject});
     if (made.IsObject()) return Napi::Error(env, made);
   }
   // Only reachable if the loader did not install the factory.

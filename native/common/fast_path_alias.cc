@@ -14,7 +14,8 @@ namespace ipc {
 
 void* PageRange(void* base, size_t size, double offset, double length) {
   auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  if (base == nullptr || !(offset >= 0) || !(length > 0) || offset + length > static_cast<double>(size)) return nullptr;
+  if (base == nullptr || !(offset >= 0) || !(length > 0) || offset + length > static_cast<double>(size))
+    return nullptr;
   uintptr_t start = reinterpret_cast<uintptr_t>(base) + static_cast<uintptr_t>(offset);
   if (start % page != 0 || static_cast<uintptr_t>(length) % page != 0) return nullptr;
   return reinterpret_cast<void*>(start);

@@ -46,16 +46,17 @@ constexpr uint32_t kProbeIndex = kHeaderSize / 4 - 1;
 constexpr uint32_t kMagic = 0x4d435049;  // 'IPCM'
 
 constexpr uint32_t kOwnerMask = 0x003fffff;  // pid_max <= 2^22
-constexpr uint32_t kForeign = 0x20000000;     // owner whose pid namespace is unknown (no /proc): never judged from /proc
-constexpr uint32_t kWaiters = 0x40000000;     // someone sleeps: release must wake
-constexpr uint32_t kHasToken = 1;             // in the owner's tag: it holds a liveness token
+// kForeign: an owner whose pid namespace is unknown (no /proc), never judged from /proc.
+constexpr uint32_t kForeign = 0x20000000;
+constexpr uint32_t kWaiters = 0x40000000;  // someone sleeps: release must wake
+constexpr uint32_t kHasToken = 1;          // in the owner's tag: it holds a liveness token
 
 // Who the calling thread is, as recorded in a lock word.
 struct Identity {
   uint32_t tid = 0;
-  uint32_t start = 0;    // start time, low 32 bits
-  uint32_t pidns = 0;    // the pid (and time) namespace, hashed from /proc/self/ns inodes, bit 0
-                         // clear (kHasToken's place in a tag); 0 if unknown
+  uint32_t start = 0;  // start time, low 32 bits
+  uint32_t pidns = 0;  // the pid (and time) namespace, hashed from /proc/self/ns inodes, bit 0
+                       // clear (kHasToken's place in a tag); 0 if unknown
 };
 
 // The calling thread's identity (gettid, /proc/thread-self/stat, /proc/self/ns/{pid,time});

@@ -1,7 +1,5 @@
 // The lock word on Linux: futex waits and wakes, liveness from kill() and
 // /proc, and tokens as open file description locks.
-#include "lock_word.h"
-
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -18,6 +16,7 @@
 
 #include "../common/clock.h"
 #include "../wait/adaptive_spin.h"
+#include "lock_word.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the futex word must be the low half of the 64-bit {word, start} pair");
@@ -103,7 +102,7 @@ bool ProcAlive(uint32_t tid, uint32_t stamp, uint32_t pidns) {
     // Unreadable (hidepid, no /proc): kill() said it exists, so it is alive.
     if (!ReadStat(path, &state, &actual)) return true;
   }
-  if (state == 'Z' || state == 'X') return false;       // exited, not yet reaped
+  if (state == 'Z' || state == 'X') return false;        // exited, not yet reaped
   if (StartStamp(actual, pidns) != stamp) return false;  // the id now names a younger thread
   return true;
 }
@@ -246,8 +245,8 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
             __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE) != tag) {
           continue;
         }
-        if (__atomic_compare_exchange_n(Pair(lock), &pair, Pack(me.mine | kWaiters, 0), false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST)) {
+        if (__atomic_compare_exchange_n(Pair(lock), &pair, Pack(me.mine | kWaiters, 0), false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
           Publish(lock, me);
           return Outcome::kOwnerDied;
         }
@@ -288,7 +287,6 @@ Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEv
 }
 
 void LockWake(Lock lock) { syscall(SYS_futex, lock.word, FUTEX_WAKE, 1, nullptr, nullptr, 0); }
-
 
 void LockRelease(Lock lock) {
   __atomic_store_n(lock.word + kStartIndex, 0u, __ATOMIC_SEQ_CST);

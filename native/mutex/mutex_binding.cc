@@ -96,7 +96,8 @@ Napi::Value JsTaker(const Napi::CallbackInfo& info) {
   }
   auto box = std::make_shared<TakerBox>(taker);
   Napi::Array out = Napi::Array::New(env, 4);
-  out.Set(0u, Napi::External<TakerRef>::New(env, new TakerRef(box), [](Napi::Env, TakerRef* ref) { delete ref; }));
+  out.Set(0u, Napi::External<TakerRef>::New(env, new TakerRef(box),
+                                            [](Napi::Env, TakerRef* ref) { delete ref; }));
   out.Set(1u, Napi::Number::New(env, taker.mine));
   out.Set(2u, Napi::Number::New(env, taker.start));
   out.Set(3u, Napi::Number::New(env, taker.tag));
@@ -121,7 +122,8 @@ Napi::Value JsAcquireSync(const Napi::CallbackInfo& info) {
   int64_t lastCheck = now - kLivenessEveryNs + kFirstCheckNs;
   Outcome outcome = Outcome::kNotAcquired;
   waiter::SyncEnd end = waiter::SyncWait(env, untilNs, [&](int64_t sliceUntil) {
-    outcome = taker->With([&](const Taker& me) { return LockAttempt(lock, me, sliceUntil, kLivenessEveryNs, &lastCheck); });
+    outcome = taker->With(
+        [&](const Taker& me) { return LockAttempt(lock, me, sliceUntil, kLivenessEveryNs, &lastCheck); });
     return outcome != Outcome::kNotAcquired;
   });
   if (end == waiter::SyncEnd::kTerminated) return env.Undefined();

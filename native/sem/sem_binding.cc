@@ -31,13 +31,16 @@ struct Sem {
   sem_t* posix = nullptr;  // POSIX: the sem_open handle
   dev_t dev = 0;           // POSIX: the file it lives in, for the fast path's alias
   ino_t ino = 0;
-  int id = -1;             // System V: the set id
-  bool undo = false;       // System V: SEM_UNDO on every operation
-  waiter::AdaptiveSpin spin;       // POSIX: waits spin a while before sleeping (a try is a system call for System V)
+  int id = -1;        // System V: the set id
+  bool undo = false;  // System V: SEM_UNDO on every operation
+  waiter::AdaptiveSpin
+      spin;  // POSIX: waits spin a while before sleeping (a try is a system call for System V)
   ~Sem() {
     if (posix != nullptr) PosixClose(posix);
   }
-  Status Try(bool* taken) { return posix != nullptr ? PosixWait(posix, 0, taken) : SysvWait(id, undo, 0, taken); }
+  Status Try(bool* taken) {
+    return posix != nullptr ? PosixWait(posix, 0, taken) : SysvWait(id, undo, 0, taken);
+  }
   // Blocks until `untilNs` (a ipc::MonotonicNs time, or kForever); POSIX
   // spins a while first (adaptive_spin.h) when `spin` is set.
   Status WaitUntil(int64_t untilNs, bool spinFirst, bool* taken) {
@@ -132,7 +135,8 @@ Napi::Value JsOpen(const Napi::CallbackInfo& info) {
     Check(env, SysvOpen(key, flags, mode, static_cast<int>(initial), &sem->id, &created), subject);
   } else {
     std::string name = subject.As<Napi::String>().Utf8Value();
-    Check(env, PosixOpen(name.c_str(), flags, mode, static_cast<unsigned>(initial), &sem->posix, &created), subject);
+    Check(env, PosixOpen(name.c_str(), flags, mode, static_cast<unsigned>(initial), &sem->posix, &created),
+          subject);
     // Unknown (0) if this fails: the alias then falls back to mremap.
     PosixIdentify(name.c_str(), &sem->dev, &sem->ino);
   }
@@ -189,20 +193,23 @@ Napi::Value JsAliasPosix(const Napi::CallbackInfo& info) {
   const auto& sem = Get(env, info[0]);
   if (sem->posix == nullptr) throw Napi::TypeError::New(env, "not a POSIX semaphore");
   auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  void* dst = ipc::PageRangeOf(env, info[2], info[3].As<Napi::Number>().DoubleValue(), static_cast<double>(page));
+  void* dst =
+      ipc::PageRangeOf(env, info[2], info[3].As<Napi::Number>().DoubleValue(), static_cast<double>(page));
   void* src = PosixPage(sem->posix);
   std::string name = info[1].As<Napi::String>().Utf8Value();
   Status s = PosixAlias(name.c_str(), sem->dev, sem->ino, dst, page);
   if (!s.ok()) s = ipc::AliasPages(src, dst, page);
   Check(env, s, env.Undefined());
-  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<char*>(sem->posix) - static_cast<char*>(src)));
+  return Napi::Number::New(
+      env, static_cast<double>(reinterpret_cast<char*>(sem->posix) - static_cast<char*>(src)));
 }
 
 // wakePosix(handle, count, subject): wakes waiters after posts made on the fast path.
 void JsWakePosix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& sem = Get(env, info[0]);
-  if (sem->posix != nullptr) Check(env, PosixWake(sem->posix, info[1].As<Napi::Number>().Int32Value()), info[2]);
+  if (sem->posix != nullptr)
+    Check(env, PosixWake(sem->posix, info[1].As<Napi::Number>().Int32Value()), info[2]);
 }
 
 // value(handle, subject) -> the current count

@@ -172,8 +172,9 @@ Napi::Value JsWindow(const Napi::CallbackInfo& info) {
     delete keep;
     return Napi::ArrayBuffer::New(env, 0);
   }
-  return Napi::ArrayBuffer::New(env, data, static_cast<size_t>(length),
-                                [](Napi::Env, void*, Napi::Reference<Napi::ArrayBuffer>* ref) { delete ref; }, keep);
+  return Napi::ArrayBuffer::New(
+      env, data, static_cast<size_t>(length),
+      [](Napi::Env, void*, Napi::Reference<Napi::ArrayBuffer>* ref) { delete ref; }, keep);
 }
 
 // flush(handle, subject): msync, blocking.
@@ -187,7 +188,9 @@ void JsFlush(const Napi::CallbackInfo& info) {
 class FlushWorker : public Napi::AsyncWorker {
  public:
   FlushWorker(Napi::Env env, Mapping* m, std::string subject)
-      : Napi::AsyncWorker(env, "ipc-kit:flush"), m_(m), deferred_(Napi::Promise::Deferred::New(env)),
+      : Napi::AsyncWorker(env, "ipc-kit:flush"),
+        m_(m),
+        deferred_(Napi::Promise::Deferred::New(env)),
         subject_(std::move(subject)) {
     m_->owners++;
     m_->flushing++;
@@ -273,7 +276,8 @@ void JsAliasInto(const Napi::CallbackInfo& info) {
   double length = info[4].As<Napi::Number>().DoubleValue();
   void* dst = ipc::PageRangeOf(env, info[2], info[3].As<Napi::Number>().DoubleValue(), length);
   void* src = m->mapped ? ipc::PageRange(m->addr, m->size, offset, length) : nullptr;
-  if (src == nullptr || m->readonly) throw Napi::RangeError::New(env, "not a page-aligned range of a shared mapping");
+  if (src == nullptr || m->readonly)
+    throw Napi::RangeError::New(env, "not a page-aligned range of a shared mapping");
   auto bytes = static_cast<size_t>(length);
   auto at = static_cast<off_t>(offset);
   Status s{ENOENT, "alias"};
@@ -298,9 +302,9 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("PAGE_SIZE", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   exports.Set("LOCK_WAIT_MS", Napi::Number::New(env, kLockWaitMs));
   exports.Set("KIND", ipc::Constants(env, {{"posix", kPosix}, {"file", kFile}, {"sysv", kSysv}}));
-  exports.Set("OPEN", ipc::Constants(env, {{"CREATE", ipc::kCreate},
-                                           {"EXCLUSIVE", ipc::kExclusive},
-                                           {"READONLY", kReadonly}}));
+  exports.Set("OPEN",
+              ipc::Constants(
+                  env, {{"CREATE", ipc::kCreate}, {"EXCLUSIVE", ipc::kExclusive}, {"READONLY", kReadonly}}));
   exports.Set("open", Napi::Function::New(env, JsOpen, "open"));
   exports.Set("close", Napi::Function::New(env, JsClose, "close"));
   exports.Set("detach", Napi::Function::New(env, JsDetach, "detach"));

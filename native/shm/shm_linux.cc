@@ -1,6 +1,4 @@
 // Linux: POSIX shm (shm_open), mapped files and System V segments.
-#include "shm_os.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -15,6 +13,7 @@
 
 #include "../common/clock.h"
 #include "../common/fast_path_alias.h"
+#include "shm_os.h"
 
 namespace shm {
 
@@ -36,10 +35,10 @@ using OpenFn = int (*)(const char*, int, mode_t);
 int OpenShm(const char* name, int oflag, mode_t mode) { return shm_open(name, oflag, mode); }
 int OpenPath(const char* path, int oflag, mode_t mode) { return open(path, oflag | O_CLOEXEC, mode); }
 
-// Opens or creates (only when `creatable`: an object is created with a size); `*created` tells whether this call made the object, so
-// only its creator sets the mode (fchmod: the umask must not change it).
-Status OpenOrCreate(OpenFn fn, const char* syscall, const char* name, int flags, mode_t mode,
-                    bool creatable, int* fd, bool* created) {
+// Opens or creates (only when `creatable`: an object is created with a size); `*created` tells whether this
+// call made the object, so only its creator sets the mode (fchmod: the umask must not change it).
+Status OpenOrCreate(OpenFn fn, const char* syscall, const char* name, int flags, mode_t mode, bool creatable,
+                    int* fd, bool* created) {
   int access = (flags & kReadonly) ? O_RDONLY : O_RDWR;
   *created = false;
   // Open-or-create races with other processes doing the same: retry a few times.
@@ -153,8 +152,8 @@ Status AwaitSize(int fd, size_t* actual) {
   return s;
 }
 
-Status OpenSized(OpenFn fn, const char* syscall, const char* name, int flags, mode_t mode,
-                 size_t size, Opened* out) {
+Status OpenSized(OpenFn fn, const char* syscall, const char* name, int flags, mode_t mode, size_t size,
+                 Opened* out) {
   Status s = OpenOrCreate(fn, syscall, name, flags, mode, size > 0, &out->fd, &out->created);
   if (!s.ok()) return s;
   s = Identify(out->fd, out);
@@ -165,7 +164,10 @@ Status OpenSized(OpenFn fn, const char* syscall, const char* name, int flags, mo
     out->fd = -1;
     // What this call created and could not size goes again: nothing is left behind.
     if (out->created) {
-      if (fn == OpenShm) shm_unlink(name); else unlink(name);
+      if (fn == OpenShm)
+        shm_unlink(name);
+      else
+        unlink(name);
       out->created = false;
     }
   }
@@ -214,17 +216,11 @@ Status MapFd(int fd, size_t size, bool readonly, void** addr) {
   return s;
 }
 
-Status Unmap(void* addr, size_t size) {
-  return munmap(addr, size) == 0 ? Status{} : Fail("munmap");
-}
+Status Unmap(void* addr, size_t size) { return munmap(addr, size) == 0 ? Status{} : Fail("munmap"); }
 
-Status Flush(void* addr, size_t size) {
-  return msync(addr, size, MS_SYNC) == 0 ? Status{} : Fail("msync");
-}
+Status Flush(void* addr, size_t size) { return msync(addr, size, MS_SYNC) == 0 ? Status{} : Fail("msync"); }
 
-Status UnlinkPosix(const char* name) {
-  return shm_unlink(name) == 0 ? Status{} : Fail("shm_unlink");
-}
+Status UnlinkPosix(const char* name) { return shm_unlink(name) == 0 ? Status{} : Fail("shm_unlink"); }
 
 Status UnlinkFile(const char* path) { return unlink(path) == 0 ? Status{} : Fail("unlink"); }
 
@@ -304,6 +300,8 @@ Status RemoveSysvKey(key_t key) {
   return RemoveSysvId(id);
 }
 
-Status ExistsSysv(key_t key, bool* exists) { return Exists(shmget(key, 0, 0) >= 0 ? 0 : -1, exists, "shmget"); }
+Status ExistsSysv(key_t key, bool* exists) {
+  return Exists(shmget(key, 0, 0) >= 0 ? 0 : -1, exists, "shmget");
+}
 
 }  // namespace shm

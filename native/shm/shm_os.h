@@ -14,12 +14,12 @@ namespace shm {
 using ipc::Status;
 
 struct Opened {
-  int fd = -1;        // POSIX shm and files: the open descriptor
-  int id = -1;        // System V: the segment id
-  size_t size = 0;    // bytes in the object after any growth
+  int fd = -1;      // POSIX shm and files: the open descriptor
+  int id = -1;      // System V: the segment id
+  size_t size = 0;  // bytes in the object after any growth
   bool created = false;
-  dev_t dev = 0;      // POSIX shm and files: the object's identity, so that
-  ino_t ino = 0;      // its name can be opened again for an alias (AliasPosix)
+  dev_t dev = 0;  // POSIX shm and files: the object's identity, so that
+  ino_t ino = 0;  // its name can be opened again for an alias (AliasPosix)
 };
 
 // How long an open that must grow an object waits for another process's

@@ -1,5 +1,3 @@
-#include "futex.h"
-
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 #include <cstring>
 
 #include "../common/clock.h"
+#include "futex.h"
 
 // The syscall number is the same on x86_64 and arm64 (older headers lack it).
 #ifndef SYS_futex_waitv
@@ -53,7 +52,8 @@ void SleepOn(const FutexWord* words, size_t count, int64_t untilNs) {
   const timespec* limit = untilNs == ipc::kForever ? nullptr : &until;
   if (count == 1) {
     // Absolute CLOCK_MONOTONIC deadline, as futex_waitv's.
-    syscall(SYS_futex, words[0].word, FUTEX_WAIT_BITSET, words[0].expected, limit, nullptr, FUTEX_BITSET_MATCH_ANY);
+    syscall(SYS_futex, words[0].word, FUTEX_WAIT_BITSET, words[0].expected, limit, nullptr,
+            FUTEX_BITSET_MATCH_ANY);
     return;
   }
   Waitv waiters[kWaitvMax];

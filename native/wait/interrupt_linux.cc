@@ -1,8 +1,8 @@
-#include "interrupt.h"
-
 #include <signal.h>
 
 #include <cstring>
+
+#include "interrupt.h"
 
 namespace waiter {
 

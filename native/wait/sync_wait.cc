@@ -19,7 +19,8 @@ bool Terminating(napi_env env) {
   if (probe == nullptr) {
     napi_value source, fn;
     if (napi_create_string_utf8(env, "(function () {})", NAPI_AUTO_LENGTH, &source) != napi_ok ||
-        napi_run_script(env, source, &fn) != napi_ok || napi_create_reference(env, fn, 1, &probe) != napi_ok) {
+        napi_run_script(env, source, &fn) != napi_ok ||
+        napi_create_reference(env, fn, 1, &probe) != napi_ok) {
       return true;
     }
     napi_add_env_cleanup_hook(env, DropProbe, env);

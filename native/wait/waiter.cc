@@ -52,7 +52,8 @@ struct Engine;
 struct Group;
 
 struct Core {
-  Core(std::shared_ptr<Source> s, Engine* e) : source(std::move(s)), engine(e), blocking(source->Blocking()) {}
+  Core(std::shared_ptr<Source> s, Engine* e)
+      : source(std::move(s)), engine(e), blocking(source->Blocking()) {}
 
   const std::shared_ptr<Source> source;
   Engine* const engine;  // outlives every Core (see Engine)
@@ -73,8 +74,8 @@ struct Core {
   bool armed = false;
   Sleep sleep;
   int64_t nextLook = kForever;  // the earliest deadline of its waits, or sleep.lookAgainNs
-  int64_t headSince = 0;  // when the oldest wait became the oldest
-  bool spun = false;      // the oldest wait has had its spin
+  int64_t headSince = 0;        // when the oldest wait became the oldest
+  bool spun = false;            // the oldest wait has had its spin
   AdaptiveSpin spin;
 
   // JavaScript thread only.
@@ -105,7 +106,7 @@ struct Group {
   bool leaving = false;  // an idle thread too many, or idle too long: it ends
   int64_t sleepUntil = kForever;
   int64_t idleSince = kForever;  // the thread's only
-  bool notified = false;  // a Notify the thread has not yet looked at: another adds nothing
+  bool notified = false;         // a Notify the thread has not yet looked at: another adds nothing
   // Bumped (then woken) on every change the thread must see; it sleeps on it too.
   std::atomic<uint32_t> changes{0};
   // Set around the sleep, so a change can reach a thread that is not sleeping
@@ -151,7 +152,8 @@ void Flush(Engine* e) {
 void Settle(Engine* e, const CoreRef& c, const Result& r) {
   Core::Wait w = c->pending.front();
   c->pending.pop_front();
-  e->done.push_back({c, w.id, r.kind == Result::kAcquired ? 0 : r.value, r.kind == Result::kAcquired ? r.value : 0});
+  e->done.push_back(
+      {c, w.id, r.kind == Result::kAcquired ? 0 : r.value, r.kind == Result::kAcquired ? r.value : 0});
 }
 
 // Rejects, with ETIMEDOUT, every wait whose deadline has passed. Under the mutex.
@@ -441,7 +443,8 @@ void Reap(Engine* e) {
   for (auto it = e->groups.begin(); it != e->groups.end();) {
     if ((*it)->ended.load()) {
       pthread_join((*it)->thread, nullptr);
-      for (const auto& c : (*it)->members) c->group = nullptr;  // only after a failure: placed anew by their next wait
+      for (const auto& c : (*it)->members)
+        c->group = nullptr;  // only after a failure: placed anew by their next wait
       it = e->groups.erase(it);
     } else {
       ++it;
@@ -531,7 +534,8 @@ std::vector<uint32_t> CloseCore(const CoreRef& c) {
     c->closed = true;
     for (const auto& w : c->pending) ids.push_back(w.id);
     c->pending.clear();
-    auto mine = std::stable_partition(e->done.begin(), e->done.end(), [&](const Done& d) { return d.core != c; });
+    auto mine =
+        std::stable_partition(e->done.begin(), e->done.end(), [&](const Done& d) { return d.core != c; });
     std::move(mine, e->done.end(), std::back_inserter(undelivered));
     e->done.erase(mine, e->done.end());
     if (c->group != nullptr && !e->shutdown) {
@@ -573,7 +577,8 @@ void CallJs(napi_env env, napi_value /*js_callback*/, void* context, void* /*dat
     napi_value onSettled = nullptr;
     napi_get_reference_value(env, c->onSettled, &onSettled);
     // During teardown JavaScript may no longer run: a unit nobody received goes back.
-    if ((onSettled == nullptr || napi_call_function(env, undefined, onSettled, 3, args, nullptr) != napi_ok) &&
+    if ((onSettled == nullptr ||
+         napi_call_function(env, undefined, onSettled, 3, args, nullptr) != napi_ok) &&
         d.err == 0) {
       c->source->Undo(d.value);
     }
@@ -605,8 +610,8 @@ Engine* EngineFor(napi_env env) {
   e->waitv = WaitvAvailable();
   napi_value name;
   napi_create_string_utf8(env, "ipc-kit:wait", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, e, FinalizeTsfn, e, CallJs, &e->tsfn) !=
-      napi_ok) {
+  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, e, FinalizeTsfn, e, CallJs,
+                                      &e->tsfn) != napi_ok) {
     delete e;
     throw Napi::Error::New(env, "napi_create_threadsafe_function failed");
   }
@@ -666,7 +671,8 @@ bool Cancel(const Napi::Value& queue, uint32_t id) {
   bool removed = false;
   {
     std::lock_guard<std::mutex> lock(e->mu);
-    auto it = std::find_if(c->pending.begin(), c->pending.end(), [id](const Core::Wait& w) { return w.id == id; });
+    auto it =
+        std::find_if(c->pending.begin(), c->pending.end(), [id](const Core::Wait& w) { return w.id == id; });
     if (it != c->pending.end()) {
       c->pending.erase(it);
       removed = true;

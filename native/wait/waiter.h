@@ -94,7 +94,7 @@ struct Result {
 
 // Where a futex source sleeps until something changes.
 struct Sleep {
-  uint32_t* word = nullptr;         // sleep while *word == expected
+  uint32_t* word = nullptr;  // sleep while *word == expected
   uint32_t expected = 0;
   int64_t lookAgainNs = ipc::kForever;  // ipc::MonotonicNs time to poll again unwoken
 };

@@ -88,7 +88,9 @@ class WordSource : public Source {
   }
 
   bool Spins() const override { return true; }
-  Result Peek() override { return WordChanged(word_, expected_.load()) ? Result::Acquired(0) : Result::Again(); }
+  Result Peek() override {
+    return WordChanged(word_, expected_.load()) ? Result::Acquired(0) : Result::Again();
+  }
 
   void Undo(int) override {}  // nothing was taken
 
@@ -111,7 +113,8 @@ Napi::Value JsQueue(const Napi::CallbackInfo& info) {
   auto pageSize = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   auto at = reinterpret_cast<uintptr_t>(word);
   void* own = nullptr;
-  ipc::Check(env, ipc::MapPagesAgain(reinterpret_cast<void*>(at & ~(pageSize - 1)), pageSize, &own), env.Undefined());
+  ipc::Check(env, ipc::MapPagesAgain(reinterpret_cast<void*>(at & ~(pageSize - 1)), pageSize, &own),
+             env.Undefined());
   auto* ownWord = reinterpret_cast<uint32_t*>(static_cast<char*>(own) + (at & (pageSize - 1)));
   auto source = std::make_shared<WordSource>(own, pageSize, ownWord);
   Napi::Object out = Napi::Object::New(env);

@@ -20,7 +20,11 @@ const key = 0x5e000000 | (process.pid & 0xffffff)
 const CHECKS = [
   { name: 'memory IPCBuffer', needs: 'IPCBuffer', run: memoryBuffer },
   { name: 'posix IPCBuffer across two processes', needs: 'IPCBuffer', run: () => sharedBuffer('posix', `${id}-buf`) },
-  { name: 'file IPCBuffer across two processes', needs: 'IPCBuffer', run: () => sharedBuffer('file', path.join(os.tmpdir(), `${id}-buf`)) },
+  {
+    name: 'file IPCBuffer across two processes',
+    needs: 'IPCBuffer',
+    run: () => sharedBuffer('file', path.join(os.tmpdir(), `${id}-buf`)),
+  },
   { name: 'sysv IPCBuffer across two processes', needs: 'IPCBuffer', run: () => sharedBuffer('sysv', key) },
   { name: 'posix Semaphore across two processes', needs: 'Semaphore', run: () => semaphore('posix', `${id}-sem`) },
   { name: 'sysv Semaphore across two processes', needs: 'Semaphore', run: () => semaphore('sysv', key + 1) },
@@ -33,9 +37,12 @@ const CHECKS = [
 function loadedFromExpectedPlace() {
   const file = require('node-gyp-build').resolve(pkgDir)
   const fromBuild = process.env.IPC_KIT_SMOKE_FROM === 'build'
-  const expected = fromBuild ? path.join(pkgDir, 'build', 'Release') : path.join(pkgDir, 'prebuilds', `${process.platform}-${process.arch}`)
+  const expected = fromBuild
+    ? path.join(pkgDir, 'build', 'Release')
+    : path.join(pkgDir, 'prebuilds', `${process.platform}-${process.arch}`)
   assert.ok(file.startsWith(expected + path.sep), `addon loaded from ${file}, not from ${expected}`)
-  if (!fromBuild) assert.ok(!fs.existsSync(path.join(pkgDir, 'build')), 'the package has a build/ folder: it was compiled')
+  if (!fromBuild)
+    assert.ok(!fs.existsSync(path.join(pkgDir, 'build')), 'the package has a build/ folder: it was compiled')
   return path.relative(pkgDir, file)
 }
 
@@ -112,7 +119,10 @@ async function guarded(name) {
     assert.equal(g.buffer.length, 8)
     await g.withLock((buf) => buf.writeUInt32LE(buf.readUInt32LE(0) + 1, 0))
     assert.deepEqual(await child('guarded', name), { counter: 2 })
-    assert.equal(g.withLockSync((buf) => buf.readUInt32LE(0)), 2)
+    assert.equal(
+      g.withLockSync((buf) => buf.readUInt32LE(0)),
+      2,
+    )
   } finally {
     g.close()
     g.unlink()

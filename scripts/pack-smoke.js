@@ -2,15 +2,15 @@
 // Checks the npm tarball as a user gets it:
 // 1. `npm pack`, and the tarball holds what it must (prebuilds for x64 and
 //    arm64, dist JS + .d.ts, esm/, binding.gyp, native sources) and nothing
-//    it must not (tests, benches, build output, sysroot);
+//    it must not (tests, benches, build output, downloaded Node binaries);
 // 2. installs it into an empty temp project with --ignore-scripts and a PATH
 //    holding only `node` (no compiler, no make, no python);
 // 3. type-checks a TypeScript file importing the package's .d.ts;
 // 4. runs test/smoke/smoke.js there;
 // 5. with --from-source, installs it again with scripts and --build-from-source
 //    (what a platform without a prebuild gets) and runs the smoke test on that;
-// 6. with --arm64, runs the smoke test of step 4 on Debian's arm64 Node under
-//    qemu (from .arm64-sysroot), children included.
+// 6. with --arm64, runs the smoke test of step 4 on the official arm64 Node
+//    (scripts/node-line.sh) under qemu, children included.
 // Usage: node scripts/pack-smoke.js [--arm64] [--from-source] [--keep]
 const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -35,7 +35,7 @@ const MUST = [
   /^README\.md$/,
 ]
 const MUST_NOT =
-  /^(test|bench|build|examples|scripts|lib|\.ci|\.arm64-sysroot|node_modules)\/|\.tgz$|\.tsbuildinfo$|^tsconfig\.json$/
+  /^(test|bench|build|examples|scripts|lib|\.ci|\.node-lines|node_modules)\/|\.tgz$|\.tsbuildinfo$|^tsconfig\.json$/
 
 function fail(message) {
   console.error(`pack-smoke: FAIL ${message}`)
@@ -209,10 +209,12 @@ function main() {
     }
 
     if (args.has('--arm64')) {
-      const sysroot = path.join(root, '.arm64-sysroot/root')
-      if (!fs.existsSync(path.join(sysroot, 'usr/bin/node'))) fail('no .arm64-sysroot: run scripts/arm64-sysroot.sh')
+      const arm64Node = execFileSync(path.join(root, 'scripts/node-line.sh'), ['arm64', '24'], {
+        encoding: 'utf8',
+      }).trim()
       const qemu = execFileSync('sh', ['-c', 'command -v qemu-aarch64'], { encoding: 'utf8' }).trim()
-      const node = [qemu, '-L', sysroot, path.join(sysroot, 'usr/bin/node')]
+      // glibc and libstdc++ for arm64 come with the cross toolchain (scripts/arm64-toolchain.sh).
+      const node = [qemu, '-L', '/usr/aarch64-linux-gnu', arm64Node]
       run(project, node, { IPC_KIT_TEST_NODE: node.join(' ') })
       step('smoke passed on arm64 (qemu)')
     }

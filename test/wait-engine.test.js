@@ -13,7 +13,7 @@ const { suite } = require('uvu')
 const assert = require('uvu/assert')
 const { Semaphore } = require('..')
 const { binding } = require('../dist/native')
-const { uniqueName, uniqueKey, withCleanup, runChild, nobody, isRoot } = require('./helpers')
+const { uniqueName, uniqueKey, withCleanup, runChild, nobody, notRoot, skipIf, cannotRun } = require('./helpers')
 
 const GROUP_WORDS = binding.wait.GROUP_WORDS
 
@@ -43,7 +43,7 @@ const modes = [
 
 for (const { label, env, shared, pending } of modes) {
   const scale = suite(`wait engine at scale: ${label}`)
-  const run = shared || label.startsWith('fallback') ? scale : scale.skip
+  const run = skipIf(!shared && !label.startsWith('fallback') && 'no futex_waitv here', scale)
 
   run(`${pending} pending waits (half semaphores, half Mutexes): bounded threads, all served, all closed`, () =>
     withCleanup(async (cleanup) => {
@@ -202,8 +202,7 @@ function tasksOf(uid) {
   return tasks
 }
 
-const prlimit = spawnSync('prlimit', ['--version']).status === 0
-const limited = isRoot && prlimit ? limits : limits.skip
+const limited = skipIf(notRoot || cannotRun('prlimit', ['--version']), limits)
 
 limited(
   'under RLIMIT_NPROC, waits that get no thread reject with EAGAIN; the process lives and the others are served',

@@ -575,11 +575,8 @@ export class SharedMap<V = unknown> {
       const at = this.#i32[link]
       if (this.#expired(at)) return false
       if (copy) {
-        const from = at + E_KEY + key.length
-        const to = from + this.#i32[(at + E_VALUE_LEN) >>> 2]
         found.type = this.#i32[(at + E_META) >>> 2] >>> 24
-        found.raw =
-          found.type === VALUE_STRING ? this.#u8.utf8Slice(from, to) : Buffer.from(this.#u8.subarray(from, to))
+        found.raw = this.#rawValue(at)
       }
       found.at = at
       return true
@@ -602,15 +599,16 @@ export class SharedMap<V = unknown> {
 
   /** An entry's value, read under the lock. */
   #readLocked(at: number): unknown {
+    return decodeValue(this.#i32[(at + E_META) >>> 2] >>> 24, this.#rawValue(at))
+  }
+
+  /** An entry's value bytes, copied out under the lock: a string, or a Buffer of its own. */
+  #rawValue(at: number): Buffer | string {
     const i32 = this.#i32
     const meta = i32[(at + E_META) >>> 2]
     const from = at + E_KEY + (meta & 0xffff)
     const to = from + i32[(at + E_VALUE_LEN) >>> 2]
-    const type = meta >>> 24
-    return decodeValue(
-      type,
-      type === VALUE_STRING ? this.#u8.utf8Slice(from, to) : Buffer.from(this.#u8.subarray(from, to)),
-    )
+    return meta >>> 24 === VALUE_STRING ? this.#u8.utf8Slice(from, to) : Buffer.from(this.#u8.subarray(from, to))
   }
 
   /** Under the lock: the index of the word that links to `key`'s entry, or 0. */
@@ -688,7 +686,9 @@ export class SharedMap<V = unknown> {
     i32[(at + E_META) >>> 2] = key.length | (key.type << 16) | (value.type << 24)
     i32[(at + E_VALUE_LEN) >>> 2] = value.length
     this.#f64[(at + E_EXPIRES) >>> 3] = expires
-    u8.set(key.length === key.bytes.length ? key.bytes : key.bytes.subarray(0, key.length), at + E_KEY)
+    const bytes = key.bytes
+    if (key.length <= 64) for (let i = 0, to = at + E_KEY; i < key.length; i++) u8[to + i] = bytes[i]
+    else bytes.copy(u8, at + E_KEY, 0, key.length)
     writeValue(u8, at + E_KEY + key.length, value)
     const bucket = key.hash & this.#mask
     Atomics.store(i32, link, at)
@@ -727,33 +727,28 @@ export class SharedMap<V = unknown> {
 
   /** Reclaims the expired entries of one random bucket: each write does a little of this. */
   #expireSome(): void {
+    this.#expireBucket((Math.random() * this.#g.buckets) | 0)
+  }
+
+  /** Reclaims every expired entry; true if any was. */
+  #expireAll(): boolean {
+    let any = false
+    for (let b = 0; b < this.#g.buckets; b++) any = this.#expireBucket(b) || any
+    return any
+  }
+
+  /** Reclaims the expired entries of bucket `b`; true if any was. */
+  #expireBucket(b: number): boolean {
     const i32 = this.#i32
-    const b = (Math.random() * this.#g.buckets) | 0
+    let any = false
     let link = this.#g.bucketBase + 2 * b + 1
     for (let at = i32[link]; at !== 0; at = i32[link]) {
       if (this.#expired(at)) {
         this.#unlink(link, at)
         this.#f64[F_EXPIRED]++
+        any = true
       } else {
         link = (at + B_LINK) >>> 2
-      }
-    }
-  }
-
-  /** Reclaims every expired entry; true if any was. */
-  #expireAll(): boolean {
-    const i32 = this.#i32
-    let any = false
-    for (let b = 0; b < this.#g.buckets; b++) {
-      let link = this.#g.bucketBase + 2 * b + 1
-      for (let at = i32[link]; at !== 0; at = i32[link]) {
-        if (this.#expired(at)) {
-          this.#unlink(link, at)
-          this.#f64[F_EXPIRED]++
-          any = true
-        } else {
-          link = (at + B_LINK) >>> 2
-        }
       }
     }
     return any
@@ -899,14 +894,7 @@ export class SharedMap<V = unknown> {
       for (let at = i32[version + 1]; at !== 0; at = i32[(at + B_LINK) >>> 2]) {
         if (this.#expired(at)) continue
         const meta = i32[(at + E_META) >>> 2]
-        const from = at + E_KEY + (meta & 0xffff)
-        const to = from + i32[(at + E_VALUE_LEN) >>> 2]
-        const type = meta >>> 24
-        out.push([
-          decodeKey(u8, at + E_KEY, meta & 0xffff, (meta >>> 16) & 0xff),
-          type,
-          type === VALUE_STRING ? u8.utf8Slice(from, to) : Buffer.from(u8.subarray(from, to)),
-        ])
+        out.push([decodeKey(u8, at + E_KEY, meta & 0xffff, (meta >>> 16) & 0xff), meta >>> 24, this.#rawValue(at)])
       }
       return out
     } finally {

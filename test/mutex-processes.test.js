@@ -219,6 +219,13 @@ test("liveness rules on forged lock words: dead, reused, unwritten; another name
     assert.is(m.acquireSync(300), false)
     forge(live, 0)
     assert.is(m.acquireSync(300), false)
+    // Taken and never stamped (its owner died between the two stores): held dead after 2 s.
+    forge(live, 0)
+    const t1 = performance.now()
+    assert.is(m.acquireSync(8000), true)
+    assert.is(m.ownerDied, true)
+    assert.ok(performance.now() - t1 >= 1900, `taken over after ${(performance.now() - t1).toFixed(0)} ms`)
+    m.release()
     // Owner in another pid namespace without a token: never judged, even if its pid means nothing here.
     forge(dead, 12345, elsewhere)
     assert.is(m.acquireSync(300), false)

@@ -95,20 +95,33 @@ inline uint32_t StartStamp(uint32_t start, uint32_t pidns) {
   return stamp != 0 ? stamp : 1;
 }
 
+// What a waiter remembers between its liveness checks (and between calls).
+struct Watch {
+  int64_t lastCheck = 0;  // time of the previous check; 0 = never
+  // An owner killed between taking the word and writing its stamp leaves
+  // {word, 0} for good; a live one writes its stamp a few instructions later.
+  // The pair seen without a stamp, and since when.
+  uint64_t unstamped = 0;
+  int64_t unstampedSince = 0;
+};
+
+// How long an owner may show no stamp before it is held dead.
+constexpr int64_t kUnstampedNs = 2LL * 1000 * 1000 * 1000;
+
 // Tries to take the lock until `untilNs` (ipc::MonotonicNs): a short spin, then
-// FUTEX_WAIT in the kernel. A dead owner (OwnerAlive) is replaced with one
-// 64-bit CAS: kOwnerDied. Liveness is checked on entry and every
-// `checkEveryNs` of waiting (*lastCheck carries the time of the previous check
-// between calls; 0 = never). EINTR resumes with the time left. Returns
-// kNotAcquired when `untilNs` passes.
-Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, int64_t* lastCheck);
+// FUTEX_WAIT in the kernel. A dead owner (OwnerAlive, or a pair left without
+// its stamp for kUnstampedNs) is replaced with one 64-bit CAS: kOwnerDied.
+// Liveness is checked on entry and every `checkEveryNs` of waiting (*watch
+// carries what the checks saw between calls). EINTR resumes with the time
+// left. Returns kNotAcquired when `untilNs` passes.
+Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, Watch* watch);
 
 // One look at the lock, without blocking (the waiter engine's Poll; LockAttempt
 // is built on it): takes it if free (kAcquired), or from a dead owner
 // (kOwnerDied; liveness is checked as in LockAttempt, at `nowNs`), else sets
 // kWaiters and returns kNotAcquired with *sleepOn, the word's value to sleep
 // on, and *checkAtNs, when the next liveness check is due.
-Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs, int64_t* lastCheck,
+Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs, Watch* watch,
                  uint32_t* sleepOn, int64_t* checkAtNs);
 
 // Frees the lock (clears start, then the word) and wakes one sleeper if

@@ -213,7 +213,24 @@ int TokenOpen(const char* path, bool posix, uint32_t* header, uint32_t pidns, ui
   return fd;
 }
 
-Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs, int64_t* lastCheck,
+// An owner that has shown the same pair without a stamp since kUnstampedNs
+// ago died between taking the word and stamping it. (An owner without /proc
+// never stamps: it is kForeign, never judged.)
+bool StuckUnstamped(uint64_t pair, int64_t nowNs, Watch* watch) {
+  auto ownerWord = static_cast<uint32_t>(pair);
+  if (ownerWord == 0 || (ownerWord & kForeign) != 0 || static_cast<uint32_t>(pair >> 32) != 0) {
+    watch->unstamped = 0;
+    return false;
+  }
+  if (watch->unstamped != pair) {
+    watch->unstamped = pair;
+    watch->unstampedSince = nowNs;
+    return false;
+  }
+  return nowNs - watch->unstampedSince >= kUnstampedNs;
+}
+
+Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs, Watch* watch,
                  uint32_t* sleepOn, int64_t* checkAtNs) {
   uint32_t* word = lock.word + kWordIndex;
   for (;;) {
@@ -229,13 +246,13 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
       }
       w |= kWaiters;
     }
-    if (*lastCheck == 0 || nowNs - *lastCheck >= checkEveryNs) {
-      *lastCheck = nowNs;
+    if (watch->lastCheck == 0 || nowNs - watch->lastCheck >= checkEveryNs) {
+      watch->lastCheck = nowNs;
       uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
       uint32_t tag = __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE);
       auto ownerWord = static_cast<uint32_t>(pair);
       auto ownerStart = static_cast<uint32_t>(pair >> 32);
-      if (ownerWord != 0 && !OwnerAlive(ownerWord, ownerStart, tag, me)) {
+      if (ownerWord != 0 && (StuckUnstamped(pair, nowNs, watch) || !OwnerAlive(ownerWord, ownerStart, tag, me))) {
         // The tag read after the pair may be a later owner's: the verdict
         // stands only for a pair and tag unchanged since (an owner writes its
         // tag before its stamp, so a pair seen again with its stamp shows its
@@ -254,12 +271,12 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
       }
     }
     *sleepOn = w;
-    *checkAtNs = *lastCheck + checkEveryNs;
+    *checkAtNs = watch->lastCheck + checkEveryNs;
     return Outcome::kNotAcquired;
   }
 }
 
-Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, int64_t* lastCheck) {
+Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, Watch* watch) {
   uint32_t* word = lock.word + kWordIndex;
   // A short spin first: a holder on another core usually lets go within it.
   for (int i = 0; i < 64; i++) {
@@ -273,7 +290,7 @@ Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEv
     int64_t now = MonotonicNs();
     uint32_t w;
     int64_t checkAt;
-    Outcome got = LockPoll(lock, me, now, checkEveryNs, lastCheck, &w, &checkAt);
+    Outcome got = LockPoll(lock, me, now, checkEveryNs, watch, &w, &checkAt);
     if (got != Outcome::kNotAcquired) return got;
     if (now >= untilNs) {
       // A release may have woken us just now: pass that wake on to another sleeper.

@@ -119,11 +119,12 @@ Napi::Value JsAcquireSync(const Napi::CallbackInfo& info) {
   int64_t untilNs = limitNs == ipc::kForever ? ipc::kForever : now + limitNs;
   // The first liveness check comes after kFirstCheckNs of waiting: a live
   // holder usually lets go well before, and a check costs a /proc read.
-  int64_t lastCheck = now - kLivenessEveryNs + kFirstCheckNs;
+  Watch watch;
+  watch.lastCheck = now - kLivenessEveryNs + kFirstCheckNs;
   Outcome outcome = Outcome::kNotAcquired;
   waiter::SyncEnd end = waiter::SyncWait(env, untilNs, [&](int64_t sliceUntil) {
     outcome = taker->With(
-        [&](const Taker& me) { return LockAttempt(lock, me, sliceUntil, kLivenessEveryNs, &lastCheck); });
+        [&](const Taker& me) { return LockAttempt(lock, me, sliceUntil, kLivenessEveryNs, &watch); });
     return outcome != Outcome::kNotAcquired;
   });
   if (end == waiter::SyncEnd::kTerminated) return env.Undefined();
@@ -147,7 +148,7 @@ class MutexSource : public waiter::Source {
     uint32_t value;
     int64_t checkAt;
     Outcome got = taker_->With([&](const Taker& me) {
-      return LockPoll(lock_, me, ipc::MonotonicNs(), kLivenessEveryNs, &lastCheck_, &value, &checkAt);
+      return LockPoll(lock_, me, ipc::MonotonicNs(), kLivenessEveryNs, &watch_, &value, &checkAt);
     });
     if (got == Outcome::kNotAcquired) {
       sleep->word = lock_.word + kWordIndex;
@@ -197,7 +198,7 @@ class MutexSource : public waiter::Source {
   size_t pageSize_;
   Lock lock_;
   TakerRef taker_;
-  int64_t lastCheck_ = 0;  // the engine's thread only
+  Watch watch_;  // the engine's thread only
   std::mutex mu_;
   int outstanding_ = 0;  // locks taken and neither delivered nor given back
 };

@@ -16,7 +16,7 @@ const { EINVAL } = constants.errno
 /** @internal Bytes before a GuardedBuffer's data: the lock's page. */
 export const HEADER_SIZE: number = native.LOCK.HEADER_SIZE
 
-// x86 makes stores visible in program order: a plain store of the start time
+// x86 makes stores visible in program order: a plain store of the start stamp
 // follows the tag's. Elsewhere it is an atomic (release) store.
 const STORES_IN_ORDER = process.arch === 'x64' || process.arch === 'ia32'
 
@@ -36,10 +36,10 @@ export function openNamed(name: unknown, kind: unknown, open: OpenOptions): IPCB
 export class LockWord {
   /** The header's words (WORD, START, MAGIC, OWNER_NS, ...). */
   readonly view: Int32Array
-  /** Our word (thread id | FOREIGN) and start time, as written into the header. */
+  /** Our word (thread id | FOREIGN) and start stamp (start time mixed with the pid namespace), as written into the header. */
   readonly mine: number
   readonly start: number
-  /** Our tag: pid namespace | HAS_TOKEN (native/mutex/lock_word.h), written between the word and the start time. */
+  /** Our tag: pid namespace | HAS_TOKEN (native/mutex/lock_word.h), written between the word and the start stamp. */
   readonly tag: number
   /** This thread as the addon knows it, with its liveness token on the object. */
   readonly #taker: Handle
@@ -67,12 +67,12 @@ export class LockWord {
     this.#at = (this.#slot?.at ?? 0) + 4 * WORD
   }
 
-  /** One compare-and-swap from free to ours; the start time follows. No system call. */
+  /** One compare-and-swap from free to ours; the tag and start stamp follow. No system call. */
   take(): boolean {
     if (this.#ops !== undefined) return this.#ops.lock(this.#at, this.mine, this.start, this.tag) === 0
     const view = this.view
     if (Atomics.compareExchange(view, WORD, 0, this.mine) !== 0) return false
-    // Until the start time is there a waiter presumes the owner alive; then it reads our tag.
+    // Until the start stamp is there a waiter presumes the owner alive; then it reads our tag.
     view[OWNER_NS] = this.tag
     if (STORES_IN_ORDER) view[START] = this.start
     else Atomics.store(view, START, this.start)

@@ -33,7 +33,7 @@ export const SEM_WAKE = 1
 /** @internal */
 export const SEM_OVERFLOW = -1
 
-// Bytes from the lock word to the owner's start time and tag (native/mutex/lock_word.h).
+// Bytes from the lock word to the owner's start stamp and tag (native/mutex/lock_word.h).
 const START_OFFSET = 4 * (mutex.LOCK.START - mutex.LOCK.WORD)
 const OWNER_NS_OFFSET = 4 * (mutex.LOCK.OWNER_NS - mutex.LOCK.WORD)
 
@@ -45,7 +45,7 @@ const OWNER_NS_OFFSET = 4 * (mutex.LOCK.OWNER_NS - mutex.LOCK.WORD)
 //     (local.tee $old (i32.atomic.rmw.cmpxchg (local.get $at) (i32.const 0) (local.get $mine)))
 //     (if (i32.eqz) (then
 //       (i32.store offset=OWNER_NS_OFFSET (local.get $at) (local.get $tag))
-//       ;; the start time after the tag: i32.store where stores are seen in order (x86), else i32.atomic.store
+//       ;; the start stamp after the tag: i32.store where stores are seen in order (x86), else i32.atomic.store
 //       (i32.store offset=START_OFFSET (local.get $at) (local.get $start))))
 //     (local.get $old))
 //   (func $unlock (param $at i32) (result i32)
@@ -84,7 +84,7 @@ const i64AtomicLoad = [0xfe, 0x11, 3, 0]
 const i64AtomicCmpxchg = [0xfe, 0x49, 3, 0]
 const i32StoreStart = [op.i32Store, 2, ...uleb(START_OFFSET)] // the start word
 const i32StoreTag = [op.i32Store, 2, ...uleb(OWNER_NS_OFFSET)] // the owner's tag
-// The start time after the tag: x86 makes stores visible in program order; elsewhere a release is needed.
+// The start stamp after the tag: x86 makes stores visible in program order; elsewhere a release is needed.
 const i32StoreStartAfterTag =
   process.arch === 'x64' || process.arch === 'ia32' ? i32StoreStart : [0xfe, 0x17, 2, ...uleb(START_OFFSET)]
 

@@ -64,7 +64,7 @@ struct Identity {
 int ThisThread(Identity* out);
 
 struct Lock {
-  uint32_t* word;  // word[kWordIndex] the futex word, word[kStartIndex] the start time
+  uint32_t* word;  // word[kWordIndex] the futex word, word[kStartIndex] the start stamp
 };
 
 // Who takes the lock, as it writes itself into the header, and the descriptor

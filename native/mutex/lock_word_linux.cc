@@ -70,7 +70,7 @@ bool ReadStat(const char* path, char* state, uint32_t* start) {
 }
 
 // After a compare-and-swap that made the word ours (start 0): the tag, then
-// the start time, in this order (a waiter reads the tag once it sees the start).
+// the start stamp, in this order (a waiter reads the tag once it sees the stamp).
 void Publish(Lock lock, const Taker& me) {
   __atomic_store_n(lock.word + kOwnerNsIndex, me.tag, __ATOMIC_RELAXED);
   __atomic_store_n(lock.word + kStartIndex, me.start, __ATOMIC_RELEASE);

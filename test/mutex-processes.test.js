@@ -400,15 +400,15 @@ skipIf(noKillChild, test)(
       }
       await Promise.all([start(), start(), start()])
       let kills = 0
-      for (let round = 0; round < 3 * KILLS && kills < KILLS; round++) {
-        // The holder of the moment (the ID in bytes 8..11), or every third time any of them.
+      while (kills < KILLS) {
+        // The holder of the moment (the ID in bytes 8..11), or every third time (or when
+        // none shows up soon) any of them.
         let victim
-        if (kills % 3 === 2) victim = alive()[Math.floor(Math.random() * alive().length)]
-        for (let turn = 0; victim === undefined && turn < 2000; turn++) {
+        for (let turn = 0; victim === undefined && turn < 2000 && kills % 3 !== 2; turn++) {
           victim = alive().find((c) => c === byId.get(data.readUInt32LE(8)))
           if (victim === undefined) await new Promise((resolve) => setImmediate(resolve))
         }
-        if (victim === undefined) continue
+        victim ??= alive()[Math.floor(Math.random() * alive().length)]
         victim.kill('SIGKILL')
         kills++
         await start() // a new namespace in its place, once it runs

@@ -252,7 +252,8 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
       uint32_t tag = __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE);
       auto ownerWord = static_cast<uint32_t>(pair);
       auto ownerStart = static_cast<uint32_t>(pair >> 32);
-      if (ownerWord != 0 && (StuckUnstamped(pair, nowNs, watch) || !OwnerAlive(ownerWord, ownerStart, tag, me))) {
+      if (ownerWord != 0 &&
+          (StuckUnstamped(pair, nowNs, watch) || !OwnerAlive(ownerWord, ownerStart, tag, me))) {
         // The tag read after the pair may be a later owner's: the verdict
         // stands only for a pair and tag unchanged since (an owner writes its
         // tag before its stamp, so a pair seen again with its stamp shows its

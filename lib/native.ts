@@ -109,7 +109,7 @@ export interface LockLayout {
   readonly MAGIC: number
   /** The owner's tag: its pid namespace | HAS_TOKEN. */
   readonly OWNER_NS: number
-  /** The page's last word: scratch for checking a token's descriptor. */
+  /** The header's last word: scratch for checking a token's descriptor. */
   readonly PROBE: number
   /** Words of the header that TypeScript views. */
   readonly HEADER_WORDS: number

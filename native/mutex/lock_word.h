@@ -14,8 +14,8 @@
 //                   when it holds a liveness token (below). Written after the
 //                   word and before the start time, so a waiter that sees the
 //                   start time sees the tag of the same owner.
-//   [kProbeIndex]   the page's last word: scratch for checking that a second
-//                   descriptor names the mapped object (TokenOpen)
+//   [kProbeIndex]   the header's last word (byte 60): scratch for checking that
+//                   a second descriptor names the mapped object (TokenOpen)
 // {word, start} is 8-byte aligned, so a recovering waiter can replace the pair
 // with one 64-bit compare-and-swap: it never takes a lock that changed hands.
 // The namespace is in the stamp because containers' threads share ids and
@@ -42,7 +42,7 @@ constexpr uint32_t kMagicIndex = 2;
 constexpr uint32_t kOwnerNsIndex = 3;
 constexpr uint32_t kHeaderWords = 16;   // words TypeScript views; the rest of the page is reserved
 constexpr uint32_t kHeaderSize = 4096;  // bytes of the lock's page, before a GuardedBuffer's data
-constexpr uint32_t kProbeIndex = kHeaderSize / 4 - 1;
+constexpr uint32_t kProbeIndex = kHeaderWords - 1;
 constexpr uint32_t kMagic = 0x4d435049;  // 'IPCM'
 
 constexpr uint32_t kOwnerMask = 0x003fffff;  // pid_max <= 2^22

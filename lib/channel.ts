@@ -2,6 +2,7 @@ import { constants } from 'node:os'
 import { serialize, deserialize } from 'node:v8'
 import { IPCError, closedError, invalidType, outOfRange } from './errors'
 import { IPCBuffer, type SharedKind } from './ipc-buffer'
+import { openTyped } from './descriptor'
 import { openNamed } from './lock-word'
 import type { Mutex } from './mutex'
 import { shm } from './native'
@@ -161,18 +162,8 @@ export class Channel {
     if (opts.maxMessage !== undefined) {
       max = check.integer(opts.maxMessage, 'options.maxMessage', 1, (cap ?? DEFAULT_CAPACITY) - L.RECORD_HEADER)
     }
-    let map: IPCBuffer
-    if (cap === undefined && create !== 'exclusive') {
-      // An existing channel keeps its capacity: map it whole, create only if absent.
-      try {
-        map = openNamed(name, opts.kind, { create: false })
-      } catch (err) {
-        if (create === false || (err as IPCError).code !== 'ENOENT') throw err
-        map = openNamed(name, opts.kind, { size: HEADER_BYTES + DEFAULT_CAPACITY, create, mode })
-      }
-    } else {
-      map = openNamed(name, opts.kind, { size: HEADER_BYTES + (cap ?? DEFAULT_CAPACITY), create, mode })
-    }
+    // An existing channel keeps its capacity: it is mapped whole, and grown below only if its ring says so.
+    let map = openTyped(name, opts.kind, { type: 'channel', accepts: ['channel'], layout: L.LAYOUT_VERSION, size: HEADER_BYTES + (cap ?? DEFAULT_CAPACITY), minimum: HEADER_BYTES + L.MIN_CAPACITY, create, mode })
     try {
       const [have, most] = initialise(map, cap ?? DEFAULT_CAPACITY, max)
       if (map.length < HEADER_BYTES + have) {

@@ -1,8 +1,9 @@
 import { constants } from 'node:os'
-import { IPCError, invalidType, outOfRange } from './errors'
+import { IPCError, invalidType, invalidValue, outOfRange } from './errors'
 import { IPCBuffer, type SharedKind } from './ipc-buffer'
-import { HEADER_SIZE, openNamed } from './lock-word'
-import { Mutex, mutexOver, type AcquireOptions } from './mutex'
+import { openTyped, retype } from './descriptor'
+import { HEADER_SIZE } from './lock-word'
+import { LAYOUT, Mutex, mutexOver, type AcquireOptions } from './mutex'
 import * as check from './validate'
 
 export interface GuardedOptions {
@@ -49,12 +50,18 @@ export class GuardedBuffer {
       if (size > check.SIZE_MAX - HEADER_SIZE)
         throw outOfRange('options.size', `<= ${check.SIZE_MAX - HEADER_SIZE}`, size)
     }
-    const open = {
-      size: size === undefined ? undefined : HEADER_SIZE + size,
-      create: check.create(opts.create, size !== undefined),
-      mode: check.mode(opts.mode, 'options.mode'),
-    }
-    const map = openNamed(name, opts.kind, open)
+    const create = check.create(opts.create, size !== undefined)
+    if (create === 'exclusive' && size === undefined) throw invalidValue('options.size', opts.size, "is required to create ('exclusive')")
+    const mode = check.mode(opts.mode, 'options.mode')
+    // Without a size an existing object is mapped whole (one of HEADER_SIZE bytes has no data: EINVAL below).
+    const map = openTyped(name, opts.kind, {
+      type: 'guarded-buffer',
+      accepts: ['guarded-buffer', 'mutex'],
+      layout: LAYOUT,
+      size: HEADER_SIZE + (size ?? 0),
+      create: size === undefined && create !== false ? false : create,
+      mode,
+    })
     if (map.length <= HEADER_SIZE) {
       map.close()
       throw new IPCError(
@@ -64,6 +71,8 @@ export class GuardedBuffer {
         `the object has no data after the lock's ${HEADER_SIZE}-byte page: pass options.size`,
       )
     }
+    // A Mutex's page that now has data after it is a guarded buffer.
+    retype(map, 'mutex', 'guarded-buffer')
     try {
       return new GuardedBuffer(OPENED, map)
     } catch (err) {

@@ -1,7 +1,8 @@
 import { constants } from 'node:os'
 import { IPCError, closedError, invalidType, type Subject } from './errors'
 import type { IPCBuffer, SharedKind } from './ipc-buffer'
-import { HEADER_SIZE, LockWord, openNamed } from './lock-word'
+import { openTyped } from './descriptor'
+import { HEADER_SIZE, LockWord } from './lock-word'
 import { mutex as native, type Handle } from './native'
 import { Pending } from './pending'
 import * as check from './validate'
@@ -24,6 +25,8 @@ export interface AcquireOptions {
 }
 
 const { WAITERS } = native.LOCK
+/** @internal The layout version of a Mutex's (and a GuardedBuffer's) header page. */
+export const LAYOUT = 1
 const { NOT_ACQUIRED, OWNER_DIED } = native.OUTCOME
 const { ETIMEDOUT, EDEADLK } = constants.errno
 
@@ -38,8 +41,8 @@ function openHeader(name: unknown, raw: unknown): IPCBuffer {
   const opts = check.options<MutexOptions>(raw)
   const create = check.create(opts.create, true)
   const mode = check.mode(opts.mode, 'options.mode')
-  // A size of one page never shrinks an existing object (a GuardedBuffer's, say): it maps its header.
-  return openNamed(name, opts.kind, { size: HEADER_SIZE, create, mode })
+  // An existing object is checked before anything is written (a GuardedBuffer's lock is a Mutex too).
+  return openTyped(name, opts.kind, { type: 'mutex', accepts: ['mutex', 'guarded-buffer'], layout: LAYOUT, size: HEADER_SIZE, create, mode })
 }
 
 // Private construction: only this module holds the token.

@@ -289,7 +289,8 @@ test('create: false and exclusive; an object that is not a lock is refused', () 
     cleanup(() => buf.unlink())
     buf.fill(0xab)
     const err = throwsCode(() => new Mutex(junk), IPCError, 'EINVAL')
-    assert.match(err.message, /not an ipc-kit lock/)
+    assert.match(err.message, /not an ipc-kit mutex: it was left unchanged/)
+    assert.ok(buf.every((b) => b === 0xab))
   }))
 
 test('bad arguments throw before any system call', () =>

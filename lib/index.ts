@@ -18,3 +18,5 @@ export type {
 } from './channel'
 export { SharedMap } from './shared-map'
 export type { SharedMapOptions, SharedMapStats, SharedMapKey, SetOptions } from './shared-map'
+export { list, inspect, remove, gc } from './inventory'
+export type { ObjectInfo, ObjectDetails, ObjectKindName, ProcessInfo, LockInfo, ListOptions, RemoveOptions, GcOptions } from './inventory'

@@ -152,6 +152,8 @@ export interface MutexBinding {
   delivered(source: Handle): void
   /** After wait.close: a lock the engine took for a wait nobody received goes back. */
   retire(source: Handle): void
+  /** false only if the owner recorded in {word, start} is certainly dead (a waiter's judgement). */
+  ownerAlive(word: number, start: number): boolean
 }
 
 /** @internal */

@@ -234,6 +234,14 @@ void JsDelivered(const Napi::CallbackInfo& info) { SourceOf(info[0]).Delivered()
 // retire(source): after wait.close: a lock nobody received goes back.
 void JsRetire(const Napi::CallbackInfo& info) { SourceOf(info[0]).Retire(); }
 
+// ownerAlive(word, start): false only if the owner recorded in {word, start}
+// is certainly dead (the same judgement a waiter makes; for inspection).
+Napi::Value JsOwnerAlive(const Napi::CallbackInfo& info) {
+  uint32_t word = info[0].As<Napi::Number>().Uint32Value();
+  uint32_t start = info[1].As<Napi::Number>().Uint32Value();
+  return Napi::Boolean::New(info.Env(), OwnerAlive(word, start));
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env) {
@@ -260,6 +268,7 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("waitQueue", Napi::Function::New(env, JsWaitQueue, "waitQueue"));
   exports.Set("delivered", Napi::Function::New(env, JsDelivered, "delivered"));
   exports.Set("retire", Napi::Function::New(env, JsRetire, "retire"));
+  exports.Set("ownerAlive", Napi::Function::New(env, JsOwnerAlive, "ownerAlive"));
   return exports;
 }
 

@@ -236,6 +236,7 @@ module.exports = {
   uniqueKey,
   uniquePath,
   withCleanup,
+  runNode,
   runChild,
   runScript,
   nextMessage,

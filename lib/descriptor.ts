@@ -11,11 +11,11 @@
 //   word 21  START    the creator's start time (low 32 bits of /proc/PID/stat field 22)
 //   bytes 88..95      creation time, ms since the epoch (float64)
 //   bytes 96..127     reserved, zero
-import { readFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { IPCError } from './errors'
 import type { IPCBuffer, OpenOptions } from './ipc-buffer'
 import { openNamed } from './lock-word'
+import { processStat } from './proc-stat'
 
 export type ObjectType = 'mutex' | 'guarded-buffer' | 'channel' | 'map'
 
@@ -69,28 +69,31 @@ const ZEROS = Buffer.alloc(65536)
 export function read(map: Uint8Array): Reading {
   if (map.length < OFFSET + LENGTH) return zero(map, 0, map.length) ? { state: 'blank' } : { state: 'foreign' }
   const w = words(map)
-  if (Atomics.load(w, MAGIC) === MAGIC_VALUE) {
-    const code = w[TYPE]
-    const created = Buffer.from(map.buffer, map.byteOffset, OFFSET + LENGTH).readDoubleLE(CREATED_BYTE)
-    return { state: 'complete', type: TYPE_OF.get(code), typeCode: code, layout: w[LAYOUT], created, pid: w[PID] >>> 0, start: w[START] >>> 0 }
+  for (;;) {
+    const magic = Atomics.load(w, MAGIC)
+    if (magic === MAGIC_VALUE) {
+      const code = w[TYPE]
+      const created = Buffer.from(map.buffer, map.byteOffset, OFFSET + LENGTH).readDoubleLE(CREATED_BYTE)
+      return { state: 'complete', type: TYPE_OF.get(code), typeCode: code, layout: w[LAYOUT], created, pid: w[PID] >>> 0, start: w[START] >>> 0 }
+    }
+    // A writer at work: only its claim and fields are set, nothing else yet.
+    const claim = Atomics.load(w, CLAIM)
+    const claimed = claim === CLAIM_VALUE
+    if (claimed ? zero(map, 0, OFFSET) && zero(map, OFFSET + LENGTH, map.length) : zero(map, 0, map.length)) return { state: 'blank' }
+    // A creator claims, fills in, completes, then writes the rest: a byte we saw
+    // may be its work done since we looked at the claim and the magic.
+    if (Atomics.load(w, MAGIC) === magic && Atomics.load(w, CLAIM) === claim) return { state: 'foreign' }
   }
-  // A writer at work: only its claim and fields are set, nothing else yet.
-  const claimed = Atomics.load(w, CLAIM) === CLAIM_VALUE
-  if (claimed ? zero(map, 0, OFFSET) && zero(map, OFFSET + LENGTH, map.length) : zero(map, 0, map.length)) return { state: 'blank' }
-  return { state: 'foreign' }
 }
 
 let creator: { pid: number; start: number } | undefined
 
-/** This process and its start time, as /proc/self/stat says (0 without /proc). */
+/** This process and its start time (0 without /proc). */
 function me(): { pid: number; start: number } {
   if (creator === undefined) {
     let start = 0
     try {
-      const stat = readFileSync('/proc/self/stat', 'latin1')
-      // Fields after the command (which may hold spaces and parentheses); starttime is field 22.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      start = Number(BigInt.asUintN(32, BigInt(fields[19])))
+      start = processStat('self')?.start ?? 0
     } catch {}
     creator = { pid: process.pid, start }
   }

@@ -14,6 +14,7 @@ import type { ObjectType } from './descriptor'
 import { IPCError, invalidType, invalidValue } from './errors'
 import { IPCBuffer } from './ipc-buffer'
 import { mutex as native } from './native'
+import { processStat } from './proc-stat'
 import { Semaphore } from './semaphore'
 
 /** What an object is: an ipc-kit type, or `'shm'` for shared memory that carries no ipc-kit header. */
@@ -70,12 +71,14 @@ export interface LockInfo {
   waiters: boolean
   /** null when free. */
   holder: {
-    /** The thread id recorded in the lock word. */
+    /** The thread id recorded in the lock word (of the holder's pid namespace). */
     tid: number
     /** Its process (/proc/TID/status Tgid); null if that cannot be read (dead, or another pid namespace). */
     pid: number | null
-    /** false: it died holding the lock (the next acquire takes it over); null: in another pid namespace, not judged. */
-    alive: boolean | null
+    /** false: it certainly died holding the lock (the next acquire takes it over); true: alive, or not judgeable from here. */
+    alive: boolean
+    /** The holder is in this pid namespace (its tid and pid mean what they say here). */
+    sameNamespace: boolean
     /** The lock records no acquisition time: always null for now. */
     heldForMs: number | null
   } | null
@@ -119,7 +122,7 @@ export interface GcOptions {
 
 const SHM_DIR = '/dev/shm'
 const HEADER_BYTES = descriptor.OFFSET + descriptor.LENGTH
-const { OWNER_MASK, FOREIGN, WAITERS } = native.LOCK
+const { OWNER_MASK, WAITERS, WORD, START, OWNER_NS, HEADER_WORDS } = native.LOCK
 const { ENOENT, EBUSY, EACCES, EPERM } = constants.errno
 
 /** One look at who maps what: /proc/PID/maps of every process we can read. */
@@ -200,9 +203,21 @@ function userName(uid: number): string | null {
   return users.get(uid) ?? null
 }
 
-/** A process with this pid runs now (and, given its start time, is that process). */
+/**
+ * A process with this pid runs now (and, given its start time, is that
+ * process, not a younger one that reuses its pid): /proc/PID/stat, as the
+ * lock word's liveness check reads it. Its pid is of the pid namespace it was
+ * recorded in.
+ */
 function alive(pid: number, start = 0): boolean {
-  return pid > 0 && pid <= OWNER_MASK && native.ownerAlive(pid, start)
+  let stat
+  try {
+    stat = processStat(pid)
+  } catch {
+    return true // unreadable (hidepid): it exists
+  }
+  if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return false
+  return start === 0 || stat.start === start
 }
 
 /** Linux's encoding of a device number into major and minor. */
@@ -403,16 +418,19 @@ function options<T extends object>(raw: unknown): T {
   return raw as T
 }
 
-/** Reads the lock word at the start of `bytes`. */
-function lockAt(bytes: Buffer | undefined, at: number): LockInfo | undefined {
-  if (bytes === undefined || bytes.length < at + 8) return undefined
-  const word = bytes.readUInt32LE(at)
-  const start = bytes.readUInt32LE(at + 4)
+/** Reads the lock word at `at` in `bytes` (the header of `info`'s object). */
+function lockAt(info: ObjectInfo, bytes: Buffer | undefined, at: number): LockInfo | undefined {
+  if (bytes === undefined || bytes.length < at + 4 * HEADER_WORDS) return undefined
+  const word = bytes.readUInt32LE(at + 4 * WORD)
+  const start = bytes.readUInt32LE(at + 4 * START)
+  const tag = bytes.readUInt32LE(at + 4 * OWNER_NS)
   const tid = word & OWNER_MASK
   if (tid === 0) return { held: false, waiters: (word & WAITERS) !== 0, holder: null }
-  const foreign = (word & FOREIGN) !== 0
+  // Judged as a waiter would: from /proc in our pid namespace, by the holder's token on the object's file in another.
+  const file = info.kind === 'sysv' ? undefined : (info.name as string)
+  const [live, sameNs] = native.ownerAlive(word, start, tag, file, info.kind === 'posix')
   let pid: number | null = null
-  if (!foreign) {
+  if (sameNs) {
     try {
       const m = /^Tgid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1'))
       if (m !== null) pid = Number(m[1])
@@ -421,14 +439,14 @@ function lockAt(bytes: Buffer | undefined, at: number): LockInfo | undefined {
   return {
     held: true,
     waiters: (word & WAITERS) !== 0,
-    holder: { tid, pid, alive: foreign ? null : native.ownerAlive(word, start), heldForMs: null },
+    holder: { tid, pid, alive: live, sameNamespace: sameNs, heldForMs: null },
   }
 }
 
 /** Settles inUse, once users and locks are known. */
 function settle(found: Found): Found {
   const { info } = found
-  const held = lockAt(found.header, 0)
+  const held = lockAt(info, found.header, 0)
   info.inUse = info.users.length > 0 || (info.attached ?? 0) > 0 || (held?.held === true && held.holder?.alive !== false)
   return found
 }
@@ -507,10 +525,10 @@ export function inspect(name: string | number, options_?: object): ObjectDetails
   const found = find(name, scanMaps())
   const details: ObjectDetails = { ...found.info, layout: found.layout }
   const { info, header } = found
-  if (info.type === 'mutex' || info.type === 'guarded-buffer') details.lock = lockAt(header, 0)
+  if (info.type === 'mutex' || info.type === 'guarded-buffer') details.lock = lockAt(info, header, 0)
   if (info.type === 'channel') {
-    const send = lockAt(header, 0)
-    const receive = lockAt(header, native.LOCK.HEADER_SIZE)
+    const send = lockAt(info, header, 0)
+    const receive = lockAt(info, header, native.LOCK.HEADER_SIZE)
     if (send !== undefined && receive !== undefined) details.locks = { send, receive }
     details.stats = openedStats(info)
   }

@@ -152,8 +152,8 @@ export interface MutexBinding {
   delivered(source: Handle): void
   /** After wait.close: a lock the engine took for a wait nobody received goes back. */
   retire(source: Handle): void
-  /** false only if the owner recorded in {word, start} is certainly dead (a waiter's judgement). */
-  ownerAlive(word: number, start: number): boolean
+  /** [alive, sameNamespace]: alive is false only if the owner in {word, start, tag} is certainly dead (a waiter's judgement); path (POSIX name or file, undefined for System V) lets its token be tested. */
+  ownerAlive(word: number, start: number, tag: number, path: string | undefined, posix: boolean): [boolean, boolean]
 }
 
 /** @internal */

@@ -97,7 +97,7 @@ test('inspect: a live holder, then the same holder SIGKILLed is reported dead; l
     const live = await ipcKit('inspect', name, '--json')
     assert.is(live.code, 0, live.stderr)
     const d = JSON.parse(live.stdout)
-    assert.equal(d.lock, { held: true, waiters: false, holder: { tid: child.pid, pid: child.pid, alive: true, heldForMs: null } })
+    assert.equal(d.lock, { held: true, waiters: false, holder: { tid: child.pid, pid: child.pid, alive: true, sameNamespace: true, heldForMs: null } })
     assert.is(d.layout, 1)
     assert.match((await ipcKit('inspect', name)).stdout, new RegExp(`lock: held by thread ${child.pid} of pid ${child.pid} \\(alive\\)`))
     child.kill('SIGKILL')

@@ -136,6 +136,12 @@ void LockWake(Lock lock);
 // in another one.
 bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me);
 
+// The same judgement for an onlooker that holds no lock (the ipc-kit command):
+// `path` (a POSIX shm name when `posix`, else a file path; null for System V)
+// is opened read-only to test the owner's token. *sameNs: the owner is in the
+// caller's pid namespace, so its thread id names a thread here.
+bool OwnerAliveSeen(uint32_t word, uint32_t start, uint32_t tag, const char* path, bool posix, bool* sameNs);
+
 // A liveness token for the thread `tid` of namespace `pidns` on the object at
 // `path` (a POSIX shm name when `posix`, else a file path) whose first page is
 // mapped at `header`: opens the object again, checks through kProbeIndex that

@@ -190,6 +190,20 @@ bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me) {
   return true;  // in another namespace, without a token: not ours to judge
 }
 
+bool OwnerAliveSeen(uint32_t word, uint32_t start, uint32_t tag, const char* path, bool posix, bool* sameNs) {
+  Identity id;
+  ThisThread(&id);
+  Taker me;
+  me.mine = WordOf(id.tid, id.pidns == 0);
+  me.start = id.start;
+  me.tag = id.pidns;
+  *sameNs = id.pidns != 0 && (word & kForeign) == 0 && (tag & ~kHasToken) == id.pidns;
+  if (path != nullptr) me.tokenFd = posix ? shm_open(path, O_RDONLY | O_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+  bool alive = OwnerAlive(word, start, tag, me);
+  if (me.tokenFd >= 0) close(me.tokenFd);
+  return alive;
+}
+
 int TokenOpen(const char* path, bool posix, uint32_t* header, uint32_t pidns, uint32_t tid) {
   int fd = posix ? shm_open(path, O_RDWR | O_CLOEXEC, 0) : open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0) return -1;

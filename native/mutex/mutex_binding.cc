@@ -234,12 +234,21 @@ void JsDelivered(const Napi::CallbackInfo& info) { SourceOf(info[0]).Delivered()
 // retire(source): after wait.close: a lock nobody received goes back.
 void JsRetire(const Napi::CallbackInfo& info) { SourceOf(info[0]).Retire(); }
 
-// ownerAlive(word, start): false only if the owner recorded in {word, start}
-// is certainly dead (the same judgement a waiter makes; for inspection).
+// ownerAlive(word, start, tag, path, posix): [alive, sameNamespace], the
+// judgement a waiter makes, for an onlooker (OwnerAliveSeen).
 Napi::Value JsOwnerAlive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   uint32_t word = info[0].As<Napi::Number>().Uint32Value();
   uint32_t start = info[1].As<Napi::Number>().Uint32Value();
-  return Napi::Boolean::New(info.Env(), OwnerAlive(word, start));
+  uint32_t tag = info[2].As<Napi::Number>().Uint32Value();
+  std::string path = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
+  bool sameNs = false;
+  bool alive = OwnerAliveSeen(word, start, tag, info[3].IsString() ? path.c_str() : nullptr,
+                              info[4].ToBoolean().Value(), &sameNs);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Boolean::New(env, alive));
+  out.Set(1u, Napi::Boolean::New(env, sameNs));
+  return out;
 }
 
 }  // namespace

@@ -593,7 +593,7 @@ export function remove(name: string | number, options_?: RemoveOptions): ObjectI
   const { info } = find(name, scanMaps())
   if (info.inUse && opts.force !== true) {
     const who = info.users.map((u) => `${u.pid}${u.command ? ` (${u.command})` : ''}`).join(', ')
-    throw new IPCError(-EBUSY, 'unlink', info.name, `in use${who ? ` by ${who}` : ''}: pass force to remove it anyway`)
+    throw new IPCError(-EBUSY, 'unlink', info.name, `in use${who ? ` by ${who}` : ''} (force, ipc-kit rm --force, removes it anyway)`)
   }
   unlinkFound(info)
   return info

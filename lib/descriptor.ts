@@ -34,7 +34,12 @@ const CLAIM_VALUE = 0x54495257 // 'WRIT'
 
 const TYPE_CODE: Record<ObjectType, number> = { mutex: 1, 'guarded-buffer': 2, channel: 3, map: 4 }
 /** @internal How messages name each type. */
-export const TYPE_NAME: Record<ObjectType, string> = { mutex: 'mutex', 'guarded-buffer': 'guarded buffer', channel: 'channel', map: 'shared map' }
+export const TYPE_NAME: Record<ObjectType, string> = {
+  mutex: 'mutex',
+  'guarded-buffer': 'guarded buffer',
+  channel: 'channel',
+  map: 'shared map',
+}
 const TYPE_OF = new Map<number, ObjectType>(Object.entries(TYPE_CODE).map(([k, v]) => [v, k as ObjectType]))
 
 /** How long an opener waits for another process to finish making an object it found blank. */
@@ -44,7 +49,15 @@ const { EINVAL, ENOENT, EEXIST } = constants.errno
 
 /** @internal What a header page says about its object. */
 export type Reading =
-  | { state: 'complete'; type: ObjectType | undefined; typeCode: number; layout: number; created: number; pid: number; start: number }
+  | {
+      state: 'complete'
+      type: ObjectType | undefined
+      typeCode: number
+      layout: number
+      created: number
+      pid: number
+      start: number
+    }
   /** Every byte zero, or only a descriptor being written: a creator is (or was) at work. */
   | { state: 'blank' }
   /** Not ipc-kit's: bytes without the descriptor. */
@@ -59,7 +72,8 @@ function zero(b: Uint8Array, from: number, to: number): boolean {
   const chunk = 65536
   for (let at = from; at < to; at += chunk) {
     const end = Math.min(to, at + chunk)
-    if (Buffer.compare(Buffer.from(b.buffer, b.byteOffset + at, end - at), ZEROS.subarray(0, end - at)) !== 0) return false
+    if (Buffer.compare(Buffer.from(b.buffer, b.byteOffset + at, end - at), ZEROS.subarray(0, end - at)) !== 0)
+      return false
   }
   return true
 }
@@ -74,12 +88,21 @@ export function read(map: Uint8Array): Reading {
     if (magic === MAGIC_VALUE) {
       const code = w[TYPE]
       const created = Buffer.from(map.buffer, map.byteOffset, OFFSET + LENGTH).readDoubleLE(CREATED_BYTE)
-      return { state: 'complete', type: TYPE_OF.get(code), typeCode: code, layout: w[LAYOUT], created, pid: w[PID] >>> 0, start: w[START] >>> 0 }
+      return {
+        state: 'complete',
+        type: TYPE_OF.get(code),
+        typeCode: code,
+        layout: w[LAYOUT],
+        created,
+        pid: w[PID] >>> 0,
+        start: w[START] >>> 0,
+      }
     }
     // A writer at work: only its claim and fields are set, nothing else yet.
     const claim = Atomics.load(w, CLAIM)
     const claimed = claim === CLAIM_VALUE
-    if (claimed ? zero(map, 0, OFFSET) && zero(map, OFFSET + LENGTH, map.length) : zero(map, 0, map.length)) return { state: 'blank' }
+    if (claimed ? zero(map, 0, OFFSET) && zero(map, OFFSET + LENGTH, map.length) : zero(map, 0, map.length))
+      return { state: 'blank' }
     // A creator claims, fills in, completes, then writes the rest: a byte we saw
     // may be its work done since we looked at the claim and the magic.
     if (Atomics.load(w, MAGIC) === magic && Atomics.load(w, CLAIM) === claim) return { state: 'foreign' }
@@ -180,7 +203,12 @@ export function openTyped(name: unknown, kind: unknown, want: TypedOpen): IPCBuf
       }
       const r = read(map)
       if (r.state === 'foreign') {
-        throw new IPCError(-EINVAL, 'open', map.name, `the object exists and is not an ipc-kit ${TYPE_NAME[want.type]}: it was left unchanged`)
+        throw new IPCError(
+          -EINVAL,
+          'open',
+          map.name,
+          `the object exists and is not an ipc-kit ${TYPE_NAME[want.type]}: it was left unchanged`,
+        )
       }
       if (r.state === 'blank') {
         if (Date.now() < until) {
@@ -190,17 +218,30 @@ export function openTyped(name: unknown, kind: unknown, want: TypedOpen): IPCBuf
         }
         // Its creator died between making it and describing it: ours, if it has the room a creator gives.
         if (map.length < (want.minimum ?? want.size)) {
-          throw new IPCError(-EINVAL, 'open', map.name, `the object is too small to be an ipc-kit ${TYPE_NAME[want.type]}: it was left unchanged`)
+          throw new IPCError(
+            -EINVAL,
+            'open',
+            map.name,
+            `the object is too small to be an ipc-kit ${TYPE_NAME[want.type]}: it was left unchanged`,
+          )
         }
         write(map, want.type, want.layout)
         return map
       }
       if (r.type === undefined || !want.accepts.includes(r.type)) {
-        const what = r.type === undefined ? `an ipc-kit object of an unknown type (${r.typeCode})` : `an ipc-kit ${TYPE_NAME[r.type]}`
+        const what =
+          r.type === undefined
+            ? `an ipc-kit object of an unknown type (${r.typeCode})`
+            : `an ipc-kit ${TYPE_NAME[r.type]}`
         throw new IPCError(-EINVAL, 'open', map.name, `the object is ${what}, not a ${TYPE_NAME[want.type]}`)
       }
       if (r.layout !== want.layout) {
-        throw new IPCError(-EINVAL, 'open', map.name, `the ${TYPE_NAME[r.type]} was made by an incompatible version of ipc-kit (layout ${r.layout}, this one reads ${want.layout})`)
+        throw new IPCError(
+          -EINVAL,
+          'open',
+          map.name,
+          `the ${TYPE_NAME[r.type]} was made by an incompatible version of ipc-kit (layout ${r.layout}, this one reads ${want.layout})`,
+        )
       }
       const minimum = want.minimum ?? want.size
       if (map.length < minimum) map = grow(map, name, kind, minimum)

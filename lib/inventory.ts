@@ -278,7 +278,13 @@ function fromDescriptor(info: ObjectInfo, r: descriptor.Reading | undefined): nu
 }
 
 /** A file in /dev/shm or under a folder. */
-function fileObject(mappers: Mappers, kind: 'posix' | 'file', file: string, name: string, semaphore: boolean): Found | undefined {
+function fileObject(
+  mappers: Mappers,
+  kind: 'posix' | 'file',
+  file: string,
+  name: string,
+  semaphore: boolean,
+): Found | undefined {
   let st: fs.Stats
   try {
     st = fs.lstatSync(file)
@@ -408,7 +414,9 @@ function sysvSemaphores(): Found[] {
 function dirsOf(dir: unknown): string[] {
   if (dir === undefined) return []
   const list = Array.isArray(dir) ? dir : [dir]
-  for (const d of list) if (typeof d !== 'string' || d.length === 0) throw invalidType('options.dir', 'a folder path or an array of them', dir)
+  for (const d of list)
+    if (typeof d !== 'string' || d.length === 0)
+      throw invalidType('options.dir', 'a folder path or an array of them', dir)
   return list as string[]
 }
 
@@ -447,7 +455,8 @@ function lockAt(info: ObjectInfo, bytes: Buffer | undefined, at: number): LockIn
 function settle(found: Found): Found {
   const { info } = found
   const held = lockAt(info, found.header, 0)
-  info.inUse = info.users.length > 0 || (info.attached ?? 0) > 0 || (held?.held === true && held.holder?.alive !== false)
+  info.inUse =
+    info.users.length > 0 || (info.attached ?? 0) > 0 || (held?.held === true && held.holder?.alive !== false)
   return found
 }
 
@@ -467,7 +476,13 @@ function collect(all: boolean, dirs: string[], prefix: string, mappers = scanMap
   const found: Found[] = []
   for (const entry of safeReaddir(SHM_DIR).sort()) {
     const semaphore = entry.startsWith('sem.')
-    const f = fileObject(mappers, 'posix', path.join(SHM_DIR, entry), '/' + (semaphore ? entry.slice(4) : entry), semaphore)
+    const f = fileObject(
+      mappers,
+      'posix',
+      path.join(SHM_DIR, entry),
+      '/' + (semaphore ? entry.slice(4) : entry),
+      semaphore,
+    )
     if (f !== undefined) found.push(f)
   }
   for (const dir of dirs) {
@@ -478,7 +493,10 @@ function collect(all: boolean, dirs: string[], prefix: string, mappers = scanMap
     }
   }
   found.push(...sysvSegments(mappers), ...sysvSemaphores())
-  return found.filter((f) => shortName(f.info).startsWith(prefix)).map(settle).filter((f) => all || f.info.type !== 'shm')
+  return found
+    .filter((f) => shortName(f.info).startsWith(prefix))
+    .map(settle)
+    .filter((f) => all || f.info.type !== 'shm')
 }
 
 /** Every ipc-kit object on this machine (with `all`, every POSIX and System V object). Reads only. */
@@ -496,12 +514,14 @@ export function list(options_?: ListOptions): ObjectInfo[] {
 function find(name: unknown, mappers: Mappers): Found {
   if (typeof name === 'number' || (typeof name === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(name))) {
     const key = Number(name) >>> 0
-    if (!Number.isInteger(Number(name)) || Number(name) < 0 || Number(name) > 0xffffffff) throw invalidValue('name', name, 'is not a System V key')
+    if (!Number.isInteger(Number(name)) || Number(name) < 0 || Number(name) > 0xffffffff)
+      throw invalidValue('name', name, 'is not a System V key')
     const hit = [...sysvSegments(mappers), ...sysvSemaphores()].find((f) => f.info.name === key)
     if (hit !== undefined) return settle(hit)
     throw new IPCError(-ENOENT, 'open', key, 'no System V segment or semaphore set has this key')
   }
-  if (typeof name !== 'string' || name.length === 0) throw invalidType('name', 'a POSIX name, a file path or a System V key', name)
+  if (typeof name !== 'string' || name.length === 0)
+    throw invalidType('name', 'a POSIX name, a file path or a System V key', name)
   let found: Found | undefined
   if (name.startsWith(SHM_DIR + '/')) {
     const entry = name.slice(SHM_DIR.length + 1)
@@ -556,7 +576,10 @@ function openedStats(info: ObjectInfo): ChannelStats | undefined {
 function semaphoreValue(info: ObjectInfo): number | undefined {
   if (info.name === 0) return undefined
   try {
-    const sem = info.kind === 'sysv' ? Semaphore.sysv(info.name as number, { create: false }) : Semaphore.posix(info.name as string, { create: false })
+    const sem =
+      info.kind === 'sysv'
+        ? Semaphore.sysv(info.name as number, { create: false })
+        : Semaphore.posix(info.name as string, { create: false })
     try {
       return sem.value
     } finally {
@@ -593,7 +616,12 @@ export function remove(name: string | number, options_?: RemoveOptions): ObjectI
   const { info } = find(name, scanMaps())
   if (info.inUse && opts.force !== true) {
     const who = info.users.map((u) => `${u.pid}${u.command ? ` (${u.command})` : ''}`).join(', ')
-    throw new IPCError(-EBUSY, 'unlink', info.name, `in use${who ? ` by ${who}` : ''} (force, ipc-kit rm --force, removes it anyway)`)
+    throw new IPCError(
+      -EBUSY,
+      'unlink',
+      info.name,
+      `in use${who ? ` by ${who}` : ''} (force, ipc-kit rm --force, removes it anyway)`,
+    )
   }
   unlinkFound(info)
   return info

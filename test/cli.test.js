@@ -8,7 +8,19 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { IPCBuffer, Mutex, Semaphore, list, inspect, remove, gc } = require('..')
-const { uniqueName, uniqueKey, withCleanup, runChild, runNode, runScript, nextMessage, throwsCode, nobody, notRoot, skipIf } = require('./helpers')
+const {
+  uniqueName,
+  uniqueKey,
+  withCleanup,
+  runChild,
+  runNode,
+  runScript,
+  nextMessage,
+  throwsCode,
+  nobody,
+  notRoot,
+  skipIf,
+} = require('./helpers')
 
 const BIN = path.join(__dirname, '..', 'bin', 'ipc-kit')
 
@@ -35,7 +47,25 @@ function removeAtEnd(make, cleanup) {
   }
 }
 
-const ENTRY_KEYS = ['type', 'ipcKit', 'kind', 'name', 'path', 'id', 'size', 'mode', 'uid', 'owner', 'created', 'creator', 'users', 'attached', 'usersUncertain', 'inUse', 'error']
+const ENTRY_KEYS = [
+  'type',
+  'ipcKit',
+  'kind',
+  'name',
+  'path',
+  'id',
+  'size',
+  'mode',
+  'uid',
+  'owner',
+  'created',
+  'creator',
+  'users',
+  'attached',
+  'usersUncertain',
+  'inUse',
+  'error',
+]
 
 test('ls --json: every object of this test, made by another process, field by field', () =>
   withCleanup(async (cleanup) => {
@@ -56,20 +86,30 @@ test('ls --json: every object of this test, made by another process, field by fi
     assert.is(r.code, 0, r.stderr)
     const all = JSON.parse(r.stdout)
     const mine = all.filter((o) => (typeof o.name === 'string' && o.name.startsWith(`/${p}-`)) || o.name === key)
-    assert.equal(mine.map((o) => o.name).sort(), [`/${p}-c`, `/${p}-g`, `/${p}-m`, `/${p}-s`, key].sort(), 'a plain buffer is shown only with --all')
+    assert.equal(
+      mine.map((o) => o.name).sort(),
+      [`/${p}-c`, `/${p}-g`, `/${p}-m`, `/${p}-s`, key].sort(),
+      'a plain buffer is shown only with --all',
+    )
     for (const o of mine) {
       assert.equal(Object.keys(o).sort(), [...ENTRY_KEYS].sort())
       assert.is(o.mode, 0o600)
       assert.is(o.uid, process.getuid())
       assert.is(o.owner, os.userInfo().username)
       assert.ok(Date.parse(o.created) >= before && Date.parse(o.created) <= Date.now(), o.created)
-      assert.ok(o.users.some((u) => u.pid === child.pid), `${o.name} used by ${JSON.stringify(o.users)}`)
+      assert.ok(
+        o.users.some((u) => u.pid === child.pid),
+        `${o.name} used by ${JSON.stringify(o.users)}`,
+      )
       assert.is(o.inUse, true)
       assert.is(o.error, null)
     }
     const byName = Object.fromEntries(mine.map((o) => [o.name, o]))
     const m = byName[`/${p}-m`]
-    assert.equal([m.type, m.ipcKit, m.kind, m.path, m.id, m.size, m.attached], ['mutex', true, 'posix', `/dev/shm/${p}-m`, null, 4096, null])
+    assert.equal(
+      [m.type, m.ipcKit, m.kind, m.path, m.id, m.size, m.attached],
+      ['mutex', true, 'posix', `/dev/shm/${p}-m`, null, 4096, null],
+    )
     assert.equal(m.creator, { pid: child.pid, alive: true })
     assert.equal([byName[`/${p}-g`].type, byName[`/${p}-g`].size], ['guarded-buffer', 4096 + 100])
     assert.equal([byName[`/${p}-c`].type, byName[`/${p}-c`].ipcKit], ['channel', true])
@@ -97,17 +137,30 @@ test('inspect: a live holder, then the same holder SIGKILLed is reported dead; l
     const live = await ipcKit('inspect', name, '--json')
     assert.is(live.code, 0, live.stderr)
     const d = JSON.parse(live.stdout)
-    assert.equal(d.lock, { held: true, waiters: false, holder: { tid: child.pid, pid: child.pid, alive: true, sameNamespace: true, heldForMs: null } })
+    assert.equal(d.lock, {
+      held: true,
+      waiters: false,
+      holder: { tid: child.pid, pid: child.pid, alive: true, sameNamespace: true, heldForMs: null },
+    })
     assert.is(d.layout, 1)
-    assert.match((await ipcKit('inspect', name)).stdout, new RegExp(`lock: held by thread ${child.pid} of pid ${child.pid} \\(alive\\)`))
+    assert.match(
+      (await ipcKit('inspect', name)).stdout,
+      new RegExp(`lock: held by thread ${child.pid} of pid ${child.pid} \\(alive\\)`),
+    )
     child.kill('SIGKILL')
     await exited
     const dead = await ipcKit('inspect', name)
     assert.is(dead.code, 0, dead.stderr)
-    assert.match(dead.stdout, new RegExp(`lock: held by thread ${child.pid} \\(dead: the next acquire takes it over\\)`))
+    assert.match(
+      dead.stdout,
+      new RegExp(`lock: held by thread ${child.pid} \\(dead: the next acquire takes it over\\)`),
+    )
     assert.match(dead.stdout, /in use: +no/)
     const info = inspect(name)
-    assert.equal([info.lock.holder.alive, info.lock.holder.pid, info.inUse, info.creator.alive], [false, null, false, false])
+    assert.equal(
+      [info.lock.holder.alive, info.lock.holder.pid, info.inUse, info.creator.alive],
+      [false, null, false, false],
+    )
     // The lock is still as the holder left it: the next acquire takes it over.
     const m = new Mutex(name, { create: false })
     cleanup(() => m.close())
@@ -143,7 +196,10 @@ test('inspect: a semaphore value and a channel stats, read while their maker kee
 test('rm refuses an object a live process maps, unless --force; removes idle ones', () =>
   withCleanup(async (cleanup) => {
     const p = uniqueName('cli')
-    const make = [{ type: 'mutex', name: `/${p}-busy` }, { type: 'guarded-buffer', name: `/${p}-idle` }]
+    const make = [
+      { type: 'mutex', name: `/${p}-busy` },
+      { type: 'guarded-buffer', name: `/${p}-idle` },
+    ]
     removeAtEnd(make, cleanup)
     const { child } = await peer(make, cleanup)
     const refused = await ipcKit('rm', `/${p}-busy`)
@@ -186,10 +242,16 @@ test('gc removes idle ipc-kit objects, leaves those a live child holds open, and
     const wouldGo = JSON.parse(dry.stdout).map((o) => o.name)
     const idleNames = [`/${p}-idle-m`, `/${p}-idle-c`, path.join(dir, `${p}-lock`)]
     assert.equal(wouldGo.sort(), idleNames.sort())
-    for (const n of idleNames) assert.ok(n.startsWith(dir) ? fs.existsSync(n) : IPCBuffer.exists('posix', n), `${n} still there after --dry-run`)
+    for (const n of idleNames)
+      assert.ok(n.startsWith(dir) ? fs.existsSync(n) : IPCBuffer.exists('posix', n), `${n} still there after --dry-run`)
     // A System V key is named by its hex form for --prefix: its own run.
-    const sysvDry = JSON.parse((await ipcKit('gc', '--dry-run', '--json', '--prefix', '0x' + key.toString(16).padStart(8, '0'))).stdout)
-    assert.equal(sysvDry.map((o) => o.name), [key])
+    const sysvDry = JSON.parse(
+      (await ipcKit('gc', '--dry-run', '--json', '--prefix', '0x' + key.toString(16).padStart(8, '0'))).stdout,
+    )
+    assert.equal(
+      sysvDry.map((o) => o.name),
+      [key],
+    )
     const run = await ipcKit('gc', '--prefix', p, '--dir', dir)
     assert.is(run.code, 0, run.stderr)
     assert.match(run.stdout, /^removed:/)
@@ -199,7 +261,10 @@ test('gc removes idle ipc-kit objects, leaves those a live child holds open, and
     assert.ok(IPCBuffer.exists('posix', `/${p}-used-g`), 'held open by a live child')
     assert.ok(fs.existsSync(path.join(dir, `${p}-used`)), 'held by a live child')
     assert.ok(IPCBuffer.exists('posix', `/${p}-plain`), 'not recognisably ipc-kit: gc leaves it')
-    assert.equal(gc({ prefix: '0x' + key.toString(16).padStart(8, '0') }).map((o) => o.name), [key])
+    assert.equal(
+      gc({ prefix: '0x' + key.toString(16).padStart(8, '0') }).map((o) => o.name),
+      [key],
+    )
     assert.not.ok(IPCBuffer.exists('sysv', key))
   }))
 
@@ -211,7 +276,17 @@ test('exit codes: 1 and a message naming an unknown object; 2 and usage for bad 
   const rm = await ipcKit('rm', missing)
   assert.is(rm.code, 1)
   assert.match(rm.stderr, new RegExp(missing))
-  for (const args of [['frobnicate'], ['ls', '--bogus'], ['inspect'], ['inspect', 'a', 'b'], ['rm'], ['ls', 'extra'], ['gc', '--dir'], ['ls', '--json=yes'], ['inspect', '0x1x']]) {
+  for (const args of [
+    ['frobnicate'],
+    ['ls', '--bogus'],
+    ['inspect'],
+    ['inspect', 'a', 'b'],
+    ['rm'],
+    ['ls', 'extra'],
+    ['gc', '--dir'],
+    ['ls', '--json=yes'],
+    ['inspect', '0x1x'],
+  ]) {
     const bad = await ipcKit(...args)
     assert.is(bad.code, args[1] === '0x1x' ? 1 : 2, `${args.join(' ')}: ${bad.stderr}`)
     if (bad.code === 2) assert.match(bad.stderr, /usage: ipc-kit ls/)
@@ -246,6 +321,7 @@ skipIf(notRoot, test)('without permission: the object is still listed, with what
     const i = await runNode([BIN, 'inspect', name], { timeout: 30000, uid, gid })
     assert.is(i.code, 0, i.stderr)
     assert.match(i.stdout, /error: +EACCES/)
-  }))
+  }),
+)
 
 test.run()

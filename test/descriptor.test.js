@@ -13,7 +13,8 @@ const PACKAGE = path.join(__dirname, '..')
 /** The object's bytes, read through a private copy-on-write mapping. */
 function snapshot(kind, name) {
   if (kind === 'file') return fs.readFileSync(name)
-  const buf = kind === 'sysv' ? IPCBuffer.sysv(name, { create: false }) : IPCBuffer.posix(name, { readonly: true, create: false })
+  const buf =
+    kind === 'sysv' ? IPCBuffer.sysv(name, { create: false }) : IPCBuffer.posix(name, { readonly: true, create: false })
   try {
     return Buffer.from(buf)
   } finally {
@@ -28,7 +29,11 @@ test('a data file holding two counters is not taken for a lock: EINVAL, not a by
     data.writeUInt32LE(5, 0)
     fs.writeFileSync(file, data)
     cleanup(() => fs.unlinkSync(file))
-    for (const open of [() => new Mutex(file, { kind: 'file' }), () => GuardedBuffer.open(file, { kind: 'file', size: 64 }), () => Channel.open(file, { kind: 'file' })]) {
+    for (const open of [
+      () => new Mutex(file, { kind: 'file' }),
+      () => GuardedBuffer.open(file, { kind: 'file', size: 64 }),
+      () => Channel.open(file, { kind: 'file' }),
+    ]) {
       const err = throwsCode(open, IPCError, 'EINVAL')
       assert.match(err.message, /is not an ipc-kit (mutex|guarded buffer|channel): it was left unchanged/)
       assert.equal(fs.readFileSync(file), data)
@@ -59,15 +64,30 @@ test('an object that says it is another type: EINVAL naming what it is, unchange
   withCleanup(async (cleanup) => {
     const p = uniqueName('desc')
     // Made by another process.
-    const made = await runNode(['-e', `const k = require(${JSON.stringify(PACKAGE)}); k.Channel.open('/${p}-c', { capacity: 1024 }).close(); new k.Mutex('/${p}-m').close()`], { timeout: 20000 })
+    const made = await runNode(
+      [
+        '-e',
+        `const k = require(${JSON.stringify(PACKAGE)}); k.Channel.open('/${p}-c', { capacity: 1024 }).close(); new k.Mutex('/${p}-m').close()`,
+      ],
+      { timeout: 20000 },
+    )
     assert.is(made.code, 0, made.stderr)
     cleanup(() => IPCBuffer.unlink('posix', `/${p}-c`))
     cleanup(() => IPCBuffer.unlink('posix', `/${p}-m`))
     const channel = snapshot('posix', `/${p}-c`)
     const mutex = snapshot('posix', `/${p}-m`)
-    assert.match(throwsCode(() => new Mutex(`/${p}-c`), IPCError, 'EINVAL').message, /the object is an ipc-kit channel, not a mutex/)
-    assert.match(throwsCode(() => GuardedBuffer.open(`/${p}-c`, { size: 10 }), IPCError, 'EINVAL').message, /is an ipc-kit channel, not a guarded buffer/)
-    assert.match(throwsCode(() => Channel.open(`/${p}-m`), IPCError, 'EINVAL').message, /is an ipc-kit mutex, not a channel/)
+    assert.match(
+      throwsCode(() => new Mutex(`/${p}-c`), IPCError, 'EINVAL').message,
+      /the object is an ipc-kit channel, not a mutex/,
+    )
+    assert.match(
+      throwsCode(() => GuardedBuffer.open(`/${p}-c`, { size: 10 }), IPCError, 'EINVAL').message,
+      /is an ipc-kit channel, not a guarded buffer/,
+    )
+    assert.match(
+      throwsCode(() => Channel.open(`/${p}-m`), IPCError, 'EINVAL').message,
+      /is an ipc-kit mutex, not a channel/,
+    )
     assert.equal(snapshot('posix', `/${p}-c`), channel)
     assert.equal(snapshot('posix', `/${p}-m`), mutex)
   }))
@@ -76,11 +96,20 @@ test('the description: type, layout, creation time, creator; a Mutex opens a Gua
   withCleanup(async (cleanup) => {
     const p = uniqueName('desc')
     const before = Date.now()
-    const made = await runNode(['-e', `const k = require(${JSON.stringify(PACKAGE)}); k.GuardedBuffer.open('/${p}-g', { size: 10 }).close(); console.log(process.pid)`], { timeout: 20000 })
+    const made = await runNode(
+      [
+        '-e',
+        `const k = require(${JSON.stringify(PACKAGE)}); k.GuardedBuffer.open('/${p}-g', { size: 10 }).close(); console.log(process.pid)`,
+      ],
+      { timeout: 20000 },
+    )
     assert.is(made.code, 0, made.stderr)
     cleanup(() => IPCBuffer.unlink('posix', `/${p}-g`))
     const d = inspect(`/${p}-g`)
-    assert.equal([d.type, d.ipcKit, d.layout, d.creator], ['guarded-buffer', true, 1, { pid: Number(made.stdout), alive: false }])
+    assert.equal(
+      [d.type, d.ipcKit, d.layout, d.creator],
+      ['guarded-buffer', true, 1, { pid: Number(made.stdout), alive: false }],
+    )
     assert.ok(Date.parse(d.created) >= before - 5 && Date.parse(d.created) <= Date.now())
     const m = new Mutex(`/${p}-g`)
     cleanup(() => m.close())

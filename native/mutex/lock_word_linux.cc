@@ -195,7 +195,7 @@ bool OwnerAliveSeen(uint32_t word, uint32_t start, uint32_t tag, const char* pat
   ThisThread(&id);
   Taker me;
   me.mine = WordOf(id.tid, id.pidns == 0);
-  me.start = id.start;
+  me.start = StartStamp(id.start, id.pidns);
   me.tag = id.pidns;
   *sameNs = id.pidns != 0 && (word & kForeign) == 0 && (tag & ~kHasToken) == id.pidns;
   if (path != nullptr) me.tokenFd = posix ? shm_open(path, O_RDONLY | O_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);

@@ -87,8 +87,8 @@ function runNode(argv, { timeout, uid, gid, env, ipc = false, onMessage, onSpawn
 const ROOT = join(__dirname, '..')
 
 /**
- * A copy of what a child needs to load the package and run a fixture (package.json,
- * dist/, the addon, node-gyp-build, test/fixtures/) in a fresh directory every
+ * A copy of what a child needs to load the package and run a fixture or the
+ * command (package.json, dist/, the addon, node-gyp-build, test/fixtures/, bin/) in a fresh directory every
  * user can read, laid out as here: the caller removes it.
  */
 function stagePackage() {
@@ -100,6 +100,7 @@ function stagePackage() {
     'prebuilds',
     'node_modules/node-gyp-build',
     'test/fixtures',
+    'bin',
   ]
   for (const part of parts) {
     if (fs.existsSync(join(ROOT, part))) fs.cpSync(join(ROOT, part), join(stage, part), { recursive: true })

@@ -163,6 +163,11 @@ const pause = new Int32Array(new SharedArrayBuffer(4))
  * ours (its creator died before describing it).
  */
 export function openTyped(name: unknown, kind: unknown, want: TypedOpen): IPCBuffer {
+  return openDescribed(name, kind, want).map
+}
+
+/** @internal openTyped, also saying whether this call made the object (or took a blank one): then it lays it out. */
+export function openDescribed(name: unknown, kind: unknown, want: TypedOpen): { map: IPCBuffer; created: boolean } {
   const until = Date.now() + SETTLE_MS
   for (;;) {
     let map: IPCBuffer
@@ -199,7 +204,7 @@ export function openTyped(name: unknown, kind: unknown, want: TypedOpen): IPCBuf
     try {
       if (created) {
         write(map, want.type, want.layout)
-        return map
+        return { map, created }
       }
       const r = read(map)
       if (r.state === 'foreign') {
@@ -218,15 +223,11 @@ export function openTyped(name: unknown, kind: unknown, want: TypedOpen): IPCBuf
         }
         // Its creator died between making it and describing it: ours, if it has the room a creator gives.
         if (map.length < (want.minimum ?? want.size)) {
-          throw new IPCError(
-            -EINVAL,
-            'open',
-            map.name,
-            `the object is too small to be an ipc-kit ${TYPE_NAME[want.type]}: it was left unchanged`,
-          )
+          throw new IPCError(-EINVAL, 'open', map.name, `the object is too small to be an ipc-kit ${TYPE_NAME[want.type]}: it was left unchanged`)
         }
+        if (map.length < want.size) map = grow(map, name, kind, want.size)
         write(map, want.type, want.layout)
-        return map
+        return { map, created: true }
       }
       if (r.type === undefined || !want.accepts.includes(r.type)) {
         const what =
@@ -245,7 +246,7 @@ export function openTyped(name: unknown, kind: unknown, want: TypedOpen): IPCBuf
       }
       const minimum = want.minimum ?? want.size
       if (map.length < minimum) map = grow(map, name, kind, minimum)
-      return map
+      return { map, created: false }
     } catch (err) {
       map.close()
       throw err

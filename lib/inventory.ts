@@ -15,6 +15,7 @@ import { IPCError, invalidType, invalidValue } from './errors'
 import { IPCBuffer } from './ipc-buffer'
 import { mutex as native } from './native'
 import { processStat } from './proc-stat'
+import * as M from './shared-map-layout'
 import { Semaphore } from './semaphore'
 
 /** What an object is: an ipc-kit type, or `'shm'` for shared memory that carries no ipc-kit header. */
@@ -93,7 +94,7 @@ export interface ObjectDetails extends ObjectInfo {
   locks?: { send: LockInfo; receive: LockInfo }
   /** Semaphores: the current value (read without taking a unit). */
   value?: number
-  /** Channels: stats() as the channel reports it. */
+  /** Channels: stats() as the channel reports it; maps: their counters (entries, bytes, free, evictions, expired, recoveries), read without the lock. */
   stats?: ChannelStats | Record<string, unknown>
 }
 
@@ -372,7 +373,8 @@ function sysvSegments(mappers: Mappers): Found[] {
       try {
         const map = IPCBuffer.sysv(key, { create: false })
         try {
-          header = Buffer.from(map.subarray(0, Math.min(map.length, native.LOCK.HEADER_SIZE + HEADER_BYTES)))
+          header = Buffer.alloc(Math.min(map.length, native.LOCK.HEADER_SIZE + HEADER_BYTES))
+          header.set(map.subarray(0, header.length))
         } finally {
           map.close()
         }
@@ -552,6 +554,10 @@ export function inspect(name: string | number, options_?: object): ObjectDetails
     if (send !== undefined && receive !== undefined) details.locks = { send, receive }
     details.stats = openedStats(info)
   }
+  if (info.type === 'map') {
+    details.lock = lockAt(info, header, 0)
+    details.stats = mapCounters(header)
+  }
   if (info.type === 'semaphore') details.value = semaphoreValue(info)
   return details
 }
@@ -570,6 +576,21 @@ function openedStats(info: ObjectInfo): ChannelStats | undefined {
   } catch (err) {
     info.error ??= (err as { code?: string }).code ?? 'EIO'
     return undefined
+  }
+}
+
+/** A SharedMap's counters, read from its header without its lock (stats() takes it): a snapshot, maybe mid-write. */
+function mapCounters(header: Buffer | undefined): Record<string, number> | undefined {
+  if (header === undefined || header.length < M.PAGE) return undefined
+  const i32 = new Int32Array(header.buffer, header.byteOffset, M.PAGE >>> 2)
+  const f64 = new Float64Array(header.buffer, header.byteOffset, M.PAGE >>> 3)
+  return {
+    entries: i32[M.H_ENTRIES],
+    bytes: i32[M.H_LIVE],
+    free: i32[M.H_FREE],
+    evictions: f64[M.F_EVICTIONS],
+    expired: f64[M.F_EXPIRED],
+    recoveries: f64[M.F_RECOVERIES],
   }
 }
 

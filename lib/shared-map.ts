@@ -2,7 +2,7 @@ import { constants } from 'node:os'
 import { threadId } from 'node:worker_threads'
 import { IPCError, closedError, invalidType, invalidValue, outOfRange } from './errors'
 import type { IPCBuffer, SharedKind } from './ipc-buffer'
-import { openNamed } from './lock-word'
+import { openDescribed } from './descriptor'
 import { mutexOver, type Mutex } from './mutex'
 import {
   decodeKey,
@@ -211,19 +211,10 @@ export class SharedMap<V = unknown> {
     }
     if (create !== false && size === undefined) throw invalidValue('options.size', size, 'is needed to create a map')
 
-    let map: IPCBuffer
-    let creator = false
-    if (create === false) {
-      map = openNamed(name, opts.kind, { create: false })
-    } else {
-      try {
-        map = openNamed(name, opts.kind, { size, create: 'exclusive', mode })
-        creator = true
-      } catch (err) {
-        if (create === 'exclusive' || !(err instanceof IPCError) || err.code !== 'EEXIST') throw err
-        map = openNamed(name, opts.kind, { create: false })
-      }
-    }
+    // Made here (or found blank and taken): this call lays it out; otherwise it waits for its creator's layout.
+    const opened = openDescribed(name, opts.kind, { type: 'map', accepts: ['map'], layout: LAYOUT, size: size ?? 0, minimum: PAGE + DATA_MIN, create, mode })
+    const map = opened.map
+    const creator = opened.created && plan !== undefined
     try {
       if (map.length < PAGE + DATA_MIN) {
         throw new IPCError(EINVAL, 'open', map.name, 'the object is too small to be a SharedMap')

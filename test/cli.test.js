@@ -7,7 +7,7 @@ const assert = require('uvu/assert')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { IPCBuffer, Mutex, Semaphore, list, inspect, remove, gc } = require('..')
+const { IPCBuffer, Mutex, Semaphore, SharedMap, list, inspect, remove, gc } = require('..')
 const {
   uniqueName,
   uniqueKey,
@@ -187,6 +187,13 @@ test('inspect: a semaphore value and a channel stats, read while their maker kee
     const c = JSON.parse((await ipcKit('inspect', `/${p}-c`, '--json')).stdout)
     assert.equal([c.stats.messages, c.stats.capacity, c.stats.sealed], [2, 4096, false])
     assert.equal([c.locks.send.held, c.locks.receive.held], [false, false])
+    const map = SharedMap.open(`/${p}-map`, { size: 1 << 16 })
+    cleanup(() => map.close())
+    cleanup(() => map.unlink())
+    map.set('a', 1)
+    map.set('b', 2)
+    const md = JSON.parse((await ipcKit('inspect', `/${p}-map`, '--json')).stdout)
+    assert.equal([md.type, md.ipcKit, md.stats.entries, md.stats.evictions, md.lock.held], ['map', true, 2, 0, false])
     // Reading took nothing: the values are still there.
     const sem = Semaphore.posix(`/${p}-s`, { create: false })
     cleanup(() => sem.close())

@@ -5,7 +5,7 @@ const { test } = require('uvu')
 const assert = require('uvu/assert')
 const fs = require('node:fs')
 const path = require('node:path')
-const { Channel, GuardedBuffer, IPCBuffer, IPCError, Mutex, inspect } = require('..')
+const { Channel, GuardedBuffer, IPCBuffer, IPCError, Mutex, SharedMap, inspect } = require('..')
 const { uniqueName, uniqueKey, uniquePath, withCleanup, runNode, throwsCode } = require('./helpers')
 
 const PACKAGE = path.join(__dirname, '..')
@@ -87,6 +87,14 @@ test('an object that says it is another type: EINVAL naming what it is, unchange
     assert.match(
       throwsCode(() => Channel.open(`/${p}-m`), IPCError, 'EINVAL').message,
       /is an ipc-kit mutex, not a channel/,
+    )
+    assert.match(
+      throwsCode(() => SharedMap.open(`/${p}-m`, { size: 1 << 16 }), IPCError, 'EINVAL').message,
+      /is an ipc-kit mutex, not a shared map/,
+    )
+    assert.match(
+      throwsCode(() => SharedMap.open(`/${p}-c`, { create: false }), IPCError, 'EINVAL').message,
+      /is an ipc-kit channel, not a shared map/,
     )
     assert.equal(snapshot('posix', `/${p}-c`), channel)
     assert.equal(snapshot('posix', `/${p}-m`), mutex)

@@ -163,7 +163,15 @@ export class Channel {
       max = check.integer(opts.maxMessage, 'options.maxMessage', 1, (cap ?? DEFAULT_CAPACITY) - L.RECORD_HEADER)
     }
     // An existing channel keeps its capacity: it is mapped whole, and grown below only if its ring says so.
-    let map = openTyped(name, opts.kind, { type: 'channel', accepts: ['channel'], layout: L.LAYOUT_VERSION, size: HEADER_BYTES + (cap ?? DEFAULT_CAPACITY), minimum: HEADER_BYTES + L.MIN_CAPACITY, create, mode })
+    let map = openTyped(name, opts.kind, {
+      type: 'channel',
+      accepts: ['channel'],
+      layout: L.LAYOUT_VERSION,
+      size: HEADER_BYTES + (cap ?? DEFAULT_CAPACITY),
+      minimum: HEADER_BYTES + L.MIN_CAPACITY,
+      create,
+      mode,
+    })
     try {
       const [have, most] = initialise(map, cap ?? DEFAULT_CAPACITY, max)
       if (map.length < HEADER_BYTES + have) {

@@ -223,7 +223,12 @@ export function openDescribed(name: unknown, kind: unknown, want: TypedOpen): { 
         }
         // Its creator died between making it and describing it: ours, if it has the room a creator gives.
         if (map.length < (want.minimum ?? want.size)) {
-          throw new IPCError(-EINVAL, 'open', map.name, `the object is too small to be an ipc-kit ${TYPE_NAME[want.type]}: it was left unchanged`)
+          throw new IPCError(
+            -EINVAL,
+            'open',
+            map.name,
+            `the object is too small to be an ipc-kit ${TYPE_NAME[want.type]}: it was left unchanged`,
+          )
         }
         if (map.length < want.size) map = grow(map, name, kind, want.size)
         write(map, want.type, want.layout)

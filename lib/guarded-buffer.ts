@@ -51,7 +51,8 @@ export class GuardedBuffer {
         throw outOfRange('options.size', `<= ${check.SIZE_MAX - HEADER_SIZE}`, size)
     }
     const create = check.create(opts.create, size !== undefined)
-    if (create === 'exclusive' && size === undefined) throw invalidValue('options.size', opts.size, "is required to create ('exclusive')")
+    if (create === 'exclusive' && size === undefined)
+      throw invalidValue('options.size', opts.size, "is required to create ('exclusive')")
     const mode = check.mode(opts.mode, 'options.mode')
     // Without a size an existing object is mapped whole (one of HEADER_SIZE bytes has no data: EINVAL below).
     const map = openTyped(name, opts.kind, {

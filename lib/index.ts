@@ -19,4 +19,13 @@ export type {
 export { SharedMap } from './shared-map'
 export type { SharedMapOptions, SharedMapStats, SharedMapKey, SetOptions } from './shared-map'
 export { list, inspect, remove, gc } from './inventory'
-export type { ObjectInfo, ObjectDetails, ObjectKindName, ProcessInfo, LockInfo, ListOptions, RemoveOptions, GcOptions } from './inventory'
+export type {
+  ObjectInfo,
+  ObjectDetails,
+  ObjectKindName,
+  ProcessInfo,
+  LockInfo,
+  ListOptions,
+  RemoveOptions,
+  GcOptions,
+} from './inventory'

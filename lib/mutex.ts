@@ -42,7 +42,14 @@ function openHeader(name: unknown, raw: unknown): IPCBuffer {
   const create = check.create(opts.create, true)
   const mode = check.mode(opts.mode, 'options.mode')
   // An existing object is checked before anything is written (a GuardedBuffer's lock is a Mutex too).
-  return openTyped(name, opts.kind, { type: 'mutex', accepts: ['mutex', 'guarded-buffer'], layout: LAYOUT, size: HEADER_SIZE, create, mode })
+  return openTyped(name, opts.kind, {
+    type: 'mutex',
+    accepts: ['mutex', 'guarded-buffer'],
+    layout: LAYOUT,
+    size: HEADER_SIZE,
+    create,
+    mode,
+  })
 }
 
 // Private construction: only this module holds the token.

@@ -212,7 +212,15 @@ export class SharedMap<V = unknown> {
     if (create !== false && size === undefined) throw invalidValue('options.size', size, 'is needed to create a map')
 
     // Made here (or found blank and taken): this call lays it out; otherwise it waits for its creator's layout.
-    const opened = openDescribed(name, opts.kind, { type: 'map', accepts: ['map'], layout: LAYOUT, size: size ?? 0, minimum: PAGE + DATA_MIN, create, mode })
+    const opened = openDescribed(name, opts.kind, {
+      type: 'map',
+      accepts: ['map'],
+      layout: LAYOUT,
+      size: size ?? 0,
+      minimum: PAGE + DATA_MIN,
+      create,
+      mode,
+    })
     const map = opened.map
     const creator = opened.created && plan !== undefined
     try {

@@ -198,7 +198,8 @@ bool OwnerAliveSeen(uint32_t word, uint32_t start, uint32_t tag, const char* pat
   me.start = StartStamp(id.start, id.pidns);
   me.tag = id.pidns;
   *sameNs = id.pidns != 0 && (word & kForeign) == 0 && (tag & ~kHasToken) == id.pidns;
-  if (path != nullptr) me.tokenFd = posix ? shm_open(path, O_RDONLY | O_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+  if (path != nullptr)
+    me.tokenFd = posix ? shm_open(path, O_RDONLY | O_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
   bool alive = OwnerAlive(word, start, tag, me);
   if (me.tokenFd >= 0) close(me.tokenFd);
   return alive;

@@ -70,8 +70,14 @@ failed=()
 files=$(cd test && ls | grep -E "$pattern" | grep -v '^zz-' || true)
 tail=$(cd test && ls | grep -E '^zz-.*\.test\.js$' | sed 's/\./\\./g' | paste -sd'|' -)
 [ -n "$files" ] || { echo "test:arm64: no test file matches $pattern" >&2; exit 1; }
+# A file that keeps its process alive after its tests (a handle left open)
+# is stopped after IPC_KIT_ARM64_FILE_LIMIT seconds, children included, and fails.
+limit=${IPC_KIT_ARM64_FILE_LIMIT:-900}
 for f in $files; do
-  "${node[@]}" node_modules/uvu/bin.js test "^(${f//./\\.}${tail:+|$tail})\$" || failed+=("$f")
+  timeout --kill-after=10 "$limit" "${node[@]}" node_modules/uvu/bin.js test "^(${f//./\\.}${tail:+|$tail})\$" && continue
+  rc=$?
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo "test:arm64: $f still running after $limit s: stopped"; fi
+  failed+=("$f")
 done
 echo "test:arm64: $(echo "$files" | wc -l) files in $((SECONDS - start)) s under emulation"
 if [ ${#failed[@]} -gt 0 ]; then

@@ -4,11 +4,14 @@
 #include "fast_path_alias.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <string>
 
 namespace ipc {
 
@@ -46,12 +49,60 @@ Status AliasPages(void* src, void* dst, size_t length) {
 #endif
 }
 
+namespace {
+
+// Maps `length` bytes of the file mapped at `src` again, by the file's name
+// and offset as /proc/self/maps gives them (qemu-user writes that file for
+// the emulated program too), if the name still leads to that inode.
+Status MapFileAgain(void* src, size_t length, void** out) {
+  FILE* maps = fopen("/proc/self/maps", "re");
+  if (maps == nullptr) return Status{errno, "open"};
+  auto at = reinterpret_cast<uintptr_t>(src);
+  char line[4352];
+  Status s{ENOENT, "mmap"};
+  while (fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long start = 0, end = 0, inode = 0;
+    unsigned long long offset = 0;
+    int pathAt = 0;
+    if (sscanf(line, "%lx-%lx %*s %llx %*s %lu %n", &start, &end, &offset, &inode, &pathAt) < 4) continue;
+    if (at < start || at >= end) continue;
+    std::string path(line + pathAt);
+    while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
+    if (path.empty() || path[0] != '/') break;  // anonymous, or a System V segment's /SYSV name
+    int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      s = Status{errno, "open"};
+      break;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_ino != inode) {
+      s = Status{ESTALE, "mmap"};
+    } else {
+      void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                     static_cast<off_t>(offset + (at - start)));
+      s = p == MAP_FAILED ? Status{errno, "mmap"} : Status{};
+      if (s.ok()) *out = p;
+    }
+    close(fd);
+    break;
+  }
+  fclose(maps);
+  return s;
+}
+
+}  // namespace
+
 Status MapPagesAgain(void* src, size_t length, void** out) {
 #ifdef __linux__
   void* p = mremap(src, 0, length, MREMAP_MAYMOVE);
-  if (p == MAP_FAILED) return Status{errno, "mremap"};
-  *out = p;
-  return Status{};
+  if (p != MAP_FAILED) {
+    *out = p;
+    return Status{};
+  }
+  Status failed{errno, "mremap"};
+  // qemu-user refuses mremap's old size 0: map the file again instead.
+  Status again = MapFileAgain(src, length, out);
+  return again.ok() ? again : failed;
 #else
   return Status{ENOSYS, "mremap"};
 #endif

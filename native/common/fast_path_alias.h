@@ -31,6 +31,8 @@ Status AliasPages(void* src, void* dst, size_t length);
 // Maps the pages of the shared mapping at `src` again, wherever the kernel
 // likes (*out): a mapping of one's own, which lives until UnmapPages
 // whatever happens to `src` (the waiter engine keeps the lock word so).
+// By mremap, or where that is refused (qemu-user) by mapping the file that
+// /proc/self/maps names at `src` (not for System V segments there).
 Status MapPagesAgain(void* src, size_t length, void** out);
 void UnmapPages(void* addr, size_t length);
 

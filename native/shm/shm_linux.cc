@@ -64,8 +64,9 @@ Status OpenOrCreate(OpenFn fn, const char* syscall, const char* name, int flags,
 }
 
 // How long an open without a size waits for a creator that has made the
-// object but not yet sized it (size 0 between O_EXCL and the reservation).
-constexpr int64_t kSizeWaitNs = 100'000'000;
+// object but not yet sized it (size 0 between O_EXCL and the reservation):
+// a creator descheduled on a loaded machine can take over 100 ms.
+constexpr int64_t kSizeWaitNs = 1'000'000'000;
 
 void SleepNs(int64_t ns) {
   timespec t = ipc::ToTimespec(ns);

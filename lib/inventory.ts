@@ -24,7 +24,7 @@ export type ObjectKindName = ObjectType | 'semaphore' | 'shm' | 'unknown'
 /** A process that maps (or holds) an object. */
 export interface ProcessInfo {
   pid: number
-  /** Its command name (/proc/PID/comm); null if unreadable. */
+  /** Its command name (the base name of argv[0], else /proc/PID/comm); null if unreadable. */
   command: string | null
 }
 
@@ -173,10 +173,17 @@ function uidOf(pid: number): number {
 
 function command(mappers: Mappers, pid: number): string | null {
   if (!mappers.commands.has(pid)) {
+    // argv[0]'s base name: /proc/PID/comm is the main thread's name, which Node 24 sets to 'MainThread'.
     let comm: string | null = null
     try {
-      comm = fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim()
+      const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0].split(' ')[0]
+      comm = argv0.slice(argv0.lastIndexOf('/') + 1) || null
     } catch {}
+    if (comm === null) {
+      try {
+        comm = fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim()
+      } catch {}
+    }
     mappers.commands.set(pid, comm)
   }
   return mappers.commands.get(pid) ?? null

@@ -34,8 +34,7 @@ const MUST = [
   /^package\.json$/,
   /^README\.md$/,
 ]
-const MUST_NOT =
-  /^(test|bench|build|examples|scripts|lib|\.ci|\.node-lines|node_modules)\/|\.tgz$|\.tsbuildinfo$|^tsconfig\.json$/
+const MUST_NOT = /^(test|bench|build|examples|scripts|lib|\.ci|node_modules)\/|\.tgz$|\.tsbuildinfo$|^tsconfig\.json$/
 
 function fail(message) {
   console.error(`pack-smoke: FAIL ${message}`)

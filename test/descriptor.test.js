@@ -116,7 +116,7 @@ test('the description: type, layout, creation time, creator; a Mutex opens a Gua
     const d = inspect(`/${p}-g`)
     assert.equal(
       [d.type, d.ipcKit, d.layout, d.creator],
-      ['guarded-buffer', true, 1, { pid: Number(made.stdout), alive: false }],
+      ['guarded-buffer', true, 1, { pid: Number(/(\d+)\s*$/.exec(made.stdout)?.[1]), alive: false }],
     )
     assert.ok(Date.parse(d.created) >= before - 5 && Date.parse(d.created) <= Date.now())
     const m = new Mutex(`/${p}-g`)

@@ -11,7 +11,16 @@ const { suite } = require('uvu')
 const assert = require('uvu/assert')
 const { Semaphore } = require('..')
 const { binding } = require('../dist/native')
-const { uniqueName, withCleanup, runChild, freshSemaphore, FIXTURES } = require('./helpers')
+const {
+  uniqueName,
+  uniqueKey,
+  withCleanup,
+  runChild,
+  freshSemaphore,
+  skipIf,
+  cannotRun,
+  FIXTURES,
+} = require('./helpers')
 
 const WORKER = join(FIXTURES, 'semaphore-worker.js')
 
@@ -90,6 +99,19 @@ loop(
       )
       assert.is(after, before, `after collection: ${after} threads, ${before} before`)
     }),
+)
+
+// The engine thread of a System V wait is starved of CPU in a child: queuing a
+// timed wait beside it once spun on this thread until that thread ran (seconds).
+skipIf(cannotRun('chrt', ['-p', String(process.pid)]), loop)(
+  'System V: wait() never holds the event loop for a starved engine thread',
+  async () => {
+    const { code, signal, stderr, messages } = await runChild('engine-starved.js', [uniqueKey()], { timeout: 60000 })
+    assert.is(signal, null, stderr)
+    assert.is(code, 0, stderr)
+    const [{ blockedMs }] = messages
+    assert.ok(blockedMs < 100, `wait({ timeout: 5 }) held the event loop for ${blockedMs} ms`)
+  },
 )
 
 loop.run()

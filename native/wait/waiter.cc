@@ -42,11 +42,19 @@ constexpr size_t kStackSize = 256 * 1024;
 // A thread with nothing to serve waits this long for new work, then ends.
 constexpr int64_t kIdleNs = 1000 * 1000 * 1000;
 
+// A blocking call lasts at most this long: Notify sends one signal, and one
+// sent just before the call began is lost. The JavaScript thread never waits
+// for a blocked thread to be scheduled; a lost signal costs at most this much.
+constexpr int64_t kSliceNs = 100 * 1000 * 1000;
+
 int64_t Earlier(int64_t a, int64_t b) {
   if (a == kForever) return b;
   if (b == kForever) return a;
   return a < b ? a : b;
 }
+
+// The end of a blocking call that must not pass `until`, nor last longer than a slice.
+int64_t Capped(int64_t until, int64_t now) { return Earlier(until, now + kSliceNs); }
 
 struct Engine;
 struct Group;
@@ -354,7 +362,7 @@ void RunBlocking(Group* g) {
       lock.unlock();
       Result r = Result::Again();
       g->blocked.store(true);
-      if (g->changes.load() == seen) r = c->source->Attempt(until);
+      if (g->changes.load() == seen) r = c->source->Attempt(Capped(until, MonotonicNs()));
       g->blocked.store(false);
       lock.lock();
       if (r.kind == Result::kAcquired || (r.kind == Result::kFailed && !c->pending.empty())) Deliver(e, c, r);
@@ -400,17 +408,18 @@ void Notify(Group* g) {
   g->notified = true;
   g->changes.fetch_add(1);
   Wake(reinterpret_cast<uint32_t*>(&g->changes), 1);
-  // Until the thread has left the sleep it may have entered before seeing the
-  // change: a wake or signal that came too early is repeated.
+  // A blocked thread gets one signal and is not waited for (kSliceNs): the
+  // thread may be starved of CPU, and this one holds the event loop.
+  if (g->blocked.load()) {
+    Interrupt(g->thread);
+    return;
+  }
+  // Until the thread has left the sleep on the source's word it may have
+  // entered before seeing the change: a wake that came too early is repeated.
   for (;;) {
     uint32_t* word = g->sleepingOn.load();
-    if (word != nullptr) {
-      Wake(word, INT_MAX);
-    } else if (g->blocked.load()) {
-      Interrupt(g->thread);
-    } else {
-      return;
-    }
+    if (word == nullptr) return;
+    Wake(word, INT_MAX);
     sched_yield();
   }
 }

@@ -104,10 +104,11 @@ test('the description: type, layout, creation time, creator; a Mutex opens a Gua
   withCleanup(async (cleanup) => {
     const p = uniqueName('desc')
     const before = Date.now()
+    // The pid printed as a string: Node 24 colours a logged number when FORCE_COLOR is set.
     const made = await runNode(
       [
         '-e',
-        `const k = require(${JSON.stringify(PACKAGE)}); k.GuardedBuffer.open('/${p}-g', { size: 10 }).close(); console.log(process.pid)`,
+        `const k = require(${JSON.stringify(PACKAGE)}); k.GuardedBuffer.open('/${p}-g', { size: 10 }).close(); console.log(String(process.pid))`,
       ],
       { timeout: 20000 },
     )
@@ -166,7 +167,8 @@ test('openers racing the creation of one name all get the same lock, none an err
       const name = `/${uniqueName('desc')}`
       cleanup(() => IPCBuffer.unlink('posix', name))
       const code = `const k = require(${JSON.stringify(PACKAGE)}); const m = new k.Mutex('${name}'); m.acquireSync(); m.release(); m.close(); console.log('ok')`
-      const results = await Promise.all(Array.from({ length: 6 }, () => runNode(['-e', code], { timeout: 30000 })))
+      // Six Node starts at once: under emulation on 2 cores that takes a minute.
+      const results = await Promise.all(Array.from({ length: 6 }, () => runNode(['-e', code], { timeout: 120000 })))
       for (const r of results) assert.equal([r.code, r.stdout.trim(), r.stderr], [0, 'ok', ''])
       assert.is(inspect(name).type, 'mutex')
     }

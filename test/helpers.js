@@ -75,10 +75,25 @@ function runNode(argv, { timeout, uid, gid, env, ipc = false, onMessage, onSpawn
       removeStage()
       reject(err)
     })
-    child.on('exit', (code, signal) => {
+    // 'exit' can come before the last of the output (slow machines, emulation):
+    // resolve once both pipes have ended, or 1 s after the exit (a grandchild may hold them).
+    let ended = 0
+    let exited
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
       clearTimeout(timer)
       removeStage()
-      resolve({ code, signal, stdout, stderr, messages })
+      resolve({ ...exited, stdout, stderr, messages })
+    }
+    const onEnd = () => ++ended === 2 && exited !== undefined && finish()
+    child.stdout.on('end', onEnd)
+    child.stderr.on('end', onEnd)
+    child.on('exit', (code, signal) => {
+      exited = { code, signal }
+      if (ended === 2) finish()
+      else setTimeout(finish, 1000)
     })
     if (onSpawn) onSpawn(child)
   })

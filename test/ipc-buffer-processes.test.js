@@ -177,7 +177,7 @@ entry(
       child.stdout.on('data', (d) => (out += d))
       child.stderr.on('data', (d) => (out += d))
       child.on('error', reject)
-      child.on('exit', (status) => {
+      child.on('close', (status) => {
         try {
           assert.is(status, 0, out)
           assert.is(out.trim(), 'true function true')

@@ -105,6 +105,34 @@ export function writeValue(u8: Bytes, at: number, value: Encoded): void {
   else u8.set(value.bytes!, at)
 }
 
+// A Buffer value read out of the map is a slice of a pool, as
+// Buffer.allocUnsafe() makes small Buffers: one memory allocation serves many
+// values, where a Buffer of its own costs more than copying 4 KiB into it.
+// Each value still has bytes of its own; only its `buffer` is shared, and a
+// value kept alive keeps its pool (64 KiB) alive.
+const POOL_SIZE = 64 * 1024
+const POOLED_MAX = 8 * 1024
+let pool = Buffer.allocUnsafeSlow(POOL_SIZE).buffer
+let poolUsed = 0
+
+/** A new Buffer holding a copy of `u8[from..to)`. */
+export function copyOut(u8: Bytes, from: number, to: number): Buffer {
+  const length = to - from
+  let out: Buffer
+  if (length > POOLED_MAX) {
+    out = Buffer.allocUnsafeSlow(length)
+  } else {
+    if (poolUsed + length > POOL_SIZE) {
+      pool = Buffer.allocUnsafeSlow(POOL_SIZE).buffer
+      poolUsed = 0
+    }
+    out = Buffer.from(pool, poolUsed, length)
+    poolUsed = (poolUsed + length + 7) & ~7
+  }
+  u8.copy(out, 0, from, to)
+  return out
+}
+
 /** Bytes read out of the map become the value they encode (after the read was validated). */
 export function decodeValue(type: number, raw: Buffer | string): unknown {
   if (type === VALUE_SERIALIZED) return deserialize(raw as Buffer)
@@ -114,7 +142,5 @@ export function decodeValue(type: number, raw: Buffer | string): unknown {
 /** A stored key back as the caller gave it: a string or a Buffer. */
 export function decodeKey(u8: Bytes, at: number, length: number, type: number): string | Buffer {
   if (type === KEY_STRING) return u8.utf8Slice(at, at + length)
-  const out = Buffer.allocUnsafe(length)
-  u8.copy(out, 0, at, at + length)
-  return out
+  return copyOut(u8, at, at + length)
 }

@@ -30,8 +30,12 @@ export const H_FREE_LISTS = 64
 export const CLASSES = 32
 // Bytes 384..447, a cache line of its own: the LRU clock (ticks once per write).
 export const H_CLOCK = 96
+// Bytes 448..511, a cache line of its own: how many times the map was opened
+// (each opener takes the next stripe of counters).
+export const H_OPENS = 112
 // Bytes 2048..4095: hit and miss counters, striped so that readers in
-// different processes do not fight over one cache line.
+// different processes do not fight over one cache line: the first 32 openers
+// each have a stripe of their own.
 export const STRIPES = 32
 export const STRIPE_BASE = 512 // Int32 index of byte 2048; each stripe is 16 words: hits lo, hi, misses lo, hi
 

@@ -1,10 +1,10 @@
 import { constants } from 'node:os'
-import { threadId } from 'node:worker_threads'
 import { IPCError, closedError, invalidType, invalidValue, outOfRange } from './errors'
 import type { IPCBuffer, SharedKind } from './ipc-buffer'
 import { openDescribed } from './descriptor'
 import { mutexOver, type Mutex } from './mutex'
 import {
+  copyOut,
   decodeKey,
   decodeValue,
   encodeKey,
@@ -42,6 +42,7 @@ import {
   H_MAGIC,
   H_MAX_ENTRIES,
   H_MAX_VALUE,
+  H_OPENS,
   H_READY,
   LAYOUT,
   MAGIC,
@@ -173,7 +174,8 @@ export class SharedMap<V = unknown> {
     this.#mask = g.buckets - 1
     this.#maxSteps = (g.dataEnd - g.dataStart) / MIN_BLOCK
     this.#lastBlock = g.dataEnd - MIN_BLOCK
-    this.#stripe = STRIPE_BASE + ((16 * ((Math.imul(process.pid, 0x9e3779b1) + threadId) >>> 27)) % STRIPES)
+    // Each opener (process, thread, or another open in the same one) in turn.
+    this.#stripe = STRIPE_BASE + 16 * ((Atomics.add(this.#i32, H_OPENS, 1) >>> 0) % STRIPES)
   }
 
   /**
@@ -540,9 +542,7 @@ export class SharedMap<V = unknown> {
               if (type === VALUE_STRING) {
                 found.raw = u8.utf8Slice(from, from + valueLength)
               } else {
-                const out = Buffer.allocUnsafe(valueLength)
-                u8.copy(out, 0, from, from + valueLength)
-                found.raw = out
+                found.raw = copyOut(u8, from, from + valueLength)
               }
             }
             found.at = at
@@ -607,7 +607,7 @@ export class SharedMap<V = unknown> {
     const meta = i32[(at + E_META) >>> 2]
     const from = at + E_KEY + (meta & 0xffff)
     const to = from + i32[(at + E_VALUE_LEN) >>> 2]
-    return meta >>> 24 === VALUE_STRING ? this.#u8.utf8Slice(from, to) : Buffer.from(this.#u8.subarray(from, to))
+    return meta >>> 24 === VALUE_STRING ? this.#u8.utf8Slice(from, to) : copyOut(this.#u8, from, to)
   }
 
   /** Under the lock: the index of the word that links to `key`'s entry, or 0. */
@@ -876,9 +876,7 @@ export class SharedMap<V = unknown> {
         if (expires !== 0 && expires <= now) continue
         const type = meta >>> 24
         const raw =
-          type === VALUE_STRING
-            ? u8.utf8Slice(from, from + valueLength)
-            : Buffer.from(u8.subarray(from, from + valueLength))
+          type === VALUE_STRING ? u8.utf8Slice(from, from + valueLength) : copyOut(u8, from, from + valueLength)
         out.push([decodeKey(u8, at + E_KEY, keyLength, (meta >>> 16) & 0xff), type, raw])
       }
       this.#count(S_FENCE)

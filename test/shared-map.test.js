@@ -252,6 +252,45 @@ test('update keeps the ttl unless given a new one', () =>
     assert.is(map.get('b'), 2)
   }))
 
+test('Buffer values of every size: each get returns bytes of its own, untouched by later gets', () =>
+  withCleanup((cleanup) => {
+    const { map } = fresh(cleanup)
+    const sizes = [1, 100, 4095, 4096, 8192, 8193, 20000]
+    for (const n of sizes) map.set(`b${n}`, Buffer.alloc(n, n & 0xff))
+    const got = []
+    // More gets than one pool of Buffers holds, kept alive together.
+    for (let round = 0; round < 20; round++) for (const n of sizes) got.push([n, map.get(`b${n}`)])
+    for (const [n, buf] of got) buf.fill(0xee)
+    for (const n of sizes) {
+      const again = map.get(`b${n}`)
+      assert.is(again.length, n)
+      assert.ok(
+        again.every((b) => b === (n & 0xff)),
+        `${n} bytes: the stored value is unchanged`,
+      )
+    }
+    got[0][1].fill(1)
+    assert.ok(
+      got.slice(1).every(([, buf]) => buf.every((b) => b === 0xee)),
+      'writing into one value changes no other value',
+    )
+  }))
+
+test('stats: hits and misses of many opens of one map (more than its 32 stripes of counters) add up', () =>
+  withCleanup((cleanup) => {
+    const { map, name } = fresh(cleanup)
+    map.set('a', 1)
+    const opens = Array.from({ length: 40 }, () => SharedMap.open(name))
+    for (const m of opens) cleanup(() => m.close())
+    opens.forEach((m, i) => {
+      for (let g = 0; g <= i; g++) m.get('a')
+      m.get('missing')
+    })
+    const stats = map.stats()
+    assert.is(stats.hits, (40 * 41) / 2)
+    assert.is(stats.misses, 40)
+  }))
+
 test('stats: entries, bytes, hits, misses; every byte is live, free or overhead', () =>
   withCleanup((cleanup) => {
     const { map } = fresh(cleanup)

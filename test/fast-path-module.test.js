@@ -16,12 +16,18 @@ const instance = fastPath.instantiate(PAGES)
 const t = skipIf(instance === undefined && 'no WebAssembly in this process', test)
 
 // The module's memory as words, and a reference memory the Atomics model works on.
+// One of each for the whole file: under qemu-user every new WebAssembly.Memory
+// (a reservation of gigabytes) costs the emulator real memory.
+let both
 function memories() {
-  const reference = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES })
-  return {
-    wasm: { i32: new Int32Array(instance.buffer), u64: new BigUint64Array(instance.buffer) },
-    ref: { i32: new Int32Array(reference.buffer), u64: new BigUint64Array(reference.buffer) },
+  if (both === undefined) {
+    const reference = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES })
+    both = {
+      wasm: { i32: new Int32Array(instance.buffer), u64: new BigUint64Array(instance.buffer) },
+      ref: { i32: new Int32Array(reference.buffer), u64: new BigUint64Array(reference.buffer) },
+    }
   }
+  return both
 }
 
 // What each function does, in Atomics. `at` is a byte offset: the lock word,

@@ -3,7 +3,7 @@
 // them SIGKILLed every 20-200 ms and respawned. No read may ever be torn or
 // belong to another key; afterwards a full scan checks every entry, and a
 // walk of the data area checks that every byte is accounted for.
-// IPC_KIT_TORTURE_SECONDS sets the duration (default 10; the issue asks 30).
+// IPC_KIT_TORTURE_SECONDS sets the duration (default 10; CI runs 30).
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { spawn } = require('node:child_process')

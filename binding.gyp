@@ -14,6 +14,7 @@
         "native/sem/sem_sysv.cc",
         "native/mutex/lock_word_linux.cc",
         "native/mutex/mutex_binding.cc",
+        "native/mutex/owner_watch_linux.cc",
         "native/wait/futex_linux.cc",
         "native/wait/interrupt_linux.cc",
         "native/wait/sync_wait.cc",

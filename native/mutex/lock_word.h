@@ -32,7 +32,11 @@
 // (F_OFD_GETLK). An owner without a token (System V objects, which have no
 // file) is never judged from another namespace.
 #pragma once
+#include <atomic>
 #include <cstdint>
+#include <memory>
+
+#include "owner_watch.h"
 
 namespace mutex {
 
@@ -103,24 +107,39 @@ struct Watch {
   // The pair seen without a stamp, and since when.
   uint64_t unstamped = 0;
   int64_t unstampedSince = 0;
+  // The owner the kernel tells us of (owner_watch.h), as the pair it was seen
+  // with; the watcher raises `ownerExited` (then wakes the word) when it exits.
+  std::unique_ptr<OwnerSighting> sighting;
+  uint64_t sightedPair = 0;
+  std::atomic<bool> ownerExited{false};
 };
 
 // How long an owner may show no stamp before it is held dead.
 constexpr int64_t kUnstampedNs = 2LL * 1000 * 1000 * 1000;
 
+// How often a waiter checks an owner that no sighting covers: one in another
+// pid namespace (judged by its token), one not yet stamped, a thread other
+// than its process's first on a kernel before 6.9, or any owner where pidfds
+// are not allowed.
+constexpr int64_t kLivenessEveryNs = 200 * 1000 * 1000;
+
 // Tries to take the lock until `untilNs` (ipc::MonotonicNs): a short spin, then
 // FUTEX_WAIT in the kernel. A dead owner (OwnerAlive, or a pair left without
 // its stamp for kUnstampedNs) is replaced with one 64-bit CAS: kOwnerDied.
-// Liveness is checked on entry and every `checkEveryNs` of waiting (*watch
-// carries what the checks saw between calls). EINTR resumes with the time
-// left. Returns kNotAcquired when `untilNs` passes.
+// Liveness is checked on entry, when the watcher tells of the owner's exit,
+// and every `checkEveryNs` of waiting for an owner it does not watch (*watch
+// carries what the checks saw between calls). The first check of an owner in
+// this pid namespace starts a sighting of it, before judging it: an exit
+// after the judgement is told. EINTR resumes with the time left. Returns
+// kNotAcquired when `untilNs` passes.
 Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, Watch* watch);
 
 // One look at the lock, without blocking (the waiter engine's Poll; LockAttempt
 // is built on it): takes it if free (kAcquired), or from a dead owner
 // (kOwnerDied; liveness is checked as in LockAttempt, at `nowNs`), else sets
 // kWaiters and returns kNotAcquired with *sleepOn, the word's value to sleep
-// on, and *checkAtNs, when the next liveness check is due.
+// on, and *checkAtNs, when the next liveness check is due (ipc::kForever: only
+// when woken with watch->ownerExited raised).
 Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs, Watch* watch,
                  uint32_t* sleepOn, int64_t* checkAtNs);
 

@@ -143,6 +143,15 @@ bool SameObject(int fd, uint32_t* header) {
   return false;
 }
 
+// Whether `me` judges the owner of `word` (with `tag`) from /proc: both in
+// one known pid namespace, so its thread id names a thread here.
+bool JudgedFromProc(uint32_t word, uint32_t tag, const Taker& me) {
+  return (word & kForeign) == 0 && (me.mine & kForeign) == 0 && (tag & ~kHasToken) == (me.tag & ~kHasToken);
+}
+
+// The pair as an owner's identity: without the bit waiters set.
+uint64_t OwnerOf(uint64_t pair) { return pair & ~static_cast<uint64_t>(kWaiters); }
+
 }  // namespace
 
 int ThisThread(Identity* out) {
@@ -184,8 +193,7 @@ bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me) {
   // Free, or an owner still writing its tag and start time.
   if (tid == 0 || start == 0) return true;
   uint32_t pidns = tag & ~kHasToken;
-  bool judgeable = (word & kForeign) == 0 && (me.mine & kForeign) == 0;
-  if (judgeable && pidns == (me.tag & ~kHasToken)) return ProcAlive(tid, start, pidns);
+  if (JudgedFromProc(word, tag, me)) return ProcAlive(tid, start, pidns);
   if ((tag & kHasToken) != 0 && me.tokenFd >= 0) return TokenHeld(me.tokenFd, pidns, tid);
   return true;  // in another namespace, without a token: not ours to judge
 }
@@ -261,12 +269,27 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
       }
       w |= kWaiters;
     }
-    if (watch->lastCheck == 0 || nowNs - watch->lastCheck >= checkEveryNs) {
+    uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
+    auto ownerWord = static_cast<uint32_t>(pair);
+    auto ownerStart = static_cast<uint32_t>(pair >> 32);
+    // The watcher saw the watched owner exit: judge now, and watch afresh.
+    bool told = watch->ownerExited.exchange(false);
+    if (told) {
+      watch->sighting.reset();
+      watch->sightedPair = 0;
+    }
+    bool covered = watch->sighting != nullptr && watch->sightedPair == OwnerOf(pair) &&
+                   watch->sighting->CoversThread();
+    if (told || watch->lastCheck == 0 || (!covered && nowNs - watch->lastCheck >= checkEveryNs)) {
       watch->lastCheck = nowNs;
-      uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
       uint32_t tag = __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE);
-      auto ownerWord = static_cast<uint32_t>(pair);
-      auto ownerStart = static_cast<uint32_t>(pair >> 32);
+      if (ownerWord != 0 && ownerStart != 0 && watch->sightedPair != OwnerOf(pair) &&
+          JudgedFromProc(ownerWord, tag, me)) {
+        // Watched before judged: an exit after the judgement is told.
+        watch->sighting = OwnerSighting::Start(ownerWord & kOwnerMask, word, &watch->ownerExited);
+        watch->sightedPair = OwnerOf(pair);
+        covered = watch->sighting != nullptr && watch->sighting->CoversThread();
+      }
       if (ownerWord != 0 &&
           (StuckUnstamped(pair, nowNs, watch) || !OwnerAlive(ownerWord, ownerStart, tag, me))) {
         // The tag read after the pair may be a later owner's: the verdict
@@ -287,7 +310,7 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
       }
     }
     *sleepOn = w;
-    *checkAtNs = watch->lastCheck + checkEveryNs;
+    *checkAtNs = covered ? ipc::kForever : watch->lastCheck + checkEveryNs;
     return Outcome::kNotAcquired;
   }
 }
@@ -313,7 +336,7 @@ Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEv
       if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == 0) LockWake(lock);
       return Outcome::kNotAcquired;
     }
-    int err = FutexWaitUntil(word, w, checkAt < untilNs ? checkAt : untilNs);
+    int err = FutexWaitUntil(word, w, checkAt != ipc::kForever && checkAt < untilNs ? checkAt : untilNs);
     // 0 (woken), EAGAIN (the word changed), EINTR, ETIMEDOUT: all loop back and look.
     (void)err;
   }

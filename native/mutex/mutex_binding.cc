@@ -20,8 +20,7 @@ namespace mutex {
 
 namespace {
 
-// How often a waiter checks that the owner still lives.
-constexpr int64_t kLivenessEveryNs = 200 * 1000 * 1000;
+// A synchronous wait's first look at the owner's liveness.
 constexpr int64_t kFirstCheckNs = 10 * 1000 * 1000;
 
 // The lock pair at the start of an Int32Array over the mapped header.
@@ -142,7 +141,10 @@ class MutexSource : public waiter::Source {
  public:
   MutexSource(void* page, size_t pageSize, Lock lock, TakerRef taker)
       : page_(page), pageSize_(pageSize), lock_(lock), taker_(std::move(taker)) {}
-  ~MutexSource() override { ipc::UnmapPages(page_, pageSize_); }
+  ~MutexSource() override {
+    watch_.sighting.reset();  // no wake of the word once it is unmapped
+    ipc::UnmapPages(page_, pageSize_);
+  }
 
   waiter::Result Poll(waiter::Sleep* sleep) override {
     uint32_t value;
@@ -153,8 +155,11 @@ class MutexSource : public waiter::Source {
     if (got == Outcome::kNotAcquired) {
       sleep->word = lock_.word + kWordIndex;
       sleep->expected = value;
+      sleep->poked = &watch_.ownerExited;
       // On a common grid: a thread serving many locks wakes once per interval for all of them.
-      sleep->lookAgainNs = (checkAt + kLivenessEveryNs - 1) / kLivenessEveryNs * kLivenessEveryNs;
+      sleep->lookAgainNs = checkAt == ipc::kForever
+                               ? ipc::kForever
+                               : (checkAt + kLivenessEveryNs - 1) / kLivenessEveryNs * kLivenessEveryNs;
       return waiter::Result::Again();
     }
     std::lock_guard<std::mutex> guard(mu_);
@@ -163,8 +168,12 @@ class MutexSource : public waiter::Source {
   }
 
   // The last wait left: a release's wake may have come to us; pass it on.
+  // Nobody waits now: the owner is no longer watched for us.
   void Disarm() override {
     if (__atomic_load_n(lock_.word + kWordIndex, __ATOMIC_SEQ_CST) == 0) LockWake(lock_);
+    watch_.sighting.reset();
+    watch_.sightedPair = 0;
+    watch_.ownerExited.store(false);
   }
 
   // A lock taken for a wait that was cancelled meanwhile goes straight back.
@@ -254,6 +263,9 @@ Napi::Value JsOwnerAlive(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env) {
+  // The owner watcher's thread stops with the last environment that may use it.
+  UseWatcher();
+  napi_add_env_cleanup_hook(env, [](void*) { LeaveWatcher(); }, nullptr);
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("LOCK", ipc::Constants(env, {{"WORD", kWordIndex},
                                            {"START", kStartIndex},

@@ -191,7 +191,8 @@ void Deliver(Engine* e, const CoreRef& c, const Result& r) {
 // Whether a futex member needs serving: something changed since it went to sleep.
 bool Due(const Core* c, int64_t now) {
   return c->changed || !c->armed || (c->nextLook != kForever && now >= c->nextLook) ||
-         __atomic_load_n(c->sleep.word, __ATOMIC_SEQ_CST) != c->sleep.expected;
+         __atomic_load_n(c->sleep.word, __ATOMIC_SEQ_CST) != c->sleep.expected ||
+         (c->sleep.poked != nullptr && c->sleep.poked->load());
 }
 
 // Serves the waits of a futex member as far as it can without sleeping;

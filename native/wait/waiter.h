@@ -21,7 +21,9 @@
 //                  their waits; a change interrupts it with a signal
 //                  (interrupt.h).
 // A thread sleeps without a timeout unless a wait has a deadline, or a source
-// asks to look again at a time of its own (a Mutex checks that its owner lives).
+// asks to look again at a time of its own (a Mutex whose owner the kernel
+// cannot tell it about checks periodically that the owner lives; one it can
+// is woken on its word by the owner watcher, mutex/owner_watch.h).
 //
 // Plugging another kind of wait in:
 //   1. Subclass waiter::Source. A futex source implements Poll (and, if it
@@ -36,7 +38,9 @@
 //                          Failed(errno) (the oldest wait rejects with it), or
 //                          Again() after filling in `sleep`: the word to sleep
 //                          on, the value it holds now, and optionally a time
-//                          to look again (ipc::kForever: only when woken).
+//                          to look again (ipc::kForever: only when woken) and
+//                          a flag that, raised, makes a wake of the word count
+//                          although its value is the same.
 //        Spins(), Peek()   a source whose takes are cheap may be spun on
 //                          (adaptive_spin.h) when a wait arrives: Peek takes
 //                          if it can, and prepares nothing for a sleep (sets
@@ -73,6 +77,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -97,6 +102,9 @@ struct Sleep {
   uint32_t* word = nullptr;  // sleep while *word == expected
   uint32_t expected = 0;
   int64_t lookAgainNs = ipc::kForever;  // ipc::MonotonicNs time to poll again unwoken
+  // A flag another thread may raise, then wake `word`, to have the source
+  // polled again although the word did not change (the Mutex's owner watcher).
+  const std::atomic<bool>* poked = nullptr;
 };
 
 class Source {

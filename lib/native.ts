@@ -135,6 +135,13 @@ export interface MutexBinding {
   readonly LOCK: LockLayout
   readonly OUTCOME: LockOutcomes
   /**
+   * What the kernel tells waiters of an owner's death (native/mutex/owner_watch.h):
+   * 'threads' (each thread's exit), 'processes' (a whole process's only: before
+   * Linux 6.9, or IPC_KIT_PIDFD=process) or 'none' (no pidfds, or IPC_KIT_PIDFD=0:
+   * waiters check every 200 ms).
+   */
+  readonly OWNER_WATCH: 'threads' | 'processes' | 'none'
+  /**
    * The calling thread as it writes itself into the lock at `header`: [taker,
    * word, start time, tag]; with a liveness token on the object when `path`
    * names its file (a POSIX shm name if `posix`).

@@ -437,6 +437,74 @@ skipIf(noKillChild, test)(
 
 // Under qemu-user (npm run test:arm64) strace would count the emulator's own
 // calls; qemu's QEMU_STRACE logs the emulated program's, one line per call.
+/** Runs test/fixtures/mutex-liveness.js MODE with `args` (and `env`); resolves with its report. */
+async function livenessRun(cleanup, mode, args, env = {}) {
+  const prefix = uniqueName('live')
+  // Whatever the fixture leaves when it fails, the runner removes.
+  cleanup(() => {
+    for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })
+  })
+  const { code, signal, stderr, messages } = await runChild('mutex-liveness.js', [mode, prefix, ...args], {
+    timeout: 60000,
+    env,
+  })
+  assert.is(signal, null, stderr)
+  assert.is(code, 0, stderr)
+  assert.ok(messages.length === 1, `no report: ${stderr}`)
+  if (process.env.IPC_KIT_VERBOSE) console.log(mode, env, JSON.stringify(messages[0]).slice(0, 300))
+  return messages[0]
+}
+
+// How a waiter learns that the owner died: the owner watcher's pidfds
+// (native/mutex/owner_watch.h), with the engine's fallback, and as on kernels
+// before 6.9 (a process's pidfd only: its other threads are checked every 200 ms).
+const OWNER_WATCH = require('../dist/native').mutex.OWNER_WATCH
+const WATCHES = [
+  { label: 'pidfds', env: {}, needs: ['threads'] },
+  { label: 'pidfds, engine fallback (IPC_KIT_FUTEX_WAITV=0)', env: { IPC_KIT_FUTEX_WAITV: '0' }, needs: ['threads'] },
+  { label: 'process pidfds only (IPC_KIT_PIDFD=process)', env: { IPC_KIT_PIDFD: 'process' }, needs: ['threads', 'processes'] },
+]
+for (const { label, env, needs } of WATCHES) {
+  const run = skipIf(!needs.includes(OWNER_WATCH) && `the kernel watches ${OWNER_WATCH} here`, test)
+
+  run(`owner death (${label}): 10 pending acquire()s whose holder process is SIGKILLed resolve with ownerDied at once`, () =>
+    withCleanup(async (cleanup) => {
+      const r = await livenessRun(cleanup, 'death', [10], env)
+      assert.is(r.ownerDied, 10)
+      // A few ms here (a check every 200 ms took up to 400); a shared machine gets a margin.
+      const most = Math.max(...r.ms)
+      assert.ok(most < 1000, `taken over ${most.toFixed(0)} ms after the kill`)
+    }),
+  )
+
+  run(`owner death (${label}): a holder thread that ends while its process lives is taken over with ownerDied`, () =>
+    withCleanup(async (cleanup) => {
+      const r = await livenessRun(cleanup, 'thread-death', [10], env)
+      assert.is(r.ownerDied, 10)
+      const most = Math.max(...r.ms)
+      // Without thread pidfds, a thread is checked every 200 ms.
+      assert.ok(most < (env.IPC_KIT_PIDFD ? 2000 : 1000), `taken over ${most.toFixed(0)} ms after the thread ended`)
+    }),
+  )
+
+  run(`owner liveness (${label}): 1,000 idle acquire()s on locks a live process holds cost < 1% of a core`, () =>
+    withCleanup(async (cleanup) => {
+      const r = await livenessRun(cleanup, 'idle', [1000, 3000], env)
+      assert.is(r.pending, 1000, 'no lock was taken from its live owner')
+      // Reading /proc every 200 ms for each cost ~5% of a core here.
+      assert.ok(r.cpuPercent < 1, `1,000 idle acquires took ${r.cpuPercent.toFixed(2)}% of a core`)
+    }),
+  )
+}
+
+test('owner death without pidfds (IPC_KIT_PIDFD=0): the periodic check still takes over from a SIGKILLed holder', () =>
+  withCleanup(async (cleanup) => {
+    const r = await livenessRun(cleanup, 'death', [10], { IPC_KIT_PIDFD: '0' })
+    assert.is(r.ownerDied, 10)
+    const most = Math.max(...r.ms)
+    assert.ok(most < 3000, `taken over ${most.toFixed(0)} ms after the kill`)
+  }))
+
 const qemu = /qemu/.test(path.basename(NODE[0]))
 const noStrace = !qemu && cannotRun('strace', ['-f', '-c', '-o', '/dev/null', 'true'])
 skipIf(noStrace, test)('an uncontended acquireSync() + release() makes no system call (strace -c -f)', async () => {

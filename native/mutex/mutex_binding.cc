@@ -282,6 +282,7 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("OUTCOME", ipc::Constants(env, {{"NOT_ACQUIRED", static_cast<int>(Outcome::kNotAcquired)},
                                               {"ACQUIRED", static_cast<int>(Outcome::kAcquired)},
                                               {"OWNER_DIED", static_cast<int>(Outcome::kOwnerDied)}}));
+  exports.Set("OWNER_WATCH", Napi::String::New(env, WatchedAs()));
   exports.Set("taker", Napi::Function::New(env, JsTaker, "taker"));
   exports.Set("dropToken", Napi::Function::New(env, JsDropToken, "dropToken"));
   exports.Set("acquireSync", Napi::Function::New(env, JsAcquireSync, "acquireSync"));

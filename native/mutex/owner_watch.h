@@ -57,6 +57,10 @@ class OwnerSighting {
   bool thread_;
 };
 
+// What the kernel tells of owners here: "threads" (each thread's exit),
+// "processes" (only a whole process's: before Linux 6.9) or "none".
+const char* WatchedAs();
+
 // An environment that may start sightings appears (UseWatcher) or is torn
 // down (LeaveWatcher): when the last one leaves, the thread is stopped and joined.
 void UseWatcher();

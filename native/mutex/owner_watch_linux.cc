@@ -56,21 +56,31 @@ constexpr uint64_t kStopKey = 0;
 
 enum class Pidfds { kThreads, kProcesses, kNone };
 
-// What this kernel and sandbox allow, decided at the first sighting; lowered
-// when a call fails for good (EINVAL for PIDFD_THREAD; ENOSYS, EPERM).
-std::atomic<Pidfds> available{Pidfds::kThreads};
-
-Pidfds FromEnvironment() {
-  const char* env = getenv("IPC_KIT_PIDFD");
-  if (env == nullptr) return Pidfds::kThreads;
-  if (strcmp(env, "0") == 0) return Pidfds::kNone;
-  if (strcmp(env, "process") == 0) return Pidfds::kProcesses;
-  return Pidfds::kThreads;
-}
-
 // Always close-on-exec.
 int PidfdOpen(pid_t pid, unsigned flags) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, flags));
+}
+
+// What this kernel, the sandbox and IPC_KIT_PIDFD allow, tried on ourselves.
+Pidfds Probe() {
+  const char* env = getenv("IPC_KIT_PIDFD");
+  if (env != nullptr && strcmp(env, "0") == 0) return Pidfds::kNone;
+  bool threads = env == nullptr || strcmp(env, "process") != 0;
+  for (unsigned flags : {threads ? PIDFD_THREAD : 0u, 0u}) {
+    int fd = PidfdOpen(getpid(), flags);
+    if (fd >= 0) {
+      close(fd);
+      return flags != 0 ? Pidfds::kThreads : Pidfds::kProcesses;
+    }
+  }
+  return Pidfds::kNone;
+}
+
+// Decided at the first use; lowered when a call fails for good (EINVAL for
+// PIDFD_THREAD; ENOSYS, EPERM: a sandbox that changed its mind).
+std::atomic<Pidfds>& Available() {
+  static std::atomic<Pidfds> available{Probe()};
+  return available;
 }
 
 // The process (thread group) of thread `tid`, from /proc/TID/status; 0 if unknown.
@@ -94,10 +104,9 @@ uint32_t TgidOf(uint32_t tid) {
 // A pidfd that becomes readable when thread `tid` exits (*thread) or, where
 // threads cannot be watched, when its process does; -1 if none.
 int OpenOwner(uint32_t tid, bool* thread) {
-  static const Pidfds allowed = FromEnvironment();
-  Pidfds mode = available.load();
-  if (allowed == Pidfds::kNone || mode == Pidfds::kNone) return -1;
-  if (allowed == Pidfds::kThreads && mode == Pidfds::kThreads) {
+  std::atomic<Pidfds>& available = Available();
+  if (available.load() == Pidfds::kNone) return -1;
+  if (available.load() == Pidfds::kThreads) {
     int fd = PidfdOpen(static_cast<pid_t>(tid), PIDFD_THREAD);
     if (fd >= 0) {
       *thread = true;
@@ -105,7 +114,7 @@ int OpenOwner(uint32_t tid, bool* thread) {
     }
     if (errno == ENOSYS || errno == EPERM) available.store(Pidfds::kNone);
     if (errno != EINVAL) return -1;  // ESRCH: gone already (the waiter's judgement sees it)
-    available.store(Pidfds::kProcesses);  // a kernel before 6.9
+    available.store(Pidfds::kProcesses);
   }
   uint32_t tgid = TgidOf(tid);
   if (tgid == 0) return -1;
@@ -313,6 +322,17 @@ OwnerSighting::~OwnerSighting() {
     list.pop_back();
   }
   if (list.empty()) Forget(w, owner_);
+}
+
+const char* WatchedAs() {
+  switch (Available().load()) {
+    case Pidfds::kThreads:
+      return "threads";
+    case Pidfds::kProcesses:
+      return "processes";
+    default:
+      return "none";
+  }
 }
 
 void UseWatcher() {

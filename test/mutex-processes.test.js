@@ -462,19 +462,25 @@ const OWNER_WATCH = require('../dist/native').mutex.OWNER_WATCH
 const WATCHES = [
   { label: 'pidfds', env: {}, needs: ['threads'] },
   { label: 'pidfds, engine fallback (IPC_KIT_FUTEX_WAITV=0)', env: { IPC_KIT_FUTEX_WAITV: '0' }, needs: ['threads'] },
-  { label: 'process pidfds only (IPC_KIT_PIDFD=process)', env: { IPC_KIT_PIDFD: 'process' }, needs: ['threads', 'processes'] },
+  {
+    label: 'process pidfds only (IPC_KIT_PIDFD=process)',
+    env: { IPC_KIT_PIDFD: 'process' },
+    needs: ['threads', 'processes'],
+  },
 ]
 for (const { label, env, needs } of WATCHES) {
   const run = skipIf(!needs.includes(OWNER_WATCH) && `the kernel watches ${OWNER_WATCH} here`, test)
 
-  run(`owner death (${label}): 10 pending acquire()s whose holder process is SIGKILLed resolve with ownerDied at once`, () =>
-    withCleanup(async (cleanup) => {
-      const r = await livenessRun(cleanup, 'death', [10], env)
-      assert.is(r.ownerDied, 10)
-      // A few ms here (a check every 200 ms took up to 400); a shared machine gets a margin.
-      const most = Math.max(...r.ms)
-      assert.ok(most < 1000, `taken over ${most.toFixed(0)} ms after the kill`)
-    }),
+  run(
+    `owner death (${label}): 10 pending acquire()s whose holder process is SIGKILLed resolve with ownerDied at once`,
+    () =>
+      withCleanup(async (cleanup) => {
+        const r = await livenessRun(cleanup, 'death', [10], env)
+        assert.is(r.ownerDied, 10)
+        // A few ms here (a check every 200 ms took up to 400); a shared machine gets a margin.
+        const most = Math.max(...r.ms)
+        assert.ok(most < 1000, `taken over ${most.toFixed(0)} ms after the kill`)
+      }),
   )
 
   run(`owner death (${label}): a holder thread that ends while its process lives is taken over with ownerDied`, () =>

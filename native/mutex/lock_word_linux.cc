@@ -278,8 +278,8 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
       watch->sighting.reset();
       watch->sightedPair = 0;
     }
-    bool covered = watch->sighting != nullptr && watch->sightedPair == OwnerOf(pair) &&
-                   watch->sighting->CoversThread();
+    bool covered =
+        watch->sighting != nullptr && watch->sightedPair == OwnerOf(pair) && watch->sighting->CoversThread();
     if (told || watch->lastCheck == 0 || (!covered && nowNs - watch->lastCheck >= checkEveryNs)) {
       watch->lastCheck = nowNs;
       uint32_t tag = __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE);

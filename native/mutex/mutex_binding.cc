@@ -265,7 +265,8 @@ Napi::Value JsOwnerAlive(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env) {
   // The owner watcher's thread stops with the last environment that may use it.
   UseWatcher();
-  napi_add_env_cleanup_hook(env, [](void*) { LeaveWatcher(); }, nullptr);
+  napi_add_env_cleanup_hook(
+      env, [](void*) { LeaveWatcher(); }, nullptr);
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("LOCK", ipc::Constants(env, {{"WORD", kWordIndex},
                                            {"START", kStartIndex},

@@ -57,9 +57,7 @@ constexpr uint64_t kStopKey = 0;
 enum class Pidfds { kThreads, kProcesses, kNone };
 
 // Always close-on-exec.
-int PidfdOpen(pid_t pid, unsigned flags) {
-  return static_cast<int>(syscall(SYS_pidfd_open, pid, flags));
-}
+int PidfdOpen(pid_t pid, unsigned flags) { return static_cast<int>(syscall(SYS_pidfd_open, pid, flags)); }
 
 // What this kernel, the sandbox and IPC_KIT_PIDFD allow, tried on ourselves.
 Pidfds Probe() {
@@ -138,9 +136,9 @@ struct Watcher {
   bool stopping = false;
   int users = 0;
   uint64_t nextId = 1;
-  std::unordered_map<uint32_t, WatchedOwner*> live;  // by thread id; not exited
+  std::unordered_map<uint32_t, WatchedOwner*> live;    // by thread id; not exited
   std::unordered_map<uint64_t, WatchedOwner*> owners;  // by id; every owner with sightings
-  std::vector<WatchedOwner*> exited;                 // exited, with sightings
+  std::vector<WatchedOwner*> exited;                   // exited, with sightings
 };
 
 // Never freed: sightings may outlive every environment (and run their destructors late).

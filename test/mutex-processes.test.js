@@ -445,8 +445,9 @@ async function livenessRun(cleanup, mode, args, env = {}) {
     for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })
   })
   const { code, signal, stderr, messages } = await runChild('mutex-liveness.js', [mode, prefix, ...args], {
-    timeout: 60000,
+    timeout: 90000,
     env,
+    execArgv: ['--expose-gc'],
   })
   assert.is(signal, null, stderr)
   assert.is(code, 0, stderr)

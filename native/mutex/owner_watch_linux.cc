@@ -190,7 +190,7 @@ void Exited(Watcher& w, WatchedOwner* o, int64_t now) {
   WakeUnheeded(o);
   o->rewakeGap = kFirstRewakeNs;
   o->rewakeAt = now + o->rewakeGap;
-  w.exited.push_back(o);
+  w.exited.push_back(o);  // room reserved by Start: cannot throw
 }
 
 // Wakes again whom an earlier wake may have missed; returns when next to. Under the mutex.
@@ -293,7 +293,8 @@ std::unique_ptr<OwnerSighting> OwnerSighting::Start(uint32_t tid, uint32_t* word
     try {
       w.owners.emplace(o->id, o);
       w.live.emplace(tid, o);
-    } catch (...) {  // out of memory: periodic checks
+      w.exited.reserve(w.owners.size());  // Exited() adds without allocating
+    } catch (...) {                       // out of memory: periodic checks
       Forget(w, o);
       return nullptr;
     }

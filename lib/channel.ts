@@ -96,6 +96,8 @@ const EMPTY: unknown = Symbol('empty')
 const SLICE_MS = 200
 /** Polls before sleeping: a peer on another core usually answers within them. */
 const SPIN = 500
+/** How long an asynchronous wait looks again on later turns of the event loop before sleeping. */
+const POLL_MS = 0.05
 /** Tries of a side's lock before waiting for it. */
 const LOCK_TRIES = 256
 const DEFAULT_CAPACITY = 1 << 20
@@ -319,9 +321,20 @@ export class Channel {
    * sealed and drained.
    */
   receiveSync(timeout?: number): { value: unknown } | undefined {
+    const side = this.#recv
+    // The common case: a message there, the lock free (no clock read, no validation).
+    if (
+      timeout === undefined &&
+      !this.#closed &&
+      side.held === undefined &&
+      this.#nonEmpty() &&
+      side.lock.tryAcquire()
+    ) {
+      const got = this.#takeHeld(side.lock)
+      if (got !== EMPTY) return { value: this.#decode(got) }
+    }
     const ms = check.timeout(timeout)
     this.#check()
-    const side = this.#recv
     if (side.held !== undefined) {
       if (ms === 0) return undefined
       throw new IPCError(-EDEADLK, 'futex', this.#subject, 'this Channel holds a received view: release() it first')
@@ -799,7 +812,7 @@ export class Channel {
           }
           next = side === this.#send ? this.#sendHeld(op, lock) : this.#receiveHeld(op, lock)
         }
-        if (next !== SLEEP) continue
+        if (next !== SLEEP || (await this.#poll(side, op))) continue
         const waiting = (op.waiting = new AbortController())
         await side.sleep(this.#sleepValue, SLICE_MS, waiting.signal)
         op.waiting = undefined
@@ -807,6 +820,24 @@ export class Channel {
     } finally {
       side.running = false
     }
+  }
+
+  /**
+   * Before sleeping through the waiter engine (a thread's wake-up, then the
+   * event loop's: tens of µs), looks at the event word again on the next
+   * turns of the event loop for up to POLL_MS: a peer that answers within it
+   * (a request's response, a receiver catching up) is seen at once, and the
+   * event loop keeps serving everything else meanwhile. true when the word
+   * moved or `op` ended: the caller tries again.
+   */
+  async #poll(side: Side, op: Op): Promise<boolean> {
+    const value = this.#sleepValue | 1
+    const until = performance.now() + POLL_MS
+    do {
+      await nextTurn()
+      if (op.done || this.#closed || side.held !== undefined || (side.observe() | 1) !== value) return true
+    } while (performance.now() < until)
+    return false
   }
 
   /** One try of `op`: DONE (settled, or holding a slot or view), AGAIN, BUSY (another holds the lock), or SLEEP (on #sleepValue). */
@@ -976,6 +1007,11 @@ const DONE = 0
 const AGAIN = 1
 const BUSY = 2
 const SLEEP = 3
+
+/** Resolves on the event loop's next turn (after pending I/O callbacks). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
 
 function capacityOf(value: unknown): number {
   const n = check.integer(value, 'options.capacity', 1, L.MAX_CAPACITY)

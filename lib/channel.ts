@@ -10,6 +10,7 @@ import * as check from './validate'
 import * as L from './channel-layout'
 import { Side, type Op } from './channel-side'
 import { Pending } from './pending'
+import { NOT_PLAIN, decodePlain, encodePlain } from './value-codec'
 
 export interface ChannelOptions {
   /** Ring bytes, rounded up to a power of two (256 B .. 1 GiB). Default 1 MiB when this call creates the channel. */
@@ -89,6 +90,9 @@ const PUT = 1
 const FULL = 0
 const SEALED = -1
 
+/** #takenType of a message #takeHeld has decoded already. */
+const DECODED = 0
+
 /** #takeHeld's answer when the ring holds no message. */
 const EMPTY: unknown = Symbol('empty')
 
@@ -131,9 +135,10 @@ export class Channel {
   #head = 0
   #length = 0
   #takenType = 0
-  /** Set by #encode: the record type and what to write. */
+  /** Set by #encode: the record type and what to write (#scratch: valid until the next #encode). */
   #type = 0
   #data: Uint8Array | string = ''
+  #scratch = false
   /** Set with #attempt's SLEEP: the event word's value to sleep on. */
   #sleepValue = 0
   /** Set by #fit: where the record goes, and the WRAP bytes before it (#oldest sets #at too). */
@@ -280,7 +285,8 @@ export class Channel {
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.#enqueue(this.#send, SEND, options, this.#type, this.#data, length) as Promise<void>
+    const data = this.#scratch && this.#type === L.VALUE ? Buffer.from(this.#data as Uint8Array) : this.#data
+    return this.#enqueue(this.#send, SEND, options, this.#type, data, length) as Promise<void>
   }
 
   /** true when #put published; false when full; throws once sealed. */
@@ -518,10 +524,13 @@ export class Channel {
       this.#data = value
       return value.length
     }
-    const bytes = serialize(value)
+    // A plain value is encoded into a scratch Buffer (copied if the send is queued).
+    const plain = encodePlain(value)
+    const bytes = plain ?? serialize(value)
     if (bytes.length > this.#max) throw tooLarge(bytes.length, this.#max)
     this.#type = L.VALUE
     this.#data = bytes
+    this.#scratch = plain !== undefined
     return bytes.length
   }
 
@@ -693,7 +702,10 @@ export class Channel {
     const end = start + this.#length
     let out: unknown
     if (this.#takenType === L.STRING) out = this.#ring.toString('utf8', start, end)
-    else {
+    else if (this.#takenType === L.VALUE && (out = decodePlain(this.#ring, start, end)) !== NOT_PLAIN) {
+      // A plain value, read in place (it views nothing in the ring): #decode passes it on.
+      this.#takenType = DECODED
+    } else {
       out = Buffer.allocUnsafe(this.#length)
       this.#ring.copy(out as Buffer, 0, start, end)
     }
@@ -983,8 +995,10 @@ export class Channel {
         if (decoded === undefined) {
           if (done) throw slotEndedError()
           if (type === L.STRING) decoded = { value: buffer.toString('utf8') }
-          else if (type === L.VALUE) decoded = { value: deserialize(Buffer.from(buffer)) }
-          else decoded = { value: Buffer.from(buffer) }
+          else if (type === L.VALUE) {
+            const plain = decodePlain(buffer, 0, buffer.length)
+            decoded = { value: plain !== NOT_PLAIN ? plain : deserialize(Buffer.from(buffer)) }
+          } else decoded = { value: Buffer.from(buffer) }
         }
         return decoded.value
       },

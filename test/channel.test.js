@@ -52,6 +52,64 @@ test('values: Buffer and Uint8Array arrive as Buffer, strings as strings, the re
     assert.equal(ch.stats().bytes, 0)
   }))
 
+test('plain values (objects, arrays, strings, numbers) arrive exactly as v8.deserialize(v8.serialize(v)) makes them, by every receive', () =>
+  withCleanup(async (cleanup) => {
+    const v8 = require('node:v8')
+    const ch = fresh(cleanup, { capacity: 65536 })
+    const shared = { s: 1 }
+    const values = [
+      -0,
+      NaN,
+      2 ** 31,
+      -(2 ** 31),
+      2 ** 30,
+      1e300,
+      { id: 7, name: 'job-7', tags: ['queue', 'bench', 'small'] },
+      { 'é€😀': 'ÿ'.repeat(40), long: 'x'.repeat(300), wide: '€'.repeat(50), u: undefined, n: null },
+      { a: { b: { c: [[], {}, [undefined, null, false, 3.25]] } } },
+      Array.from({ length: 100 }, (_, i) => i * 100003),
+      // Outside the plain subset: through v8.serialize, with what it keeps.
+      [1, , 3], // eslint-disable-line no-sparse-arrays
+      { 1: 'index key', x: 2 },
+      Object.assign([1, 2], { extra: 'named' }),
+      [shared, shared],
+      Array.from({ length: 80 }, (_, i) => ({ i })),
+      Object.assign(Object.create(null), { nullProto: true }),
+      JSON.parse('{"__proto__": {"polluted": true}}'),
+      new (class Point {
+        x = 1
+      })(),
+    ]
+    const same = (got, v, how) => {
+      const want = v8.deserialize(v8.serialize(v))
+      assert.equal(got, want, how)
+      assert.is(Object.getPrototypeOf(got), Object.getPrototypeOf(want), how)
+      assert.is(Object.keys(got ?? {}).join(), Object.keys(want ?? {}).join(), how)
+      if (Object.is(v, -0)) assert.ok(Object.is(got, -0), how)
+      if (Array.isArray(v) && v.length === 2 && v[0] === shared)
+        assert.ok(got[0] === got[1], 'a shared reference stays shared')
+    }
+    for (const v of values) {
+      assert.is(ch.sendSync(v), true)
+      same(ch.receiveSync(0).value, v, 'sendSync -> receiveSync')
+      await ch.send(v)
+      same(await ch.receive(), v, 'send -> receive')
+      assert.is(ch.trySend(v), true)
+      const view = await ch.receive({ copy: false })
+      same(view.value, v, 'receive({ copy: false }).value')
+      view.release()
+    }
+    // Queued sends keep their own bytes while later values are encoded.
+    const full = fresh(cleanup, { capacity: 256, maxMessage: 200 })
+    let filled = 0
+    while (full.trySend('x'.repeat(100))) filled++
+    const queued = [{ n: 1 }, { n: 2 }, { n: 3 }].map((v) => full.send(v))
+    const got = []
+    while (got.length < filled + 3) got.push(await full.receive({ timeout: 5000 }))
+    await Promise.all(queued)
+    assert.equal(got.slice(filled), [{ n: 1 }, { n: 2 }, { n: 3 }])
+  }))
+
 test('a received Buffer is a copy of its own: later messages do not change it', () =>
   withCleanup((cleanup) => {
     const ch = fresh(cleanup, { capacity: 256 })

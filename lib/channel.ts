@@ -131,7 +131,7 @@ export class Channel {
   /** The window of a reserved slot or a received view, detached when it ends. */
   #sendWindow: ArrayBuffer | undefined
   #recvWindow: ArrayBuffer | undefined
-  /** Set by #oldest: the oldest message's position, ring offset, length and type (#decode reads the type). */
+  /** Set by #oldest: the oldest message's position, ring offset, length and type (#decode reads the type; DECODED once #takeHeld decoded it). */
   #head = 0
   #length = 0
   #takenType = 0
@@ -715,7 +715,7 @@ export class Channel {
     return out
   }
 
-  /** The value of what #takeHeld returned (v8 values are deserialized outside the lock). */
+  /** The value of what #takeHeld returned (v8.deserialize, for values it did not decode, runs outside the lock). */
   #decode(payload: unknown): unknown {
     return this.#takenType === L.VALUE ? deserialize(payload as Buffer) : payload
   }

@@ -174,8 +174,11 @@ export class SharedMap<V = unknown> {
     this.#mask = g.buckets - 1
     this.#maxSteps = (g.dataEnd - g.dataStart) / MIN_BLOCK
     this.#lastBlock = g.dataEnd - MIN_BLOCK
-    // Each opener (process, thread, or another open in the same one) in turn.
-    this.#stripe = STRIPE_BASE + 16 * ((Atomics.add(this.#i32, H_OPENS, 1) >>> 0) % STRIPES)
+    // Each opening (a process, a thread, or another open in the same one)
+    // takes the next stripe: the even ones first, then the odd ones, so that
+    // the first openers' lines are not neighbours (CPUs fetch lines in pairs).
+    const turn = (Atomics.add(this.#i32, H_OPENS, 1) >>> 0) % STRIPES
+    this.#stripe = STRIPE_BASE + 16 * (((2 * turn) % STRIPES) | (turn >= STRIPES / 2 ? 1 : 0))
   }
 
   /**

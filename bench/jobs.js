@@ -844,6 +844,38 @@ async function threadsPer1000() {
   return { 'kit.engine_threads_1000': { unit: 'threads', samples: out } }
 }
 
+/** close() of 5,000 POSIX semaphores and 5,000 Mutexes with one pending wait each: ns until every wait has rejected. */
+async function closeMany() {
+  const { Mutex, Semaphore } = kit('Semaphore', 'Mutex')
+  const half = 5000
+  const out = []
+  // Each round opens 10,000 objects: few rounds, no warm-up (the first is as cold as a server's).
+  for (let r = 0; r < n(3, 1); r++) {
+    const sems = Array.from({ length: half }, () => {
+      const sem = Semaphore.posix(uniqueName('close'), { initial: 0, create: true })
+      sem.unlink()
+      return sem
+    })
+    const locks = Array.from({ length: half }, () => uniqueName('close-lock'))
+    const holders = locks.map((name) => new Mutex(name))
+    const waiters = locks.map((name) => new Mutex(name))
+    for (const h of holders) h.acquireSync()
+    const waits = [...sems.map((s) => s.wait()), ...waiters.map((m) => m.acquire())].map((p) => p.catch(() => {}))
+    await new Promise((res) => setTimeout(res, 200))
+    const t0 = now()
+    for (const s of sems) s.close()
+    for (const m of waiters) m.close()
+    await Promise.all(waits)
+    out.push(elapsedNs(t0))
+    for (const h of holders) {
+      h.release()
+      h.unlink()
+      h.close()
+    }
+  }
+  return { 'kit.engine_close_10000': { unit: 'ns', samples: out } }
+}
+
 /** Post to one of `count` semaphores with a pending wait each: ns until that wait resolves. */
 function wakeLatency(count) {
   return async () => {
@@ -944,6 +976,7 @@ const jobs = {
   'kit.engine_wake_1': wakeLatency(1),
   'kit.engine_wake_100': wakeLatency(100),
   'kit.engine_wake_10000': wakeLatency(10000),
+  'kit.engine_close_10000': closeMany,
   'alt.shmta_cycle': shmtaCycle,
 }
 

@@ -63,7 +63,46 @@ function markdownTable(head, body) {
   ].join('\n')
 }
 
-function renderResults({ meta, rows, figures, notes, labels, analysis }) {
+/** The wait engine's rows (scenarios.js ENGINE): figure, goal or reference, verdict. */
+function engineRows(engine, figures) {
+  return engine.map((e) => {
+    const f = figures[e.id]
+    const ref = e.vs && figures[e.vs] ? { ...figures[e.vs], median: figures[e.vs].median * e.factor } : null
+    let met = null
+    if (f && e.goal?.max !== undefined) met = f.median <= e.goal.max
+    if (f && ref && e.goal?.atLeast !== undefined) met = ref.median / f.median >= e.goal.atLeast
+    const against = e.vs
+      ? `${e.short}: ${ref ? formatFigure(ref) : 'n/a'}${f && ref ? ` (ipc-kit ${formatSpeedup(ref.median / f.median)})` : ''}`
+      : ''
+    return {
+      ...e,
+      met,
+      cells: [
+        e.what,
+        `\`${e.id}\``,
+        formatFigure(f),
+        against,
+        e.goal ? e.goal.text : '',
+        verdict({ goal: e.goal, met }),
+      ],
+    }
+  })
+}
+
+function renderEngine(engine, figures) {
+  const rows = engineRows(engine, figures)
+  return `## The wait engine
+
+Async waits (Semaphore \`wait()\`, Mutex \`acquire()\`, Channel) are served by the engine's threads, each sleeping on the futex words of many objects at once (docs/design.md, "The wait engine"). A wake-up has no fixed goal; it is compared with one wake-up of C's sleeping futex ping-pong (half its round trip). Goals: ${rows.filter((r) => r.met === true).length} met, ${rows.filter((r) => r.met === false).length} not met.
+
+${markdownTable(
+  ['what', 'id', 'ipc-kit', 'compared with', 'goal', 'verdict'],
+  rows.map((r) => r.cells),
+)}
+`
+}
+
+function renderResults({ meta, rows, figures, notes, labels, analysis, engine }) {
   const raw = Object.keys(labels)
     .filter((id) => figures[id])
     .map((id) => {
@@ -101,6 +140,7 @@ Goals: ${met} met, ${notMet} not met${unmeasured ? `, ${unmeasured} not measured
 
 ${markdownTable(HEAD.slice(0, 6).concat(['verdict']), tableRows(rows))}
 
+${engine ? renderEngine(engine, figures) : ''}
 ## Every figure
 
 "best 10%": the figure that the best tenth of the samples reach (the 10th percentile of times, the 90th of throughputs), what an operation costs when the machine leaves it alone; the ratios above use the medians.
@@ -113,6 +153,7 @@ ${missing.length ? `\nJobs that did not give figures in every round of this run:
 - **Semaphore pairs**: \`tryWait\` + \`post\` on a semaphore of value 1; C does \`sem_trywait\` + \`sem_post\`, and \`semop\` −1 with \`IPC_NOWAIT\` then +1.
 - **Contended counter**: N processes each increment a 4-byte counter under the lock (ipc-kit: \`g.withLockSync(() => { u32[0]++ })\` with \`u32\` a \`Uint32Array\` over \`g.buffer\`, as C does \`value++\` and the worker_threads peers \`w[1]++\`; the "Buffer methods" rows do \`g.withLockSync(buf => buf.writeUInt32LE(buf.readUInt32LE(0) + 1, 0))\` instead, whose two Buffer calls cost about 7 ns each on their own); the figure is wall time (first start to last end, CLOCK_MONOTONIC across processes) divided by all increments. The flock counter keeps the counter in the locked file (\`readSync\`/\`writeSync\` at offset 0), as a Node program without shared memory must. The worker_threads rows: threads of one process, Drepper's mutex written with \`Atomics\` on a SharedArrayBuffer. Every run checks the final count.
 - **Ping-pong**: one round trip between two processes (worker_threads rows: two threads of one process). ipc-kit uses two POSIX semaphores; "sync" blocks in \`waitSync\` on both sides, "async" uses \`await wait()\` on both sides.
+- **Wait engine** (\`kit.engine_*\`): POSIX semaphores each with one pending \`wait()\` in the measuring process. Idle CPU: \`process.cpuUsage()\` over ${meta.quick ? '1' : '3'} s windows while 1,000 waits are pending; threads: entries of \`/proc/self/task\` added by 1,000 waits; wake-up latency: a post from the same process to one of N waited semaphores (idle for 2 ms first) until its \`wait()\` resolves; close: \`close()\` of 5,000 semaphores and 5,000 Mutexes (held by another Mutex) with one pending wait each, until the last wait has rejected.
 - **Bulk**: 1 GiB sent in 1 MiB chunks from one process to another. ipc-kit: an 8 × 1 MiB ring in one \`IPCBuffer.posix\` with two semaphores (free slots, full slots); the writer copies each chunk in, the reader copies it out into its own Buffer (as a socket delivers data into the reader's memory). Sockets and pipes: \`write\` with backpressure, the reader counts bytes. memcpy: one thread copying 1 GiB of distinct data (beyond every cache); "memcpy in cache" copies a 1 MiB chunk into an 8 MiB ring, the geometry of the ipc-kit ring.
 - **Buffer operations**: the same loop on a 64 KiB plain Buffer, an \`IPCBuffer.posix\` and a shm-typed-array Buffer: one process per kind, the processes taking turns sample by sample (each sample 2–6 ms).
 - **Cycle**: create a 4 KiB POSIX object, map it, unlink it, unmap and close it.
@@ -229,4 +270,11 @@ function renderSvg(rows, meta) {
   return `${out.join('\n')}\n`
 }
 
-module.exports = { formatFigure, formatSpeedup, renderTable, renderResults, renderSvg }
+module.exports = {
+  engineRows,
+  formatFigure,
+  formatSpeedup,
+  renderTable,
+  renderResults,
+  renderSvg,
+}

@@ -11,8 +11,8 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { jobs } = require('./jobs')
-const { FIGURES, COMPARISONS } = require('./scenarios')
-const { formatFigure, renderTable, renderResults, renderSvg } = require('./report')
+const { FIGURES, COMPARISONS, ENGINE } = require('./scenarios')
+const { formatFigure, renderTable, renderResults, renderSvg, engineRows } = require('./report')
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -242,6 +242,11 @@ async function main() {
   }
   const rows = compare(figures, notes)
   console.log(`\n${renderTable(rows)}`)
+  const engine = engineRows(ENGINE, figures).filter((r) => figures[r.id])
+  if (engine.length)
+    console.log(
+      `\nwait engine:\n${engine.map((r) => `  ${r.cells.filter((c, i) => i !== 1 && c).join('  ')}`).join('\n')}`,
+    )
   console.log(
     `\n${rows.filter((r) => r.met === true).length} goals met, ${rows.filter((r) => r.met === false).length} not met, ${rows.filter((r) => r.goal && r.met === null).length} not measured; ${meta.seconds} s`,
   )
@@ -282,7 +287,7 @@ function write({ meta, figures, notes }) {
   const analysis = fs.existsSync(analysisFile) ? fs.readFileSync(analysisFile, 'utf8') : ''
   fs.writeFileSync(
     path.join(__dirname, 'RESULTS.md'),
-    renderResults({ meta, rows, figures, notes, labels: FIGURES, analysis }),
+    renderResults({ meta, rows, figures, notes, labels: FIGURES, analysis, engine: ENGINE }),
   )
   fs.writeFileSync(path.join(__dirname, 'results.svg'), renderSvg(rows, meta))
   console.log('wrote bench/RESULTS.md and bench/results.svg')

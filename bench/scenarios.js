@@ -27,6 +27,8 @@ const FIGURES = {
   'kit.engine_wake_1': 'ipc-kit post to an idle waited semaphore until its wait() resolves, 1 wait pending',
   'kit.engine_wake_100': 'ipc-kit post to an idle waited semaphore until its wait() resolves, 100 waits pending',
   'kit.engine_wake_10000': 'ipc-kit post to an idle waited semaphore until its wait() resolves, 10,000 waits pending',
+  'kit.engine_close_10000':
+    'ipc-kit close() of 5,000 POSIX semaphores and 5,000 Mutexes with one pending wait each, until every wait has rejected',
   'c.futex_pair': 'C futex mutex lock + unlock',
   'c.sem_pair': 'C sem_trywait + sem_post',
   'c.semop_pair': 'C System V semop -1 (IPC_NOWAIT) + semop +1',
@@ -184,4 +186,21 @@ COMPARISONS.push({
   goal: atLeast(1.6, '≥ 1.6×'),
 })
 
-module.exports = { FIGURES, COMPARISONS }
+// The wait engine (issue: no polling, bounded threads, fast wake-ups): absolute
+// goals, and what a wake-up compares with. `max`: the figure must not pass it;
+// `vs` with `factor`: the reference figure scaled (a ping-pong's round trip
+// halved is one wake-up); `atLeast`: the reference over the figure, at least.
+// Words of other objects per engine thread, as the addon exports it.
+const GROUP_WORDS = require('../dist/native').binding.wait.GROUP_WORDS
+// prettier-ignore
+const ENGINE = [
+  { id: 'kit.engine_idle_cpu_1000', what: '1,000 idle pending waits: CPU', goal: { max: 1, text: '< 1% of a core' } },
+  { id: 'kit.engine_threads_1000', what: '1,000 pending waits: extra threads', goal: { max: Math.ceil(1000 / GROUP_WORDS) + 1, text: `≤ ceil(1000/${GROUP_WORDS}) + 1 = ${Math.ceil(1000 / GROUP_WORDS) + 1}` } },
+  { id: 'kit.engine_wake_1', what: 'wake-up latency, 1 wait pending', vs: 'c.futex_pingpong', factor: 0.5, short: 'C futex ping-pong ÷ 2' },
+  { id: 'kit.engine_wake_100', what: 'wake-up latency, 100 waits pending', vs: 'c.futex_pingpong', factor: 0.5, short: 'C futex ping-pong ÷ 2' },
+  { id: 'kit.engine_wake_10000', what: 'wake-up latency, 10,000 waits pending', vs: 'c.futex_pingpong', factor: 0.5, short: 'C futex ping-pong ÷ 2' },
+  { id: 'kit.engine_close_10000', what: 'close() of 10,000 pending waits (half semaphores, half Mutexes)', goal: { max: 1e9, text: '≤ 1 s' } },
+  { id: 'kit.pingpong_async', what: 'async ping-pong round trip', vs: 'alt.process_send_pingpong', factor: 1, short: 'process.send round trip', goal: { atLeast: 2, text: '≥ 2× faster' } },
+]
+
+module.exports = { FIGURES, COMPARISONS, ENGINE }

@@ -29,6 +29,9 @@ Napi::Value JsClose(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// notify(): tells the threads about the cancel and close calls made since the last one.
+void JsNotify(const Napi::CallbackInfo&) { NotifyDeferred(); }
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env) {
@@ -36,6 +39,7 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("add", Napi::Function::New(env, JsAdd, "add"));
   exports.Set("cancel", Napi::Function::New(env, JsCancel, "cancel"));
   exports.Set("close", Napi::Function::New(env, JsClose, "close"));
+  exports.Set("notify", Napi::Function::New(env, JsNotify, "notify"));
   ExportWordWait(env, exports);
   exports.Set("SHARED_THREADS", Napi::Boolean::New(env, GroupsShareThreads()));
   exports.Set("GROUP_WORDS", Napi::Number::New(env, static_cast<double>(kGroupWords)));

@@ -56,6 +56,29 @@ int64_t Earlier(int64_t a, int64_t b) {
 // The end of a blocking call that must not pass `until`, nor last longer than a slice.
 int64_t Capped(int64_t until, int64_t now) { return Earlier(until, now + kSliceNs); }
 
+// The engine's one mutex. Its holders keep it for microseconds, and the
+// JavaScript thread and a group's thread take it in turn on every wait: a
+// waiter that finds it held spins a little before sleeping (glibc's adaptive
+// mutex), instead of paying a sleep and a wake-up for a wait of microseconds.
+class EngineMutex {
+ public:
+  EngineMutex() {
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&mu_, &attr);
+    pthread_mutexattr_destroy(&attr);
+  }
+  ~EngineMutex() { pthread_mutex_destroy(&mu_); }
+  EngineMutex(const EngineMutex&) = delete;
+  EngineMutex& operator=(const EngineMutex&) = delete;
+  void lock() { pthread_mutex_lock(&mu_); }
+  void unlock() { pthread_mutex_unlock(&mu_); }
+
+ private:
+  pthread_mutex_t mu_;
+};
+
 struct Engine;
 struct Group;
 
@@ -115,8 +138,11 @@ struct Group {
   int64_t sleepUntil = kForever;
   int64_t idleSince = kForever;  // the thread's only
   bool notified = false;         // a Notify the thread has not yet looked at: another adds nothing
+  bool notifyLater = false;      // a close or cancel it has not been told of (NotifyDeferred)
   // Bumped (then woken) on every change the thread must see; it sleeps on it too.
   std::atomic<uint32_t> changes{0};
+  // false while the thread may be asleep on `changes`: only then does a change need a FUTEX_WAKE.
+  std::atomic<bool> awake{true};
   // Set around the sleep, so a change can reach a thread that is not sleeping
   // on `changes`: the source's word it sleeps on alone, or a blocking call.
   std::atomic<uint32_t*> sleepingOn{nullptr};
@@ -134,11 +160,12 @@ struct Engine {
   bool waitv = false;
   size_t cores = 0;  // Cores alive (JavaScript thread): the last one frees a shut-down engine
 
-  std::mutex mu;
+  EngineMutex mu;
   std::vector<std::unique_ptr<Group>> groups;
   std::vector<Done> done;  // settled, not yet delivered
   bool scheduled = false;  // a thread-safe call is queued
   bool shutdown = false;
+  bool notifyLater = false;  // some group has notifyLater set
 
   // JavaScript thread only.
   size_t refdCores = 0;
@@ -149,11 +176,19 @@ thread_local Engine* current = nullptr;
 
 // --- the group's thread ----------------------------------------------------
 
-// Tells JavaScript about settled waits. Under the mutex.
-void Flush(Engine* e) {
-  if (e->done.empty() || e->scheduled || e->shutdown) return;
+// Whether JavaScript must be told about settled waits: the caller then calls
+// Tell after releasing the mutex (so JavaScript, woken, does not find it
+// held). Under the mutex.
+bool Flush(Engine* e) {
+  if (e->done.empty() || e->scheduled || e->shutdown) return false;
   e->scheduled = true;
-  napi_call_threadsafe_function(e->tsfn, nullptr, napi_tsfn_nonblocking);
+  return true;
+}
+
+// After Flush said so, outside the mutex. The thread-safe function outlives
+// every engine thread (Shutdown joins them before it is finalized).
+void Tell(Engine* e, bool flushed) {
+  if (flushed) napi_call_threadsafe_function(e->tsfn, nullptr, napi_tsfn_nonblocking);
 }
 
 // The oldest wait of `c` settles with `r`. Under the mutex.
@@ -202,11 +237,16 @@ bool ServeWords(Engine* e, const CoreRef& c, int64_t now) {
   if (c->closed) return false;
   Expire(e, c, now);
   if (c->pending.empty()) return false;
-  if (!c->armed) {
+  if (!c->armed && c->headSince == 0) {
+    c->headSince = now;  // its first wait: spin first, if the source spins
+    c->spun = !c->source->Spins();
+  }
+  // Counted as a sleeper only once its spin is over: posts meanwhile make no
+  // system call to wake it. Arm then Poll: a post before the Arm is seen by
+  // the Poll, one after it wakes the sleep.
+  if (!c->armed && c->spun) {
     c->source->Arm();
     c->armed = true;
-    c->headSince = now;
-    c->spun = !c->source->Spins();
   }
   for (;;) {
     Sleep sleep;
@@ -230,6 +270,7 @@ void Leave(Group* g, size_t i) {
   g->members[i] = std::move(g->members.back());
   g->members.pop_back();
   c->group = nullptr;
+  c->headSince = 0;
   if (c->armed) {
     c->source->Disarm();
     c->armed = false;
@@ -290,7 +331,7 @@ void RunWords(Group* g) {
   std::vector<CoreRef> fresh;
   words.reserve(kWaitvMax);
   fresh.reserve(kGroupWords);
-  std::unique_lock<std::mutex> lock(e->mu);
+  std::unique_lock<EngineMutex> lock(e->mu);
   while (!g->stop) {
     g->notified = false;
     uint32_t seen = g->changes.load();
@@ -309,10 +350,15 @@ void RunWords(Group* g) {
       if (!c->spun) fresh.push_back(c);
       i++;
     }
-    Flush(e);
-    if (Idle(e, g, now, &until)) break;
+    bool flushed = Flush(e);
+    if (Idle(e, g, now, &until)) {
+      lock.unlock();
+      Tell(e, flushed);
+      return;
+    }
     g->sleepUntil = until;
     lock.unlock();
+    Tell(e, flushed);
     CoreRef who;
     Result got = Result::Again();
     if (!fresh.empty() && SpinOn(g, fresh, seen, &who, &got)) {
@@ -324,10 +370,15 @@ void RunWords(Group* g) {
       continue;
     }
     if (!fresh.empty()) {
+      // Their spins are over: arm them (ServeWords) and look once more before sleeping.
       lock.lock();
-      for (const auto& c : fresh) c->spun = true;
-      lock.unlock();
+      for (const auto& c : fresh) {
+        c->spun = true;
+        c->changed = true;
+      }
+      continue;
     }
+    g->awake.store(false);
     if (words.size() == 1 && !e->waitv) {
       // Alone on the source's word: a change must wake us there (Notify).
       g->sleepingOn.store(words[0].word);
@@ -337,13 +388,14 @@ void RunWords(Group* g) {
       words.push_back({reinterpret_cast<uint32_t*>(&g->changes), seen});
       SleepOn(words.data(), words.size(), until);
     }
+    g->awake.store(true);
     lock.lock();
   }
 }
 
 void RunBlocking(Group* g) {
   Engine* e = g->engine;
-  std::unique_lock<std::mutex> lock(e->mu);
+  std::unique_lock<EngineMutex> lock(e->mu);
   while (!g->stop) {
     g->notified = false;
     uint32_t seen = g->changes.load();
@@ -352,7 +404,7 @@ void RunBlocking(Group* g) {
       g->idleSince = kForever;
       CoreRef c = g->members[0];
       if (!c->closed) Expire(e, c, now);
-      Flush(e);
+      Tell(e, Flush(e));
       if (c->closed || c->pending.empty()) {
         Leave(g, 0);
         continue;
@@ -369,13 +421,15 @@ void RunBlocking(Group* g) {
       if (r.kind == Result::kAcquired || (r.kind == Result::kFailed && !c->pending.empty())) Deliver(e, c, r);
       continue;
     }
-    Flush(e);
+    Tell(e, Flush(e));
     int64_t until = kForever;
     if (Idle(e, g, now, &until)) break;
     g->sleepUntil = until;
     lock.unlock();
     FutexWord own{reinterpret_cast<uint32_t*>(&g->changes), seen};
+    g->awake.store(false);
     SleepOn(&own, 1, until);
+    g->awake.store(true);
     lock.lock();
   }
 }
@@ -392,7 +446,7 @@ void* RunGroup(void* arg) {
     // Out of memory for the thread's own lists: it ends (no exception may
     // leave a thread: std::terminate). Its waits stay queued until closed or
     // timed out by JavaScript's timers; new ones go to other threads.
-    std::lock_guard<std::mutex> lock(g->engine->mu);
+    std::lock_guard<EngineMutex> lock(g->engine->mu);
     g->leaving = true;
     g->capacity = 0;
   }
@@ -408,7 +462,10 @@ void Notify(Group* g) {
   if (g->notified) return;  // the thread is already on its way to the mutex
   g->notified = true;
   g->changes.fetch_add(1);
-  Wake(reinterpret_cast<uint32_t*>(&g->changes), 1);
+  // A thread that is awake (working, spinning) sees the change before it
+  // sleeps: it marks itself asleep first, and the kernel then finds
+  // `changes` moved (both sides sequentially consistent).
+  if (!g->awake.load()) Wake(reinterpret_cast<uint32_t*>(&g->changes), 1);
   // A blocked thread gets one signal and is not waited for (kSliceNs): the
   // thread may be starved of CPU, and this one holds the event loop.
   if (g->blocked.load()) {
@@ -423,6 +480,16 @@ void Notify(Group* g) {
     Wake(word, INT_MAX);
     sched_yield();
   }
+}
+
+// Notify, deferred until JavaScript calls NotifyDeferred (in a microtask):
+// closing or cancelling thousands of waits in one go then wakes each group's
+// thread once rather than once per wait. What a group's thread has not yet
+// been told of costs nothing meanwhile: it takes no unit for a wait that is
+// gone (ServeWords and Deliver look under the mutex). Under the mutex.
+void NotifyLater(Engine* e, Group* g) {
+  g->notifyLater = true;
+  e->notifyLater = true;
 }
 
 // A thread for a new group; EAGAIN (or the error) if none can be made. Under the mutex.
@@ -504,7 +571,7 @@ void Shutdown(Engine* e) {
   std::vector<Done> undelivered;
   std::vector<std::unique_ptr<Group>> groups;
   {
-    std::lock_guard<std::mutex> lock(e->mu);
+    std::lock_guard<EngineMutex> lock(e->mu);
     if (e->shutdown) return;
     e->shutdown = true;
     for (const auto& g : e->groups) {
@@ -514,7 +581,7 @@ void Shutdown(Engine* e) {
   }
   for (const auto& g : e->groups) pthread_join(g->thread, nullptr);
   {
-    std::lock_guard<std::mutex> lock(e->mu);
+    std::lock_guard<EngineMutex> lock(e->mu);
     groups.swap(e->groups);
     undelivered.swap(e->done);
     for (const auto& g : groups) {
@@ -534,12 +601,12 @@ void MaybeFree(Engine* e) {
 }
 
 // Closes the queue: returns every unsettled wait's id (their units undone).
-std::vector<uint32_t> CloseCore(const CoreRef& c) {
+std::vector<uint32_t> CloseCore(const CoreRef& c, bool deferNotify) {
   std::vector<uint32_t> ids;
   std::vector<Done> undelivered;
   Engine* e = c->engine;
   {
-    std::lock_guard<std::mutex> lock(e->mu);
+    std::lock_guard<EngineMutex> lock(e->mu);
     if (c->closed) return ids;
     c->closed = true;
     for (const auto& w : c->pending) ids.push_back(w.id);
@@ -550,7 +617,11 @@ std::vector<uint32_t> CloseCore(const CoreRef& c) {
     e->done.erase(mine, e->done.end());
     if (c->group != nullptr && !e->shutdown) {
       c->changed = true;
-      Notify(c->group);
+      if (deferNotify) {
+        NotifyLater(e, c->group);
+      } else {
+        Notify(c->group);
+      }
     }
   }
   for (const auto& d : undelivered) {
@@ -567,7 +638,7 @@ void CallJs(napi_env env, napi_value /*js_callback*/, void* context, void* /*dat
   auto* e = static_cast<Engine*>(context);
   std::vector<Done> batch;
   {
-    std::lock_guard<std::mutex> lock(e->mu);
+    std::lock_guard<EngineMutex> lock(e->mu);
     batch.swap(e->done);
     e->scheduled = false;
   }
@@ -655,7 +726,7 @@ uint32_t Add(const Napi::Value& queue, double timeoutMs) {
   int64_t limitNs = ipc::LimitNsFromMs(timeoutMs);
   Core::Wait w{c->nextId, limitNs == kForever ? kForever : MonotonicNs() + limitNs};
   {
-    std::lock_guard<std::mutex> lock(e->mu);
+    std::lock_guard<EngineMutex> lock(e->mu);
     if (e->shutdown) throw Napi::Error::New(queue.Env(), "the environment is being torn down");
     bool first = c->pending.empty();
     if (c->group == nullptr) {
@@ -680,7 +751,7 @@ bool Cancel(const Napi::Value& queue, uint32_t id) {
   Engine* e = c->engine;
   bool removed = false;
   {
-    std::lock_guard<std::mutex> lock(e->mu);
+    std::lock_guard<EngineMutex> lock(e->mu);
     auto it =
         std::find_if(c->pending.begin(), c->pending.end(), [id](const Core::Wait& w) { return w.id == id; });
     if (it != c->pending.end()) {
@@ -689,7 +760,7 @@ bool Cancel(const Napi::Value& queue, uint32_t id) {
       // No wait left: the thread lets the source go rather than take a unit for nobody.
       if (c->pending.empty() && c->group != nullptr && !e->shutdown) {
         c->changed = true;
-        Notify(c->group);
+        NotifyLater(e, c->group);
       }
     }
   }
@@ -700,7 +771,20 @@ bool Cancel(const Napi::Value& queue, uint32_t id) {
   return removed;
 }
 
-std::vector<uint32_t> Close(const Napi::Value& queue) { return CloseCore(Unwrap(queue)); }
+std::vector<uint32_t> Close(const Napi::Value& queue) { return CloseCore(Unwrap(queue), true); }
+
+void NotifyDeferred() {
+  Engine* e = current;
+  if (e == nullptr) return;
+  std::lock_guard<EngineMutex> lock(e->mu);
+  if (!e->notifyLater) return;
+  e->notifyLater = false;
+  for (const auto& g : e->groups) {
+    if (!g->notifyLater) continue;
+    g->notifyLater = false;
+    if (!e->shutdown) Notify(g.get());
+  }
+}
 
 Napi::Value NewQueue(Napi::Env env, std::shared_ptr<Source> source, Napi::Function onSettled) {
   Engine* e = EngineFor(env);
@@ -711,7 +795,7 @@ Napi::Value NewQueue(Napi::Env env, std::shared_ptr<Source> source, Napi::Functi
     CoreRef c = std::move(h->core);
     delete h;
     Engine* e = c->engine;
-    CloseCore(c);
+    CloseCore(c, false);
     napi_delete_reference(env, c->onSettled);
     c->onSettled = nullptr;
     e->cores--;

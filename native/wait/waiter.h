@@ -60,6 +60,8 @@
 //        wait.cancel(queue, id) -> boolean    (true: removed, will never settle;
 //                                              false: settled or settling)
 //        wait.close(queue) -> id[]            (every unsettled wait, its unit undone)
+//        wait.notify()                        (after cancel/close calls: tells the
+//                                              threads, once per burst, e.g. in a microtask)
 //      onSettled(id, err, value) is called on the JS thread for each wait: err
 //      0 (value from Acquired), ETIMEDOUT, or the errno of a Failed attempt.
 //      lib/wait-queue.ts turns this into promises with timeouts and signals.
@@ -131,6 +133,9 @@ uint32_t Add(const Napi::Value& queue, double timeoutMs);
 bool Cancel(const Napi::Value& queue, uint32_t id);
 // Closes the queue; returns the ids of the waits that will never settle now.
 std::vector<uint32_t> Close(const Napi::Value& queue);
+// Tells the threads about the Cancel and Close calls made since the last
+// call (they are told in batches: call it once the current burst is over).
+void NotifyDeferred();
 
 // Whether this process's futex sources share threads through futex_waitv.
 bool GroupsShareThreads();

@@ -40,6 +40,8 @@ export class Side {
   readonly ops: Op[] = []
   /** A pump is serving `ops`. */
   running = false
+  /** How long the pump looks again on the event loop before sleeping, in ms (Channel adapts it). */
+  pollMs = 0
   /** The lock stays held by this object past a call: a reserved slot or a received view. */
   held: Mutex | undefined
   #queue: WaitQueue | undefined

@@ -102,6 +102,7 @@ const SLICE_MS = 200
 const SPIN = 500
 /** How long an asynchronous wait looks again on later turns of the event loop before sleeping. */
 const POLL_MS = 0.05
+const MIN_POLL_MS = 0.005
 /** Tries of a side's lock before waiting for it. */
 const LOCK_TRIES = 256
 const DEFAULT_CAPACITY = 1 << 20
@@ -156,6 +157,7 @@ export class Channel {
     this.#r32 = new Int32Array(map.buffer, map.byteOffset + HEADER_BYTES, cap >> 2)
     this.#send = new Side(map, this.#h, L.SEND_EVENT, L.SEND_SLEEPERS)
     this.#recv = new Side(IPCBuffer(map, PAGE, PAGE), this.#h, L.RECV_EVENT, L.RECV_SLEEPERS)
+    this.#send.pollMs = this.#recv.pollMs = POLL_MS
   }
 
   /** Opens (or creates) the channel called `name`. */
@@ -826,8 +828,11 @@ export class Channel {
         }
         if (next !== SLEEP || (await this.#poll(side, op))) continue
         const waiting = (op.waiting = new AbortController())
+        const slept = performance.now()
         await side.sleep(this.#sleepValue, SLICE_MS, waiting.signal)
         op.waiting = undefined
+        // Woken within the polling time: polling would have seen it.
+        if (performance.now() - slept < POLL_MS) side.pollMs = POLL_MS
       }
     } finally {
       side.running = false
@@ -840,15 +845,24 @@ export class Channel {
    * turns of the event loop for up to POLL_MS: a peer that answers within it
    * (a request's response, a receiver catching up) is seen at once, and the
    * event loop keeps serving everything else meanwhile. true when the word
-   * moved or `op` ended: the caller tries again.
+   * moved or `op` ended: the caller tries again. Adaptive, as the engine's
+   * spin: each poll that sees nothing halves the next one's time (down to
+   * none: a machine with more busy processes than cores, where the peer is
+   * not running anyway); a poll that succeeds, or a sleep woken within
+   * POLL_MS, restores it.
    */
   async #poll(side: Side, op: Op): Promise<boolean> {
+    if (side.pollMs < MIN_POLL_MS) return false
     const value = this.#sleepValue | 1
-    const until = performance.now() + POLL_MS
+    const until = performance.now() + side.pollMs
     do {
       await nextTurn()
-      if (op.done || this.#closed || side.held !== undefined || (side.observe() | 1) !== value) return true
+      if (op.done || this.#closed || side.held !== undefined || (side.observe() | 1) !== value) {
+        side.pollMs = POLL_MS
+        return true
+      }
     } while (performance.now() < until)
+    side.pollMs /= 2
     return false
   }
 

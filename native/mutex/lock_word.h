@@ -167,7 +167,7 @@ bool OwnerAliveSeen(uint32_t word, uint32_t start, uint32_t tag, const char* pat
 // it is the mapped one (not another that took its name meanwhile), and takes
 // the token lock. Returns the descriptor (close it to give the token up), or
 // -1 when any step fails or descriptors run short (the upper half of
-// RLIMIT_NOFILE is left to the program): the caller then goes without a token.
+// RLIMIT_NOFILE is left to the program, common/descriptor_budget.h): the caller then goes without a token.
 int TokenOpen(const char* path, bool posix, uint32_t* header, uint32_t pidns, uint32_t tid);
 
 }  // namespace mutex

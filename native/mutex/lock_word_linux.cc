@@ -4,7 +4,6 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/mman.h>  // shm_open
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <cstring>
 
 #include "../common/clock.h"
+#include "../common/descriptor_budget.h"
 #include "../wait/adaptive_spin.h"
 #include "lock_word.h"
 
@@ -216,11 +216,7 @@ bool OwnerAliveSeen(uint32_t word, uint32_t start, uint32_t tag, const char* pat
 int TokenOpen(const char* path, bool posix, uint32_t* header, uint32_t pidns, uint32_t tid) {
   int fd = posix ? shm_open(path, O_RDWR | O_CLOEXEC, 0) : open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0) return -1;
-  // Tokens never take the second half of the descriptors: the program's own
-  // opens (and ours, of objects) must not fail for them.
-  struct rlimit files {};
-  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
-      static_cast<rlim_t>(fd) >= files.rlim_cur / 2) {
+  if (!ipc::WithinBudget(fd)) {
     close(fd);
     return -1;
   }

@@ -17,8 +17,9 @@
 // is not its process's first one needs PIDFD_THREAD (Linux >= 6.9). Without
 // it the watch covers the owner's process only (CoversThread() false): its
 // waiters keep checking that thread periodically. Without pidfds at all
-// (ENOSYS, EPERM under seccomp, IPC_KIT_PIDFD=0) or without a thread, Start
-// returns null and waiters check periodically as before. IPC_KIT_PIDFD=process
+// (ENOSYS, EPERM under seccomp, IPC_KIT_PIDFD=0), without a thread, or with
+// descriptors short (common/descriptor_budget.h), Start returns null and
+// waiters check periodically as before. IPC_KIT_PIDFD=process
 // forces the process-only watch, as on kernels before 6.9.
 #pragma once
 #include <atomic>

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../common/clock.h"
+#include "../common/descriptor_budget.h"
 #include "owner_watch.h"
 
 // The same number on x86_64 and arm64 (older headers lack it).
@@ -101,7 +102,7 @@ uint32_t TgidOf(uint32_t tid) {
 
 // A pidfd that becomes readable when thread `tid` exits (*thread) or, where
 // threads cannot be watched, when its process does; -1 if none.
-int OpenOwner(uint32_t tid, bool* thread) {
+int OpenPidfd(uint32_t tid, bool* thread) {
   std::atomic<Pidfds>& available = Available();
   if (available.load() == Pidfds::kNone) return -1;
   if (available.load() == Pidfds::kThreads) {
@@ -122,6 +123,16 @@ int OpenOwner(uint32_t tid, bool* thread) {
     return -1;
   }
   *thread = tgid == tid;  // the first thread's pidfd tells when the whole process is gone
+  return fd;
+}
+
+// The same within the descriptor budget (then its waiters check periodically).
+int OpenOwner(uint32_t tid, bool* thread) {
+  int fd = OpenPidfd(tid, thread);
+  if (fd >= 0 && !ipc::WithinBudget(fd)) {
+    close(fd);
+    return -1;
+  }
   return fd;
 }
 

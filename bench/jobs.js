@@ -19,7 +19,7 @@ const n = (full, quick) => (ctx.quick ? quick : full)
 let serial = 0
 /** A POSIX name unique to this run and call: the runner sweeps its prefix. */
 const uniqueName = (tag) => `/${ctx.prefix}-${tag}-${process.pid}-${++serial}`
-/** A System V key from this job's block of 64 keys. */
+/** A System V key from this job's block of 64 keys (a job may also use the 1,024 from ctx.largeKeyBase). */
 const uniqueKey = () => ctx.keyBase + (++serial % 64)
 const tmpFile = (tag) => path.join(ctx.tmp, `${tag}-${process.pid}-${++serial}`)
 const now = () => process.hrtime.bigint()
@@ -783,14 +783,21 @@ async function shmtaCycle() {
 
 // --- the wait engine: pending waits at scale -------------------------------------------
 
-/** `count` POSIX semaphores with one pending wait each; `rearm(i)` waits on semaphore i again. */
-function pendingWaits(count) {
+/**
+ * `count` semaphores (POSIX, or System V with keys from the job's large block)
+ * with one pending wait each; `rearm(i)` waits on semaphore i again.
+ */
+function pendingWaits(count, kind = 'posix') {
   const { Semaphore } = kit('Semaphore')
   const sems = []
   for (let i = 0; i < count; i++) {
-    const sem = Semaphore.posix(uniqueName('idle'), { initial: 0, create: true })
-    sem.unlink()
-    sems.push(sem)
+    if (kind === 'sysv') {
+      sems.push(Semaphore.sysv(ctx.largeKeyBase + i, { initial: 0, create: 'exclusive' }))
+    } else {
+      const sem = Semaphore.posix(uniqueName('idle'), { initial: 0, create: true })
+      sem.unlink()
+      sems.push(sem)
+    }
   }
   const waits = sems.map((sem) => sem.wait().catch(() => {}))
   return {
@@ -800,6 +807,7 @@ function pendingWaits(count) {
     close: async () => {
       for (const sem of sems) sem.close()
       await Promise.all(waits)
+      if (kind === 'sysv') for (let i = 0; i < count; i++) Semaphore.unlink('sysv', ctx.largeKeyBase + i)
     },
   }
 }
@@ -807,13 +815,13 @@ function pendingWaits(count) {
 const taskCount = () => fs.readdirSync('/proc/self/task').length
 
 /** CPU (% of one core) this process spends while 1,000 waits are pending and idle. */
-async function idleCpu() {
+const idleCpu = (id, kind) => async () => {
   const window = n(3000, 1000)
-  const p = pendingWaits(1000)
+  const p = pendingWaits(1000, kind)
   try {
     await new Promise((r) => setTimeout(r, 200))
     return {
-      'kit.engine_idle_cpu_1000': {
+      [id]: {
         unit: '%',
         samples: await samples(async () => {
           const c0 = process.cpuUsage()
@@ -971,7 +979,8 @@ const jobs = {
   'alt.process_send_advanced': processSendThroughput('alt.process_send_advanced', 'string64', 'advanced'),
   'alt.process_send_object': processSendThroughput('alt.process_send_object', 'object', 'advanced'),
   'c.mq_pair': cJob('mq_pair', 1000000, 200000),
-  'kit.engine_idle_cpu_1000': idleCpu,
+  'kit.engine_idle_cpu_1000': idleCpu('kit.engine_idle_cpu_1000', 'posix'),
+  'kit.engine_idle_cpu_1000_sysv': idleCpu('kit.engine_idle_cpu_1000_sysv', 'sysv'),
   'kit.engine_threads_1000': threadsPer1000,
   'kit.engine_wake_1': wakeLatency(1),
   'kit.engine_wake_100': wakeLatency(100),

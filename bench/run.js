@@ -25,7 +25,7 @@ const BUILD = path.join(__dirname, '.build')
 // The figures of the last recorded run, for --report; a quick run keeps its own.
 const LAST_RUN = path.join(BUILD, quick ? 'last-quick-run.json' : 'last-run.json')
 const PREFIX = `ipckit-bench-${process.pid}`
-const KEY_BASE = 0x1b000000 + (process.pid & 0xfff) * 0x1000
+const KEY_BASE = 0x1b000000 + (process.pid & 0xfff) * 0x2000
 
 function compile(args, what) {
   const cc = process.env.CC || 'cc'
@@ -63,7 +63,10 @@ let running = null
 /** Runs one job in a child Node; resolves with {figures} or {unavailable} or {failed}. */
 function runJob(id, index, context) {
   return new Promise((resolve) => {
-    const env = { ...process.env, BENCH_CONTEXT: JSON.stringify({ ...context, keyBase: KEY_BASE + index * 64 }) }
+    // Keys: a block of 64 for the job (jobs run one at a time, swept between),
+    // and 1,024 more above them for a job that needs many.
+    const keys = { keyBase: KEY_BASE + (index % 64) * 64, largeKeyBase: KEY_BASE + 0x1000 }
+    const env = { ...process.env, BENCH_CONTEXT: JSON.stringify({ ...context, ...keys }) }
     // Its own process group, so a job that hangs goes with every peer it forked.
     const child = spawn(process.execPath, [path.join(__dirname, 'jobs.js'), id], {
       env,
@@ -119,7 +122,7 @@ function sweep(context) {
       const [key, id] = line.trim().split(/\s+/)
       if (!/^0x[0-9a-f]+$/i.test(key || '')) continue
       const k = parseInt(key, 16)
-      if (k >= KEY_BASE && k < KEY_BASE + 0x1000) {
+      if (k >= KEY_BASE && k < KEY_BASE + 0x2000) {
         spawnSync('ipcrm', [rm, id])
         left.push(`System V ${flag === '-m' ? 'segment' : 'semaphore'} ${key}`)
       }

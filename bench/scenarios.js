@@ -23,6 +23,8 @@ const FIGURES = {
   'kit.cycle': 'ipc-kit IPCBuffer.posix open+map, unlink, close (4 KiB)',
   'kit.engine_idle_cpu_1000':
     'ipc-kit CPU of one core while 1,000 waits (on 1,000 POSIX semaphores) are pending and idle, 3 s windows',
+  'kit.engine_idle_cpu_1000_sysv':
+    'ipc-kit CPU of one core while 1,000 waits (on 1,000 System V semaphores, a thread each) are pending and idle, 3 s windows',
   'kit.engine_threads_1000': 'ipc-kit extra threads for 1,000 pending waits on 1,000 POSIX semaphores',
   'kit.engine_wake_1': 'ipc-kit post to an idle waited semaphore until its wait() resolves, 1 wait pending',
   'kit.engine_wake_100': 'ipc-kit post to an idle waited semaphore until its wait() resolves, 100 waits pending',

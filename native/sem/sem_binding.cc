@@ -97,10 +97,11 @@ class BlockingSource : public waiter::Source {
   explicit BlockingSource(std::shared_ptr<Sem> sem) : sem_(std::move(sem)) {}
 
   bool Blocking() const override { return true; }
-  waiter::Result Attempt(int64_t untilNs) override {
+  bool RelativeTimeout() const override { return sem_->posix == nullptr; }  // semtimedop's
+  waiter::Result Attempt(const timespec* timeout) override {
     bool taken = false;
-    Status s = sem_->posix != nullptr ? PosixWaitInterruptible(sem_->posix, untilNs, &taken)
-                                      : SysvWaitInterruptible(sem_->id, sem_->undo, untilNs, &taken);
+    Status s = sem_->posix != nullptr ? PosixWaitInterruptible(sem_->posix, timeout, &taken)
+                                      : SysvWaitInterruptible(sem_->id, sem_->undo, timeout, &taken);
     if (!s.ok()) return waiter::Result::Failed(s.err);
     return taken ? waiter::Result::Acquired() : waiter::Result::Again();
   }

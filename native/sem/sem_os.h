@@ -63,10 +63,11 @@ void PosixAddSleeper(sem_t* s);
 void PosixRemoveSleeper(sem_t* s);
 
 // Blocking waits that a signal interrupts (the waiter engine's threads, see
-// wait/interrupt.h): *taken is false when `untilNs` (ipc::MonotonicNs, or
-// kForever) passed or the call was interrupted.
-Status PosixWaitInterruptible(sem_t* s, int64_t untilNs, bool* taken);
-Status SysvWaitInterruptible(int id, bool undo, int64_t untilNs, bool* taken);
+// wait/interrupt.h): *taken is false when the timeout passed or the call was
+// interrupted. The timeout reaches the kernel by address (an interrupt zeroes
+// it): absolute on CLOCK_MONOTONIC for POSIX, relative for System V.
+Status PosixWaitInterruptible(sem_t* s, const timespec* until, bool* taken);
+Status SysvWaitInterruptible(int id, bool undo, const timespec* timeout, bool* taken);
 
 // System V: a set of one semaphore. Created with IPC_CREAT|IPC_EXCL, then its
 // initial value is set by semop so sem_otime marks it initialised. An opener

@@ -197,16 +197,15 @@ void PosixRemoveSleeper(sem_t* s) {
   if (static_cast<uint32_t>(after) != 0 && (after >> 32) != 0) PosixWake(s, 1);
 }
 
-Status PosixWaitInterruptible(sem_t* s, int64_t untilNs, bool* taken) {
+Status PosixWaitInterruptible(sem_t* s, const timespec* until, bool* taken) {
   *taken = false;
-  timespec until = ipc::ToTimespec(untilNs);
-  int rc = untilNs == kForever ? sem_wait(s) : sem_clockwait(s, CLOCK_MONOTONIC, &until);
-  if (rc == 0) {
+  // glibc on 64-bit Linux hands `until` to the futex call as it is.
+  if (sem_clockwait(s, CLOCK_MONOTONIC, until) == 0) {
     *taken = true;
     return Status{};
   }
   if (errno == EINTR || errno == ETIMEDOUT) return Status{};
-  return Fail(untilNs == kForever ? "sem_wait" : "sem_clockwait");
+  return Fail("sem_clockwait");
 }
 
 Status PosixValue(sem_t* s, int* value) {

@@ -3,6 +3,7 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,25 +141,23 @@ Status SysvWait(int id, bool undo, int64_t timeoutNs, bool* taken) {
   }
 }
 
-Status SysvWaitInterruptible(int id, bool undo, int64_t untilNs, bool* taken) {
+Status SysvWaitInterruptible(int id, bool undo, const timespec* timeout, bool* taken) {
   *taken = false;
   struct sembuf op = {0, -1, static_cast<short>(undo ? SEM_UNDO : 0)};
-  int rc;
-  if (untilNs == kForever) {
-    rc = semop(id, &op, 1);
-  } else {
-    int64_t left = untilNs - MonotonicNs();
-    if (left <= 0) return Status{};
-    timespec ts{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
-    rc = semtimedop(id, &op, 1, &ts);
-  }
+  // The system call itself, so that `timeout` reaches the kernel by address
+  // (64-bit Linux takes this very struct timespec; glibc passes it on too).
+#if defined(SYS_semtimedop) && __SIZEOF_LONG__ == 8
+  long rc = syscall(SYS_semtimedop, id, &op, 1, timeout);
+#else
+  int rc = semtimedop(id, &op, 1, timeout);
+#endif
   if (rc == 0) {
     *taken = true;
     return Status{};
   }
-  // Interrupted, or woken early: the engine looks again.
+  // Interrupted, timed out or woken early: the engine looks again.
   if (errno == EINTR || errno == EAGAIN) return Status{};
-  return FailOnSet(untilNs == kForever ? "semop" : "semtimedop");
+  return FailOnSet("semtimedop");
 }
 
 Status SysvPost(int id, bool undo, int count) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 
 namespace waiter {
 
@@ -26,6 +27,11 @@ bool WaitvAvailable();
 // callers look again at everything afterwards. futex_waitv with several
 // words, FUTEX_WAIT_BITSET with one.
 void SleepOn(const FutexWord* words, size_t count, int64_t untilNs);
+
+// Sleeps until `w.word` differs from `w.expected` or is woken, until `until`
+// (absolute, CLOCK_MONOTONIC), or a signal. `until` is passed to the kernel by
+// address and read when the call begins (an interrupt zeroes it: interrupt.h).
+void SleepUntil(const FutexWord& w, const timespec* until);
 
 // Wakes up to `count` threads sleeping on `word`.
 void Wake(uint32_t* word, int count);

@@ -65,6 +65,10 @@ void SleepOn(const FutexWord* words, size_t count, int64_t untilNs) {
   FutexWaitv(waiters, count, limit);
 }
 
+void SleepUntil(const FutexWord& w, const timespec* until) {
+  syscall(SYS_futex, w.word, FUTEX_WAIT_BITSET, w.expected, until, nullptr, FUTEX_BITSET_MATCH_ANY);
+}
+
 void Wake(uint32_t* word, int count) { syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0); }
 
 }  // namespace waiter

@@ -8,7 +8,14 @@ namespace waiter {
 
 namespace {
 
-void Nothing(int) {}
+// Only ever sent by Interrupt, with the address of a live Interruptible's
+// timeout (the thread's sleep outlives the thread). Async-signal-safe: two stores.
+void ZeroTimeout(int, siginfo_t* info, void*) {
+  if (info->si_code != SI_QUEUE || info->si_value.sival_ptr == nullptr) return;
+  auto* t = static_cast<timespec*>(info->si_value.sival_ptr);
+  __atomic_store_n(&t->tv_sec, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->tv_nsec, 0, __ATOMIC_RELAXED);
+}
 
 int Install() {
   // From the top of the real-time range down: glibc and Node use none of these.
@@ -18,9 +25,9 @@ int Install() {
     if ((old.sa_flags & SA_SIGINFO) != 0 || old.sa_handler != SIG_DFL) continue;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = Nothing;
+    sa.sa_sigaction = ZeroTimeout;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: the blocked call returns EINTR
+    sa.sa_flags = SA_SIGINFO;  // no SA_RESTART: the blocked call returns EINTR
     if (sigaction(sig, &sa, nullptr) == 0) return sig;
   }
   return 0;
@@ -37,8 +44,14 @@ bool InterruptReady() { return Signal() != 0; }
 
 int InterruptSignal() { return Signal(); }
 
-void Interrupt(pthread_t thread) {
-  if (Signal() != 0) pthread_kill(thread, Signal());
+void Interrupt(pthread_t thread, Interruptible* sleep) {
+  if (Signal() == 0) return;
+  sigval value;
+  value.sival_ptr = &sleep->timeout;
+  // Fails only when the user's queue of pending real-time signals is full
+  // (RLIMIT_SIGPENDING, tens of thousands; each is delivered as soon as its
+  // thread runs): the thread then sleeps on until its deadline.
+  pthread_sigqueue(thread, Signal(), value);
 }
 
 }  // namespace waiter

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
 #include <deque>
 #include <mutex>
 
@@ -42,19 +41,11 @@ constexpr size_t kStackSize = 256 * 1024;
 // A thread with nothing to serve waits this long for new work, then ends.
 constexpr int64_t kIdleNs = 1000 * 1000 * 1000;
 
-// A blocking call lasts at most this long: Notify sends one signal, and one
-// sent just before the call began is lost. The JavaScript thread never waits
-// for a blocked thread to be scheduled; a lost signal costs at most this much.
-constexpr int64_t kSliceNs = 100 * 1000 * 1000;
-
 int64_t Earlier(int64_t a, int64_t b) {
   if (a == kForever) return b;
   if (b == kForever) return a;
   return a < b ? a : b;
 }
-
-// The end of a blocking call that must not pass `until`, nor last longer than a slice.
-int64_t Capped(int64_t until, int64_t now) { return Earlier(until, now + kSliceNs); }
 
 // The engine's one mutex. Its holders keep it for microseconds, and the
 // JavaScript thread and a group's thread take it in turn on every wait: a
@@ -143,10 +134,9 @@ struct Group {
   std::atomic<uint32_t> changes{0};
   // false while the thread may be asleep on `changes`: only then does a change need a FUTEX_WAKE.
   std::atomic<bool> awake{true};
-  // Set around the sleep, so a change can reach a thread that is not sleeping
-  // on `changes`: the source's word it sleeps on alone, or a blocking call.
-  std::atomic<uint32_t*> sleepingOn{nullptr};
-  std::atomic<bool> blocked{false};
+  // A sleep that no wake on `changes` reaches (a blocking call, or the
+  // source's word slept on alone): a change interrupts it (interrupt.h).
+  Interruptible interruptible;
   std::atomic<bool> ended{false};
 };
 
@@ -325,6 +315,24 @@ bool SpinOn(Group* g, const std::vector<CoreRef>& members, uint32_t seen, CoreRe
       start, longest);
 }
 
+// Writes the timeout of an interruptible sleep until `until` (kForever: far
+// away, so that an interrupt always has a timeout to zero), relative to now or
+// absolute on CLOCK_MONOTONIC.
+void SetTimeout(Interruptible* s, int64_t until, bool relative) {
+  int64_t now = MonotonicNs();
+  int64_t left = until == kForever ? int64_t{kFarSeconds} * 1000000000 : std::max<int64_t>(until - now, 0);
+  timespec t = ipc::ToTimespec(relative ? left : now + left);
+  __atomic_store_n(&s->timeout.tv_sec, t.tv_sec, __ATOMIC_RELAXED);
+  __atomic_store_n(&s->timeout.tv_nsec, t.tv_nsec, __ATOMIC_RELAXED);
+}
+
+// After SetTimeout, before the sleep: whether to sleep at all (no change since
+// `seen`). From here on Notify interrupts (see interrupt.h for the order).
+bool Enter(Group* g, uint32_t seen) {
+  g->interruptible.blocked.store(true);
+  return g->changes.load() == seen;
+}
+
 void RunWords(Group* g) {
   Engine* e = g->engine;
   std::vector<FutexWord> words;
@@ -380,10 +388,11 @@ void RunWords(Group* g) {
     }
     g->awake.store(false);
     if (words.size() == 1 && !e->waitv) {
-      // Alone on the source's word: a change must wake us there (Notify).
-      g->sleepingOn.store(words[0].word);
-      if (g->changes.load() == seen) SleepOn(words.data(), 1, until);
-      g->sleepingOn.store(nullptr);
+      // Alone on the source's word, where a wake of ours would reach other
+      // processes' sleepers too: a change interrupts us instead (Notify).
+      SetTimeout(&g->interruptible, until, false);
+      if (Enter(g, seen)) SleepUntil(words[0], &g->interruptible.timeout);
+      g->interruptible.blocked.store(false);
     } else {
       words.push_back({reinterpret_cast<uint32_t*>(&g->changes), seen});
       SleepOn(words.data(), words.size(), until);
@@ -414,9 +423,9 @@ void RunBlocking(Group* g) {
       g->sleepUntil = until;
       lock.unlock();
       Result r = Result::Again();
-      g->blocked.store(true);
-      if (g->changes.load() == seen) r = c->source->Attempt(Capped(until, MonotonicNs()));
-      g->blocked.store(false);
+      SetTimeout(&g->interruptible, until, c->source->RelativeTimeout());
+      if (Enter(g, seen)) r = c->source->Attempt(&g->interruptible.timeout);
+      g->interruptible.blocked.store(false);
       lock.lock();
       if (r.kind == Result::kAcquired || (r.kind == Result::kFailed && !c->pending.empty())) Deliver(e, c, r);
       continue;
@@ -466,20 +475,9 @@ void Notify(Group* g) {
   // sleeps: it marks itself asleep first, and the kernel then finds
   // `changes` moved (both sides sequentially consistent).
   if (!g->awake.load()) Wake(reinterpret_cast<uint32_t*>(&g->changes), 1);
-  // A blocked thread gets one signal and is not waited for (kSliceNs): the
-  // thread may be starved of CPU, and this one holds the event loop.
-  if (g->blocked.load()) {
-    Interrupt(g->thread);
-    return;
-  }
-  // Until the thread has left the sleep on the source's word it may have
-  // entered before seeing the change: a wake that came too early is repeated.
-  for (;;) {
-    uint32_t* word = g->sleepingOn.load();
-    if (word == nullptr) return;
-    Wake(word, INT_MAX);
-    sched_yield();
-  }
+  // A sleep that wake does not reach gets one signal, and is not waited for:
+  // the thread may be starved of CPU, and this one holds the event loop.
+  if (g->interruptible.blocked.load()) Interrupt(g->thread, &g->interruptible);
 }
 
 // Notify, deferred until JavaScript calls NotifyDeferred (in a microtask):
@@ -494,17 +492,18 @@ void NotifyLater(Engine* e, Group* g) {
 
 // A thread for a new group; EAGAIN (or the error) if none can be made. Under the mutex.
 int StartGroup(Engine* e, bool blocking, Group** out) {
-  size_t capacity = blocking || !e->waitv ? 1 : kGroupWords;
+  bool interruptible = blocking || !e->waitv;  // sleeps where a wake on `changes` does not reach
+  size_t capacity = interruptible ? 1 : kGroupWords;
   auto g = std::make_unique<Group>(e, blocking, capacity);
-  if (blocking && !InterruptReady()) return EAGAIN;
+  if (interruptible && !InterruptReady()) return EAGAIN;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, kStackSize);
   // The thread starts with every signal blocked (process signals go to Node's
-  // threads), but the one that interrupts a blocking call.
+  // threads), but the one that interrupts its sleep.
   sigset_t all, old;
   sigfillset(&all);
-  if (blocking) sigdelset(&all, InterruptSignal());
+  if (interruptible) sigdelset(&all, InterruptSignal());
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int err = pthread_create(&g->thread, &attr, RunGroup, g.get());
   pthread_sigmask(SIG_SETMASK, &old, nullptr);

@@ -13,17 +13,17 @@
 //                  JavaScript thread bumps and wakes whenever the group's set
 //                  changes (a wait added, cancelled, closed; teardown).
 //                  Without futex_waitv (older kernels, or IPC_KIT_FUTEX_WAITV=0)
-//                  a group holds one source and sleeps on its word alone; a
-//                  change wakes it with FUTEX_WAKE on that word (other
-//                  sleepers there, in any process, just look again).
+//                  a group holds one source and sleeps on its word alone.
 //   blocking sources  (no futex word: System V semaphores) get a thread each,
 //                  blocked in the system call until the earliest deadline of
-//                  their waits; a change interrupts it with a signal
-//                  (interrupt.h).
-// A thread sleeps without a timeout unless a wait has a deadline, or a source
-// asks to look again at a time of its own (a Mutex whose owner the kernel
-// cannot tell it about checks periodically that the owner lives; one it can
-// is woken on its word by the owner watcher, mutex/owner_watch.h).
+//                  their waits; a change interrupts it with a signal that
+//                  cannot be lost (interrupt.h). So does a change for a group
+//                  that sleeps alone on a source's word (without futex_waitv).
+// A thread sleeps until the earliest deadline of its waits, or a time a source
+// asks to look again at (a Mutex whose owner the kernel cannot tell it about
+// checks periodically that the owner lives; one it can is woken on its word
+// by the owner watcher, mutex/owner_watch.h); else without a timeout (an
+// interruptible sleep: a far one, for the interrupt to zero).
 //
 // Plugging another kind of wait in:
 //   1. Subclass waiter::Source. A futex source implements Poll (and, if it
@@ -48,8 +48,12 @@
 //        Arm(), Disarm()   the source's first wait arrived, its last one left
 //                          (glibc counts a semaphore's sleepers; a Mutex
 //                          passes on a wake it may have absorbed).
-//        Attempt(untilNs)  blocks until it takes (Acquired), `untilNs` passes
-//                          or the thread is interrupted (Again), or fails.
+//        Attempt(timeout)  blocks in one call until it takes (Acquired), the
+//                          timeout passes or the call is interrupted (Again),
+//                          or fails. `timeout` is absolute on CLOCK_MONOTONIC,
+//                          or relative if RelativeTimeout(); it must reach the
+//                          kernel by address, never as a copy: an interrupt
+//                          zeroes it (interrupt.h).
 //        Undo(value)       gives back what an Acquired took when no wait wants
 //                          it any more (timed out, cancelled, closed meanwhile).
 //   2. On the JavaScript thread, make a queue with waiter::NewQueue(env,
@@ -81,6 +85,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <vector>
 
@@ -118,7 +123,8 @@ class Source {
   virtual void Arm() {}
   virtual void Disarm() {}
   virtual bool Blocking() const { return false; }
-  virtual Result Attempt(int64_t untilNs) { return Result::Failed(ENOSYS); }
+  virtual bool RelativeTimeout() const { return false; }
+  virtual Result Attempt(const timespec* timeout) { return Result::Failed(ENOSYS); }
   virtual void Undo(int value) = 0;
 };
 

@@ -167,6 +167,22 @@ for (const { label, env } of modes) {
       }),
   )
 
+  // A change lost between the thread's look and its call would leave it
+  // asleep for a wait that is gone: it would never end, nor let the process exit.
+  for (const kind of ['System V', 'POSIX']) {
+    sysv(
+      `${kind}: 2,000 waits aborted, timed out or posted at every moment of the thread's sleep; it ends once idle`,
+      () =>
+        withCleanup(async (cleanup) => {
+          const key = kind === 'POSIX' ? 0 : sysvKeys(1, 0xe000, cleanup)
+          const r = await scaleRun('churn', [2000, key], env, cleanup)
+          assert.is(r.taken + r.value, r.posted, `${r.taken} taken + ${r.value} left != ${r.posted} posted`)
+          assert.is(r.threadsAfter, 0, `${r.threadsAfter} engine threads left once idle`)
+          assert.ok(r.churnMs < 60000, `2,000 waits took ${r.churnMs} ms`)
+        }),
+    )
+  }
+
   sysv.run()
 }
 

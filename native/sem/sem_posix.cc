@@ -199,7 +199,8 @@ void PosixRemoveSleeper(sem_t* s) {
 
 Status PosixWaitInterruptible(sem_t* s, const timespec* until, bool* taken) {
   *taken = false;
-  // glibc on 64-bit Linux hands `until` to the futex call as it is.
+  // glibc hands `until` to its futex call as it is (a C library that copied
+  // it first would miss an interrupt that came just before the call).
   if (sem_clockwait(s, CLOCK_MONOTONIC, until) == 0) {
     *taken = true;
     return Status{};

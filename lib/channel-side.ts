@@ -42,6 +42,8 @@ export class Side {
   running = false
   /** How long the pump looks again on the event loop before sleeping, in ms (Channel adapts it). */
   pollMs = 0
+  /** Waits that did not poll since polling last stopped paying. */
+  pollSkipped = 0
   /** The lock stays held by this object past a call: a reserved slot or a received view. */
   held: Mutex | undefined
   #queue: WaitQueue | undefined

@@ -103,6 +103,7 @@ const SPIN = 500
 /** How long an asynchronous wait looks again on later turns of the event loop before sleeping. */
 const POLL_MS = 0.05
 const MIN_POLL_MS = 0.005
+const PROBE_EVERY = 16
 /** Tries of a side's lock before waiting for it. */
 const LOCK_TRIES = 256
 const DEFAULT_CAPACITY = 1 << 20
@@ -828,11 +829,8 @@ export class Channel {
         }
         if (next !== SLEEP || (await this.#poll(side, op))) continue
         const waiting = (op.waiting = new AbortController())
-        const slept = performance.now()
         await side.sleep(this.#sleepValue, SLICE_MS, waiting.signal)
         op.waiting = undefined
-        // Woken within the polling time: polling would have seen it.
-        if (performance.now() - slept < POLL_MS) side.pollMs = POLL_MS
       }
     } finally {
       side.running = false
@@ -848,11 +846,16 @@ export class Channel {
    * moved or `op` ended: the caller tries again. Adaptive, as the engine's
    * spin: each poll that sees nothing halves the next one's time (down to
    * none: a machine with more busy processes than cores, where the peer is
-   * not running anyway); a poll that succeeds, or a sleep woken within
-   * POLL_MS, restores it.
+   * not running anyway); a poll that succeeds restores it, and while it is
+   * off every PROBE_EVERY-th wait polls again in full, to notice when
+   * polling pays again.
    */
   async #poll(side: Side, op: Op): Promise<boolean> {
-    if (side.pollMs < MIN_POLL_MS) return false
+    if (side.pollMs < MIN_POLL_MS) {
+      if (++side.pollSkipped < PROBE_EVERY) return false
+      side.pollSkipped = 0
+      side.pollMs = POLL_MS
+    }
     const value = this.#sleepValue | 1
     const until = performance.now() + side.pollMs
     do {

@@ -17,6 +17,25 @@ void ZeroTimeout(int, siginfo_t* info, void*) {
   __atomic_store_n(&t->tv_nsec, 0, __ATOMIC_RELAXED);
 }
 
+// Whether `sig` can be queued to a thread: sent to this one with the signal
+// blocked, then taken back. An emulator may accept a handler for a signal it
+// cannot deliver (qemu-user refuses to queue SIGRTMAX).
+bool Deliverable(int sig) {
+  sigset_t only, old;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  if (pthread_sigmask(SIG_BLOCK, &only, &old) != 0) return false;
+  sigval value;
+  value.sival_ptr = nullptr;  // the handler ignores it
+  bool sent = pthread_sigqueue(pthread_self(), sig, value) == 0;
+  if (sent) {
+    timespec now{0, 0};
+    sigtimedwait(&only, nullptr, &now);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return sent;
+}
+
 int Install() {
   // From the top of the real-time range down: glibc and Node use none of these.
   for (int sig = SIGRTMAX; sig > SIGRTMIN + 2; sig--) {
@@ -28,7 +47,9 @@ int Install() {
     sa.sa_sigaction = ZeroTimeout;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_SIGINFO;  // no SA_RESTART: the blocked call returns EINTR
-    if (sigaction(sig, &sa, nullptr) == 0) return sig;
+    if (sigaction(sig, &sa, nullptr) != 0) continue;
+    if (Deliverable(sig)) return sig;
+    sigaction(sig, &old, nullptr);
   }
   return 0;
 }

@@ -102,7 +102,8 @@ test(`torture: 4 senders, 4 receivers, random SIGKILLs for ${DURATION / 1000} s;
     // Survivors: the senders stop, the channel is sealed, the receivers drain it.
     const senders = [...alive].filter((c) => c.role === 'send')
     const receivers = [...alive].filter((c) => c.role === 'recv')
-    for (const s of senders) s.send('stop')
+    // A sender may have just ended on its own (out of sequence numbers): its channel is gone, and that is fine.
+    for (const s of senders) s.send('stop', () => {})
     const bounded = (p) =>
       Promise.race([p, new Promise((resolve) => setTimeout(() => resolve({ code: 'hung' }), 30000))])
     for (const s of senders) assert.equal(await bounded(s.exited), { code: 0, signal: null }, 'a surviving sender')

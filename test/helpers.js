@@ -4,6 +4,7 @@ const { spawn, spawnSync } = require('node:child_process')
 const { join } = require('node:path')
 const os = require('node:os')
 const fs = require('node:fs')
+const assert = require('uvu/assert')
 
 let counter = 0
 
@@ -135,6 +136,28 @@ function runChild(fixture, args = [], { timeout = 20000 * SLOW, execArgv = [], .
   return runNode([...execArgv, join(FIXTURES, fixture), ...args.map(String)], { timeout, ipc: true, ...options })
 }
 
+/**
+ * Runs `fixture` (with --expose-gc) as `fixture MODE PREFIX ...args`, a child
+ * that sends one report; checks it exited cleanly and resolves with the
+ * report. Whatever it leaves in /dev/shm under PREFIX is removed at cleanup.
+ */
+async function runReport(fixture, cleanup, mode, args, env = {}) {
+  const prefix = uniqueName(mode.slice(0, 8))
+  cleanup(() => {
+    for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })
+  })
+  const { code, signal, stderr, messages } = await runChild(fixture, [mode, prefix, ...args], {
+    timeout: 90000,
+    env,
+    execArgv: ['--expose-gc'],
+  })
+  assert.is(signal, null, stderr)
+  assert.is(code, 0, stderr)
+  assert.ok(messages.length === 1, `no report: ${stderr}`)
+  if (process.env.IPC_KIT_VERBOSE) console.log(fixture, mode, env, JSON.stringify(messages[0]).slice(0, 300))
+  return messages[0]
+}
+
 /** Runs a script (a path) in a child Node without an IPC channel: see runNode. */
 function runScript(file, args = [], timeout = 60000, { execArgv = [], env } = {}) {
   return runNode([...execArgv, file, ...args.map(String)], { timeout, env })
@@ -254,6 +277,7 @@ module.exports = {
   withCleanup,
   runNode,
   runChild,
+  runReport,
   runScript,
   nextMessage,
   nobody,

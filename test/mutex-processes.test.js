@@ -14,6 +14,7 @@ const {
   uniquePath,
   withCleanup,
   runChild,
+  runReport,
   runScript,
   nextMessage,
   skipIf,
@@ -435,26 +436,8 @@ skipIf(noKillChild, test)(
     }),
 )
 
-// Under qemu-user (npm run test:arm64) strace would count the emulator's own
-// calls; qemu's QEMU_STRACE logs the emulated program's, one line per call.
 /** Runs test/fixtures/mutex-liveness.js MODE with `args` (and `env`); resolves with its report. */
-async function livenessRun(cleanup, mode, args, env = {}) {
-  const prefix = uniqueName('live')
-  // Whatever the fixture leaves when it fails, the runner removes.
-  cleanup(() => {
-    for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })
-  })
-  const { code, signal, stderr, messages } = await runChild('mutex-liveness.js', [mode, prefix, ...args], {
-    timeout: 90000,
-    env,
-    execArgv: ['--expose-gc'],
-  })
-  assert.is(signal, null, stderr)
-  assert.is(code, 0, stderr)
-  assert.ok(messages.length === 1, `no report: ${stderr}`)
-  if (process.env.IPC_KIT_VERBOSE) console.log(mode, env, JSON.stringify(messages[0]).slice(0, 300))
-  return messages[0]
-}
+const livenessRun = (cleanup, mode, args, env) => runReport('mutex-liveness.js', cleanup, mode, args, env)
 
 // How a waiter learns that the owner died: the owner watcher's pidfds
 // (native/mutex/owner_watch.h), with the engine's fallback, and as on kernels
@@ -512,6 +495,8 @@ test('owner death without pidfds (IPC_KIT_PIDFD=0): the periodic check still tak
     assert.ok(most < 3000, `taken over ${most.toFixed(0)} ms after the kill`)
   }))
 
+// Under qemu-user (npm run test:arm64) strace would count the emulator's own
+// calls; qemu's QEMU_STRACE logs the emulated program's, one line per call.
 const qemu = /qemu/.test(path.basename(NODE[0]))
 const noStrace = !qemu && cannotRun('strace', ['-f', '-c', '-o', '/dev/null', 'true'])
 skipIf(noStrace, test)('an uncontended acquireSync() + release() makes no system call (strace -c -f)', async () => {

@@ -13,28 +13,22 @@ const { suite } = require('uvu')
 const assert = require('uvu/assert')
 const { Semaphore } = require('..')
 const { binding } = require('../dist/native')
-const { uniqueName, uniqueKey, withCleanup, runChild, nobody, notRoot, skipIf, cannotRun } = require('./helpers')
+const {
+  uniqueName,
+  uniqueKey,
+  withCleanup,
+  runChild,
+  runReport,
+  nobody,
+  notRoot,
+  skipIf,
+  cannotRun,
+} = require('./helpers')
 
 const GROUP_WORDS = binding.wait.GROUP_WORDS
 
 /** Runs engine-scale.js MODE with `args`; resolves with its report. */
-async function scaleRun(mode, args, env, cleanup) {
-  const prefix = uniqueName('eng')
-  // Whatever the fixture leaves when it fails, the runner removes.
-  cleanup(() => {
-    for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })
-  })
-  const { code, signal, stderr, messages } = await runChild('engine-scale.js', [mode, prefix, ...args], {
-    timeout: 90000,
-    env,
-    execArgv: ['--expose-gc'],
-  })
-  assert.is(signal, null, stderr)
-  assert.is(code, 0, stderr)
-  assert.ok(messages.length === 1, `no report: ${stderr}`)
-  if (process.env.IPC_KIT_VERBOSE) console.log(mode, env, JSON.stringify(messages[0]).slice(0, 300))
-  return messages[0]
-}
+const scaleRun = (mode, args, env, cleanup) => runReport('engine-scale.js', cleanup, mode, args, env)
 
 const modes = [
   { label: 'futex_waitv', env: {}, shared: binding.wait.SHARED_THREADS, pending: 10000 },

@@ -4,7 +4,6 @@ const { spawn, spawnSync } = require('node:child_process')
 const { join } = require('node:path')
 const os = require('node:os')
 const fs = require('node:fs')
-const assert = require('uvu/assert')
 
 let counter = 0
 
@@ -142,6 +141,8 @@ function runChild(fixture, args = [], { timeout = 20000 * SLOW, execArgv = [], .
  * report. Whatever it leaves in /dev/shm under PREFIX is removed at cleanup.
  */
 async function runReport(fixture, cleanup, mode, args, env = {}) {
+  // Required here: children that load this file (a staged copy of the package) have no uvu.
+  const assert = require('uvu/assert')
   const prefix = uniqueName(mode.slice(0, 8))
   cleanup(() => {
     for (const f of fs.readdirSync('/dev/shm')) if (f.includes(prefix)) fs.rmSync(`/dev/shm/${f}`, { force: true })

@@ -159,6 +159,22 @@ async function runReport(fixture, cleanup, mode, args, env = {}) {
   return messages[0]
 }
 
+/**
+ * Checks a SharedMap's byte accounting: a walk of every block agrees with its
+ * counters, and the counters add up to the object's size. Returns its stats().
+ */
+function accounted(map) {
+  // Required here: children that load this file (a staged copy of the package) have no uvu.
+  const assert = require('uvu/assert')
+  const walked = require('../dist/shared-map').verifySharedMap(map)
+  const stats = map.stats()
+  assert.is(stats.bytes + stats.free + stats.overhead, stats.total)
+  assert.is(walked.live, stats.bytes)
+  assert.is(walked.free, stats.free)
+  assert.is(walked.entries, stats.entries)
+  return stats
+}
+
 /** Runs a script (a path) in a child Node without an IPC channel: see runNode. */
 function runScript(file, args = [], timeout = 60000, { execArgv = [], env } = {}) {
   return runNode([...execArgv, file, ...args.map(String)], { timeout, env })
@@ -279,6 +295,7 @@ module.exports = {
   runNode,
   runChild,
   runReport,
+  accounted,
   runScript,
   nextMessage,
   nobody,

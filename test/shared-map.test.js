@@ -6,8 +6,7 @@ const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { Worker } = require('node:worker_threads')
 const { SharedMap, IPCBuffer, IPCError } = require('..')
-const { verifySharedMap } = require('../dist/shared-map')
-const { uniqueName, uniqueKey, uniquePath, withCleanup, throwsCode } = require('./helpers')
+const { uniqueName, uniqueKey, uniquePath, withCleanup, throwsCode, accounted } = require('./helpers')
 
 /** A new map under a unique name, closed and removed by cleanup. */
 function fresh(cleanup, options = {}) {
@@ -22,16 +21,6 @@ function fresh(cleanup, options = {}) {
 async function until(deadline) {
   while (Date.now() <= deadline)
     await new Promise((resolve) => setTimeout(resolve, Math.max(1, deadline - Date.now() + 1)))
-}
-
-function accounted(map) {
-  const walked = verifySharedMap(map)
-  const stats = map.stats()
-  assert.is(stats.bytes + stats.free + stats.overhead, stats.total)
-  assert.is(walked.live, stats.bytes)
-  assert.is(walked.free, stats.free)
-  assert.is(walked.entries, stats.entries)
-  return stats
 }
 
 test('the Map interface: set returns the map, get, has, delete, size, clear', () =>

@@ -1,5 +1,8 @@
 #include "sync_wait.h"
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace waiter {
 
 namespace {
@@ -14,6 +17,11 @@ void DropProbe(void* arg) {
 }
 
 }  // namespace
+
+bool Terminable() {
+  thread_local const bool worker = syscall(SYS_gettid) != getpid();
+  return worker;
+}
 
 bool Terminating(napi_env env) {
   if (probe == nullptr) {

@@ -3,9 +3,12 @@
 // termination (worker.terminate(), process.exit() in the worker or in the
 // main thread, which ends every worker first) until the call returns, and
 // nothing in Node-API tells native code from another thread. So a blocking
-// wait sleeps in slices of kSyncSliceNs (a wake-up per slice costs nothing
-// measurable) and, between them, enters JavaScript for an instant: a
-// terminating environment refuses that, and the wait ends taking nothing.
+// wait in a worker sleeps in slices of kSyncSliceNs (a wake-up per slice
+// costs nothing measurable) and, between them, enters JavaScript for an
+// instant: a terminating environment refuses that, and the wait ends taking
+// nothing. The main thread (the process's first) is never terminated from
+// elsewhere: its waits sleep until their own deadline (in slices of a day,
+// as the attempts take a finite time).
 #pragma once
 #include <node_api.h>
 
@@ -16,11 +19,15 @@
 namespace waiter {
 
 constexpr int64_t kSyncSliceNs = 100 * 1000 * 1000;
+constexpr int64_t kMainSliceNs = 24 * 3600 * 1000000000LL;
 
 enum class SyncEnd { kDone, kTimedOut, kTerminated };
 
 // Whether the environment of this JavaScript thread is being torn down.
 bool Terminating(napi_env env);
+
+// Whether this is a worker's thread: only those can be terminated while blocked.
+bool Terminable();
 
 // Calls attempt(sliceUntilNs), which blocks at most until that
 // ipc::MonotonicNs time and returns true once it is done (took, or failed),
@@ -28,8 +35,9 @@ bool Terminating(napi_env env);
 // environment is being torn down (then an exception is pending: return to it).
 template <class Attempt>
 SyncEnd SyncWait(napi_env env, int64_t untilNs, Attempt attempt) {
+  const int64_t slice = Terminable() ? kSyncSliceNs : kMainSliceNs;
   for (;;) {
-    int64_t sliceEnd = ipc::MonotonicNs() + kSyncSliceNs;
+    int64_t sliceEnd = ipc::MonotonicNs() + slice;
     bool last = untilNs != ipc::kForever && untilNs <= sliceEnd;
     if (attempt(last ? untilNs : sliceEnd)) return SyncEnd::kDone;
     if (last) return SyncEnd::kTimedOut;

@@ -225,6 +225,31 @@ workers('process.exit() while a worker is blocked in waitSync() completes within
   }),
 )
 
+workers('a blocking wait on the main thread sleeps until its deadline, not in slices', () =>
+  withCleanup(async (cleanup) => {
+    const name = `/${uniqueName('mainsl')}`
+    cleanup(() => Semaphore.unlink('posix', name))
+    // Voluntary context switches of the main thread across a 1.5 s waitSync() nobody posts:
+    // a worker's wait sleeps in 100 ms slices (15 wake-ups), the main thread's once.
+    const script = `
+      const fs = require('node:fs')
+      const { Semaphore } = require(${JSON.stringify(path.join(__dirname, '..'))})
+      const switches = () => +fs.readFileSync('/proc/thread-self/status', 'utf8').match(/^voluntary_ctxt_switches:\\s+(\\d+)/m)[1]
+      const s = Semaphore.posix(${JSON.stringify(name)}, { create: true, initial: 0 })
+      const before = switches()
+      const t = performance.now()
+      const taken = s.waitSync(1500)
+      console.log(JSON.stringify({ taken, ms: performance.now() - t, switches: switches() - before }))
+      s.close()`
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 })
+    assert.is(r.status, 0, r.stderr)
+    const { taken, ms, switches } = JSON.parse(r.stdout)
+    assert.is(taken, false)
+    assert.ok(ms >= 1500, `returned after ${ms} ms`)
+    assert.ok(switches <= 4, `${switches} wake-ups of the main thread in 1.5 s`)
+  }),
+)
+
 workers.run()
 
 const limits = suite('wait engine: thread limits')

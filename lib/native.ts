@@ -60,8 +60,8 @@ export interface WaitBinding {
   wordExpect(source: Handle, value: number): void
   /** Stops the queue; returns the ids of the waits that will never settle. */
   close(queue: Handle): number[]
-  /** Tells the engine's threads about the cancel and close calls made since the last call. */
-  notify(): void
+  /** Tells the engine's threads about the cancel and close calls made since the last call; true: call again later (a thread could not be told yet). */
+  notify(): boolean
   /** Futex sources share threads (futex_waitv); false: one thread per source (IPC_KIT_FUTEX_WAITV=0 or an older kernel). */
   readonly SHARED_THREADS: boolean
   /** Futex words one thread sleeps on. */

@@ -25,7 +25,9 @@ function notifyLater(): void {
   notifyQueued = true
   queueMicrotask(() => {
     notifyQueued = false
-    binding.notify()
+    // A thread blocked where only a signal reaches it, with the signal queue
+    // full (RLIMIT_SIGPENDING): told again shortly.
+    if (binding.notify()) setTimeout(notifyLater, 10).unref()
   })
 }
 

@@ -50,14 +50,15 @@ const SLOW = NODE.join(' ').includes('qemu') ? 6 : 1
  * to ours, and resolves with its exit code, signal, stdout, stderr and IPC
  * messages. Bounded: killed after `timeout` ms.
  */
-function runNode(argv, { timeout, uid, gid, env, ipc = false, onMessage, onSpawn } = {}) {
+function runNode(argv, { timeout, uid, gid, env, ipc = false, onMessage, onSpawn, launcher = [] } = {}) {
   // Another user may not reach this checkout (a 0700 home, mktemp -d): its child runs a readable copy.
   const stage = uid === undefined ? undefined : stagePackage()
   if (stage !== undefined)
     argv = argv.map((arg) => (arg.startsWith(ROOT + '/') ? join(stage, arg.slice(ROOT.length + 1)) : arg))
   const removeStage = () => stage !== undefined && fs.rmSync(stage, { recursive: true, force: true })
   return new Promise((resolve, reject) => {
-    const [cmd, ...pre] = NODE
+    // launcher: a command that runs Node with changed limits (e.g. prlimit ... --).
+    const [cmd, ...pre] = [...launcher, ...NODE]
     const stdio = ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
     const child = spawn(cmd, [...pre, ...argv], { stdio, uid, gid, env: { ...process.env, ...env } })
     let stdout = ''
@@ -140,7 +141,7 @@ function runChild(fixture, args = [], { timeout = 20000 * SLOW, execArgv = [], .
  * that sends one report; checks it exited cleanly and resolves with the
  * report. Whatever it leaves in /dev/shm under PREFIX is removed at cleanup.
  */
-async function runReport(fixture, cleanup, mode, args, env = {}) {
+async function runReport(fixture, cleanup, mode, args, env = {}, launcher = []) {
   // Required here: children that load this file (a staged copy of the package) have no uvu.
   const assert = require('uvu/assert')
   const prefix = uniqueName(mode.slice(0, 8))
@@ -151,6 +152,7 @@ async function runReport(fixture, cleanup, mode, args, env = {}) {
     timeout: 90000,
     env,
     execArgv: ['--expose-gc'],
+    launcher,
   })
   assert.is(signal, null, stderr)
   assert.is(code, 0, stderr)

@@ -28,7 +28,8 @@ const {
 const GROUP_WORDS = binding.wait.GROUP_WORDS
 
 /** Runs engine-scale.js MODE with `args`; resolves with its report. */
-const scaleRun = (mode, args, env, cleanup) => runReport('engine-scale.js', cleanup, mode, args, env)
+const scaleRun = (mode, args, env, cleanup, launcher) =>
+  runReport('engine-scale.js', cleanup, mode, args, env, launcher)
 
 const modes = [
   { label: 'futex_waitv', env: {}, shared: binding.wait.SHARED_THREADS, pending: 10000 },
@@ -176,6 +177,51 @@ for (const { label, env } of modes) {
         }),
     )
   }
+
+  // A thread blocked in semtimedop hears of a change only through a queued
+  // signal. With the user's queue of pending signals full (RLIMIT_SIGPENDING:
+  // here a filler process holds as many as the child's limit), the signal
+  // cannot be sent: the engine sends it again once there is room.
+  const prlimit = spawnSync('prlimit', ['--version']).status === 0
+  skipIf(!prlimit && 'no prlimit here', sysv)(
+    'a change that finds the signal queue full reaches the blocked thread once the queue has room; no unit taken',
+    () =>
+      withCleanup(async (cleanup) => {
+        const key = sysvKeys(1, 0xe800, cleanup)
+        const held = 64
+        let filler
+        cleanup(() => filler && filler.kill('SIGKILL'))
+        const fill = `
+import os, signal, sys
+sig = signal.SIGRTMIN + 4
+signal.pthread_sigmask(signal.SIG_BLOCK, [sig])
+for _ in range(${held}): os.kill(os.getpid(), sig)
+print('ready', flush=True)
+sys.stdin.read()`
+        const { code, signal, stderr, messages } = await runChild('engine-sigqueue.js', [key], {
+          env,
+          timeout: 60000,
+          launcher: ['prlimit', `--sigpending=${held}`, '--'],
+          onMessage: (m, child) => {
+            if (m === 'blocked') {
+              filler = spawn('python3', ['-c', fill], { stdio: ['pipe', 'pipe', 'inherit'] })
+              filler.stdout.once('data', () => child.send('full'))
+            } else if (m === 'aborted') {
+              filler.once('exit', () => child.send('room'))
+              filler.kill('SIGKILL')
+            }
+          },
+        })
+        assert.is(signal, null, stderr)
+        assert.is(code, 0, stderr)
+        const r = messages.at(-1)
+        assert.is(r.outcome, 'AbortError')
+        assert.ok(r.stillBlocked, 'the interrupt got through although the queue was full: the test proves nothing')
+        assert.ok(r.endedMs >= 0, 'the thread never heard of the abort')
+        assert.ok(r.endedMs < 5000, `the thread ended ${r.endedMs} ms after the queue had room`)
+        assert.is(r.value, 1, 'the aborted wait took no unit')
+      }),
+  )
 
   sysv.run()
 }

@@ -14,7 +14,9 @@
 // returns at once; absolute: the time has passed); during the call, the call
 // fails with EINTR (installed without SA_RESTART). A signal that arrives
 // after the thread has moved on costs at most one early return, after which
-// the thread looks again. Nothing polls, and the interrupter never waits.
+// the thread looks again. Nothing polls, and the interrupter never waits: when
+// the user's queue of pending real-time signals is full (RLIMIT_SIGPENDING),
+// the signal cannot be sent, and the engine sends it again later.
 #pragma once
 #include <pthread.h>
 #include <time.h>
@@ -37,8 +39,9 @@ constexpr time_t kFarSeconds = time_t{1} << 30;
 // Installs the handler (once per process); false if no signal is free.
 bool InterruptReady();
 
-// Sends the signal to `thread`, whose sleep is `sleep`.
-void Interrupt(pthread_t thread, Interruptible* sleep);
+// Sends the signal to `thread`, whose sleep is `sleep`; false if it could not
+// be queued (the queue is full: try again later).
+bool Interrupt(pthread_t thread, Interruptible* sleep);
 
 // The signal, for the engine's threads to leave unblocked.
 int InterruptSignal();

@@ -1,5 +1,6 @@
 #include <signal.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "interrupt.h"
@@ -65,14 +66,12 @@ bool InterruptReady() { return Signal() != 0; }
 
 int InterruptSignal() { return Signal(); }
 
-void Interrupt(pthread_t thread, Interruptible* sleep) {
-  if (Signal() == 0) return;
+bool Interrupt(pthread_t thread, Interruptible* sleep) {
+  if (Signal() == 0) return true;
   sigval value;
   value.sival_ptr = &sleep->timeout;
-  // Fails only when the user's queue of pending real-time signals is full
-  // (RLIMIT_SIGPENDING, tens of thousands; each is delivered as soon as its
-  // thread runs): the thread then sleeps on until its deadline.
-  pthread_sigqueue(thread, Signal(), value);
+  // EAGAIN: the user's queue of pending real-time signals is full.
+  return pthread_sigqueue(thread, Signal(), value) != EAGAIN;
 }
 
 }  // namespace waiter

@@ -29,8 +29,11 @@ Napi::Value JsClose(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// notify(): tells the threads about the cancel and close calls made since the last one.
-void JsNotify(const Napi::CallbackInfo&) { NotifyDeferred(); }
+// notify() -> true if a thread is still to be told (call again later): tells
+// the threads about the cancel and close calls made since the last one.
+Napi::Value JsNotify(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), NotifyDeferred());
+}
 
 }  // namespace
 

@@ -137,6 +137,8 @@ struct Group {
   // A sleep that no wake on `changes` reaches (a blocking call, or the
   // source's word slept on alone): a change interrupts it (interrupt.h).
   Interruptible interruptible;
+  // An interrupt that could not be sent (the signal queue full): sent again later.
+  std::atomic<bool> owed{false};
   std::atomic<bool> ended{false};
 };
 
@@ -465,6 +467,8 @@ void* RunGroup(void* arg) {
 
 // --- the JavaScript thread ---------------------------------------------------
 
+void NotifyLater(Engine* e, Group* g);
+
 // Makes the group's thread look again, wherever it sleeps. Under the mutex
 // (so the thread, which needs it to go on, cannot start another sleep meanwhile).
 void Notify(Group* g) {
@@ -477,7 +481,13 @@ void Notify(Group* g) {
   if (!g->awake.load()) Wake(reinterpret_cast<uint32_t*>(&g->changes), 1);
   // A sleep that wake does not reach gets one signal, and is not waited for:
   // the thread may be starved of CPU, and this one holds the event loop.
-  if (g->interruptible.blocked.load()) Interrupt(g->thread, &g->interruptible);
+  // One that cannot be sent now is owed: NotifyDeferred sends it again.
+  bool sent = !g->interruptible.blocked.load() || Interrupt(g->thread, &g->interruptible);
+  g->owed.store(!sent);
+  if (!sent) {
+    g->notified = false;
+    NotifyLater(g->engine, g);
+  }
 }
 
 // Notify, deferred until JavaScript calls NotifyDeferred (in a microtask):
@@ -578,7 +588,14 @@ void Shutdown(Engine* e) {
       Notify(g.get());
     }
   }
-  for (const auto& g : e->groups) pthread_join(g->thread, nullptr);
+  for (const auto& g : e->groups) {
+    // An interrupt the signal queue had no room for: sent again until the thread ends.
+    while (g->owed.load() && !g->ended.load()) {
+      usleep(1000);
+      if (g->interruptible.blocked.load() && Interrupt(g->thread, &g->interruptible)) g->owed.store(false);
+    }
+    pthread_join(g->thread, nullptr);
+  }
   {
     std::lock_guard<EngineMutex> lock(e->mu);
     groups.swap(e->groups);
@@ -772,17 +789,18 @@ bool Cancel(const Napi::Value& queue, uint32_t id) {
 
 std::vector<uint32_t> Close(const Napi::Value& queue) { return CloseCore(Unwrap(queue), true); }
 
-void NotifyDeferred() {
+bool NotifyDeferred() {
   Engine* e = current;
-  if (e == nullptr) return;
+  if (e == nullptr) return false;
   std::lock_guard<EngineMutex> lock(e->mu);
-  if (!e->notifyLater) return;
+  if (!e->notifyLater) return false;
   e->notifyLater = false;
   for (const auto& g : e->groups) {
     if (!g->notifyLater) continue;
     g->notifyLater = false;
     if (!e->shutdown) Notify(g.get());
   }
+  return e->notifyLater;  // an interrupt is owed: call again later
 }
 
 Napi::Value NewQueue(Napi::Env env, std::shared_ptr<Source> source, Napi::Function onSettled) {

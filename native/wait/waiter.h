@@ -141,7 +141,9 @@ bool Cancel(const Napi::Value& queue, uint32_t id);
 std::vector<uint32_t> Close(const Napi::Value& queue);
 // Tells the threads about the Cancel and Close calls made since the last
 // call (they are told in batches: call it once the current burst is over).
-void NotifyDeferred();
+// True if a thread could not be told yet (no room in the signal queue): call
+// it again later.
+bool NotifyDeferred();
 
 // Whether this process's futex sources share threads through futex_waitv.
 bool GroupsShareThreads();

@@ -25,6 +25,7 @@ export interface Op {
 
 const INT32_MAX = 0x7fffffff
 const { ETIMEDOUT } = constants.errno
+const { CHANGED } = words.WORD
 
 export class Side {
   /** Taken synchronously only (tryAcquire, acquireSync): never has a queue of its own. */
@@ -50,13 +51,22 @@ export class Side {
   #source: Handle | undefined
   /** The value the next wait sleeps on. */
   #expected = 0
+  /** The lock words (in #locks, at #guards) under which every change this side sleeps for is made. */
+  readonly #locks: Int32Array
+  readonly #guards: number[]
 
-  constructor(page: IPCBuffer, header: Int32Array, event: number, sleepers: number) {
+  /**
+   * `locks` views both lock pages; `guards` are the indices in it of the locks
+   * held by whoever changes this side's event word (the wake-up's guards).
+   */
+  constructor(page: IPCBuffer, header: Int32Array, event: number, sleepers: number, locks: Int32Array, guards: number[]) {
     this.#page = page
     this.#h = header
     this.#event = event
     this.#sleepers = sleepers
     this.#subject = page.name
+    this.#locks = locks
+    this.#guards = guards
     this.lock = mutexOver(page)
   }
 
@@ -87,25 +97,46 @@ export class Side {
     words.wordWake(h, this.#event, INT32_MAX)
   }
 
-  /** Wakes every sleeper (seal). */
+  /**
+   * Before a change this side's sleepers wait for (under the lock that guards
+   * their sleep): wakes them now if one announced itself, so that a changer
+   * killed between its change and changed() has woken them already. One load
+   * when nobody sleeps.
+   */
+  beforeChange(): void {
+    if ((Atomics.load(this.#h, this.#event) & 1) !== 0) this.changed()
+  }
+
+  /** Wakes every sleeper (seal, or a lock taken over from a holder that died, which may owe a wake-up). */
   wakeAll(): void {
     Atomics.add(this.#h, this.#event, 2)
     words.wordWake(this.#h, this.#event, INT32_MAX)
   }
 
-  /** Blocks this thread until the event word (bit 0 aside) leaves `value` or `ms` pass. */
-  sleepSync(value: number, ms: number): void {
+  /**
+   * Blocks this thread until the event word (bit 0 aside) leaves `value` or
+   * `ms` pass (Infinity: no limit), unless (`guarded`) a guard is held after
+   * the announcement: then returns WORD.GUARDED at once, and the caller waits
+   * for that lock (whose holder's death the Mutex reports) instead.
+   */
+  sleepSync(value: number, ms: number, guarded: boolean): number {
     const h = this.#h
     Atomics.add(h, this.#sleepers, 1)
     try {
-      words.wordWaitSync(h, this.#event, value, ms)
+      const limit = ms === Infinity ? -1 : ms
+      return guarded
+        ? words.wordWaitSync(h, this.#event, value, limit, this.#locks, this.#guards)
+        : words.wordWaitSync(h, this.#event, value, limit)
     } finally {
       Atomics.sub(h, this.#sleepers, 1)
     }
   }
 
-  /** Resolves when the event word (bit 0 aside) leaves `value`, after `ms`, or when `signal` aborts. Never rejects. */
-  async sleep(value: number, ms: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Resolves when the event word (bit 0 aside) leaves `value` or `signal`
+   * aborts (WORD.CHANGED: look again), or with WORD.GUARDED as sleepSync. Never rejects.
+   */
+  async sleep(value: number, signal: AbortSignal): Promise<number> {
     const h = this.#h
     this.#queue ??= this.#openQueue()
     this.#expected = value
@@ -113,9 +144,9 @@ export class Side {
     if (this.#source !== undefined) words.wordExpect(this.#source, value)
     Atomics.add(h, this.#sleepers, 1)
     try {
-      await this.#queue.wait(ms, signal)
+      return await this.#queue.wait(undefined, signal)
     } catch {
-      // timed out (the caller looks again) or aborted (the caller settles its op)
+      return CHANGED // aborted: the caller settles its op
     } finally {
       Atomics.sub(h, this.#sleepers, 1)
     }
@@ -140,7 +171,7 @@ export class Side {
   #openQueue(): WaitQueue {
     return new WaitQueue({
       open: (onSettled) => {
-        const { queue, source } = words.wordQueue(this.#h, this.#event, onSettled)
+        const { queue, source } = words.wordQueue(this.#h, this.#event, onSettled, this.#locks, this.#guards)
         this.#source = source
         words.wordExpect(source, this.#expected)
         return queue

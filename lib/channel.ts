@@ -5,7 +5,7 @@ import { IPCBuffer, type SharedKind } from './ipc-buffer'
 import { openTyped } from './descriptor'
 import { openNamed } from './lock-word'
 import type { Mutex } from './mutex'
-import { shm } from './native'
+import { mutex, shm, wait as words } from './native'
 import * as check from './validate'
 import * as L from './channel-layout'
 import { Side, type Op } from './channel-side'
@@ -78,6 +78,7 @@ export interface ReservedSlot {
 }
 
 const { ETIMEDOUT, EDEADLK, EINVAL, EBADMSG } = constants.errno
+const { GUARDED } = words.WORD
 
 // Op kinds.
 const SEND = 1
@@ -96,8 +97,6 @@ const DECODED = 0
 /** #takeHeld's answer when the ring holds no message. */
 const EMPTY: unknown = Symbol('empty')
 
-/** Longest a single sleep lasts before the sleeper looks again (a waker that died leaves no wake-up). */
-const SLICE_MS = 200
 /** Polls before sleeping: a peer on another core usually answers within them. */
 const SPIN = 500
 /** How long an asynchronous wait looks again on later turns of the event loop before sleeping. */
@@ -109,6 +108,15 @@ const LOCK_TRIES = 256
 const DEFAULT_CAPACITY = 1 << 20
 const PAGE = Math.max(4096, shm.PAGE_SIZE)
 const HEADER_BYTES = 2 * PAGE
+/** Indices of the senders' and the receivers' lock words in an Int32Array over both lock pages. */
+const SEND_LOCK = mutex.LOCK.WORD
+const RECV_LOCK = PAGE / 4 + mutex.LOCK.WORD
+
+// What #waitGuardsSync found.
+const GUARDS_FREE = 0
+const GUARDS_TIMED_OUT = 1
+/** A guard is held by this thread (a slot or view of this or another object): it cannot be waited for. */
+const GUARDS_MINE = 2
 
 const TYPE_NAMES = ['', 'bytes', 'string', 'value'] as const
 
@@ -128,6 +136,9 @@ export class Channel {
   readonly #max: number
   readonly #send: Side
   readonly #recv: Side
+  /** The sides whose locks guard each side's sleep: every change a sleeper waits for is made under one of them. */
+  readonly #sendGuards: Side[]
+  readonly #recvGuards: Side[]
   readonly #subject: string | number | undefined
   #closed = false
   /** The window of a reserved slot or a received view, detached when it ends. */
@@ -156,8 +167,13 @@ export class Channel {
     this.#max = max
     this.#ring = Buffer.from(map.buffer, map.byteOffset + HEADER_BYTES, cap)
     this.#r32 = new Int32Array(map.buffer, map.byteOffset + HEADER_BYTES, cap >> 2)
-    this.#send = new Side(map, this.#h, L.SEND_EVENT, L.SEND_SLEEPERS)
-    this.#recv = new Side(IPCBuffer(map, PAGE, PAGE), this.#h, L.RECV_EVENT, L.RECV_SLEEPERS)
+    // Senders wait for room, made by receivers (their lock) or the seal (the senders' lock);
+    // receivers wait for messages, published by senders and the seal (the senders' lock).
+    const locks = new Int32Array(map.buffer, map.byteOffset, HEADER_BYTES / 4)
+    this.#send = new Side(map, this.#h, L.SEND_EVENT, L.SEND_SLEEPERS, locks, [RECV_LOCK, SEND_LOCK])
+    this.#recv = new Side(IPCBuffer(map, PAGE, PAGE), this.#h, L.RECV_EVENT, L.RECV_SLEEPERS, locks, [SEND_LOCK])
+    this.#sendGuards = [this.#recv, this.#send]
+    this.#recvGuards = [this.#send]
     this.#send.pollMs = this.#recv.pollMs = POLL_MS
   }
 
@@ -263,7 +279,7 @@ export class Channel {
       if (left <= 0) return false
       if (!this.#spinForRoom(size)) {
         const ev = side.observe()
-        if (!this.#roomFor(size)) side.sleepSync(ev, Math.min(left, SLICE_MS))
+        if (!this.#roomFor(size)) this.#sleepSync(side, ev, deadline)
       }
     }
   }
@@ -360,7 +376,7 @@ export class Channel {
       if (left <= 0) return undefined
       if (!this.#spinForMessage()) {
         const ev = side.observe()
-        if (!this.#nonEmpty() && Atomics.load(this.#h, L.SEALED) === 0) side.sleepSync(ev, Math.min(left, SLICE_MS))
+        if (!this.#nonEmpty() && Atomics.load(this.#h, L.SEALED) === 0) this.#sleepSync(side, ev, deadline)
       }
     }
   }
@@ -436,9 +452,25 @@ export class Channel {
    */
   seal(): void {
     this.#check()
+    // Under the senders' lock, as every change sleepers wait for (see #sleepSync);
+    // a sender in the middle of its send (or a reserved slot) is waited for.
+    const side = this.#send
+    let lock: Mutex | undefined
+    if (side.held === undefined) {
+      try {
+        this.#lockSync(side, Infinity)
+        lock = side.lock
+      } catch (err) {
+        // Held by this thread (another Channel object's slot): held all the same.
+        if (!(err instanceof IPCError && err.errno === -EDEADLK)) throw err
+      }
+    }
+    this.#recv.beforeChange()
+    this.#send.beforeChange()
     Atomics.store(this.#h, L.SEALED, 1)
     this.#recv.wakeAll()
     this.#send.wakeAll()
+    lock?.release()
   }
 
   /** Whether the channel is sealed. */
@@ -600,6 +632,7 @@ export class Channel {
     if (toEnd + need > free) {
       // It fits neither before the end nor, yet, after it: hand the end over
       // now (a WRAP record alone), so it fits at the start once receivers make room.
+      this.#recv.beforeChange()
       Atomics.store(h, L.TAIL, (tail + toEnd) | 0)
       this.#recv.changed()
       return FULL
@@ -614,6 +647,7 @@ export class Channel {
     const r32 = this.#r32
     r32[off >> 2] = length
     r32[(off >> 2) + 1] = type
+    this.#recv.beforeChange()
     Atomics.store(this.#h, L.TAIL, (tail + pad + L.recordSize(length)) | 0)
     this.#recv.changed()
   }
@@ -651,9 +685,74 @@ export class Channel {
   #lockSync(side: Side, deadline: number): boolean {
     // Holders hold it for a copy's time: a few tries usually get it without sleeping.
     if (this.#spinLock(side)) return true
-    if (deadline === Infinity) return side.lock.acquireSync()
-    const left = deadline - performance.now()
-    return left > 0 && side.lock.acquireSync(left)
+    if (deadline === Infinity) side.lock.acquireSync()
+    else {
+      const left = deadline - performance.now()
+      if (left <= 0 || !side.lock.acquireSync(left)) return false
+    }
+    this.#tookOver(side.lock)
+    return true
+  }
+
+  /**
+   * After a blocking take of a lock: one taken over from a holder that died
+   * may have been changing the ring, past its change and short of its
+   * wake-up (or of a sleeper's, its bit 0 cleared): wakes every sleeper.
+   */
+  #tookOver(lock: Mutex): void {
+    if (!lock.ownerDied) return
+    this.#recv.wakeAll()
+    this.#send.wakeAll()
+  }
+
+  /**
+   * Sleeps on `side`'s event word while it holds `value`, until `deadline`.
+   * No sleep is cut short by a timer: a waker killed between its change and
+   * its wake-up is covered by the guards. The sleeper announces itself (bit
+   * 0), then reads the locks every such change is made under; if one is held
+   * it waits for that lock instead (a Mutex learns of its holder's death) and
+   * returns for the caller to look again. If all were free, whoever changes
+   * the ring later takes the lock after that read, and so sees bit 0 in its
+   * beforeChange(): it wakes the sleeper before its change, dead or alive after it.
+   */
+  #sleepSync(side: Side, value: number, deadline: number): void {
+    if (side.sleepSync(value, Math.max(0, deadline - performance.now()), true) !== GUARDED) return
+    if (this.#waitGuardsSync(side, deadline) === GUARDS_MINE) {
+      // This thread holds it, and is alive while it waits: sleep unguarded.
+      side.sleepSync(value, Math.max(0, deadline - performance.now()), false)
+    }
+  }
+
+  /** Waits (blocking, until `deadline`) for each lock guarding `side`'s sleep that is held now, and lets it go. */
+  #waitGuardsSync(side: Side, deadline: number): number {
+    for (const guard of side === this.#send ? this.#sendGuards : this.#recvGuards) {
+      if (!guard.lock.isLocked()) continue
+      if (guard.held !== undefined) return GUARDS_MINE
+      try {
+        if (!this.#lockSync(guard, deadline)) return GUARDS_TIMED_OUT
+      } catch (err) {
+        if (err instanceof IPCError && err.errno === -EDEADLK) return GUARDS_MINE
+        throw err
+      }
+      guard.lock.release()
+    }
+    return GUARDS_FREE
+  }
+
+  /** #sleepSync's wait for the guards, off the event loop, for `op`. */
+  async #waitGuards(side: Side, op: Op): Promise<void> {
+    for (const guard of side === this.#send ? this.#sendGuards : this.#recvGuards) {
+      if (op.done || this.#closed || !guard.lock.isLocked()) continue
+      const waiting = (op.waiting = new AbortController())
+      try {
+        const lock = await guard.lockAsync(waiting.signal)
+        this.#tookOver(lock)
+        lock.release()
+      } catch {
+        // aborted (the op ended) or closed: the pump looks again
+      }
+      op.waiting = undefined
+    }
   }
 
   /**
@@ -671,6 +770,7 @@ export class Channel {
     while (head !== tail && r32[((head & this.#mask) >> 2) + 1] === L.WRAP)
       head = (head + this.#cap - (head & this.#mask)) | 0
     if (head !== from) {
+      this.#send.beforeChange()
       Atomics.store(h, L.HEAD, head)
       this.#send.changed()
     }
@@ -712,6 +812,7 @@ export class Channel {
       out = Buffer.allocUnsafe(this.#length)
       this.#ring.copy(out as Buffer, 0, start, end)
     }
+    this.#send.beforeChange()
     Atomics.store(this.#h, L.HEAD, (this.#head + L.recordSize(this.#length)) | 0)
     this.#send.changed()
     lock.release()
@@ -801,7 +902,7 @@ export class Channel {
   /**
    * Serves `side`'s queue in order: each op takes the lock (a few tries, then
    * waiting off the event loop), tries, and while the ring is full (or empty)
-   * sleeps on the side's event word, in slices.
+   * sleeps on the side's event word (guarded, as #sleepSync).
    */
   async #pump(side: Side): Promise<void> {
     if (side.running) return
@@ -821,6 +922,7 @@ export class Channel {
             continue
           }
           op.waiting = undefined
+          this.#tookOver(lock)
           if (op.done || this.#closed) {
             lock.release()
             continue
@@ -829,8 +931,9 @@ export class Channel {
         }
         if (next !== SLEEP || (await this.#poll(side, op))) continue
         const waiting = (op.waiting = new AbortController())
-        await side.sleep(this.#sleepValue, SLICE_MS, waiting.signal)
+        const got = await side.sleep(this.#sleepValue, waiting.signal)
         op.waiting = undefined
+        if (got === GUARDED && !op.done && !this.#closed) await this.#waitGuards(side, op)
       }
     } finally {
       side.running = false
@@ -999,6 +1102,7 @@ export class Channel {
       this.#endWindow(false)
       this.#recv.held = undefined
       if (!this.#closed) {
+        this.#send.beforeChange()
         Atomics.store(h, L.HEAD, (head + size) | 0)
         this.#send.changed()
       }

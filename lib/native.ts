@@ -51,12 +51,33 @@ export interface WaitBinding {
   add(queue: Handle, timeoutMs: number): number
   /** true: the wait was still queued and will never settle. */
   cancel(queue: Handle, id: number): boolean
-  /** Blocks while view[index] === expected, up to timeoutMs (< 0: forever). false on timeout. */
-  wordWaitSync(view: Int32Array, index: number, expected: number, timeoutMs: number): boolean
+  /**
+   * Blocks while view[index] (bit 0 aside) === expected, up to timeoutMs (< 0: forever).
+   * With guards (lock words in `guards` at `indices`, at most two), does not
+   * sleep while one is held. Returns a WORD outcome.
+   */
+  wordWaitSync(
+    view: Int32Array,
+    index: number,
+    expected: number,
+    timeoutMs: number,
+    guards?: Int32Array,
+    indices?: number[],
+  ): number
   /** Wakes up to `count` threads (of any process) waiting on view[index]; returns how many. */
   wordWake(view: Int32Array, index: number, count: number): number
-  /** A queue of waits that settle (value 0) once view[index] differs from the value given to wordExpect. */
-  wordQueue(view: Int32Array, index: number, onSettled: OnSettled): { queue: Handle; source: Handle }
+  /**
+   * A queue of waits that settle once view[index] differs from the value given
+   * to wordExpect (value WORD.CHANGED), or, with guards, once one is held
+   * when the wait would sleep (WORD.GUARDED).
+   */
+  wordQueue(
+    view: Int32Array,
+    index: number,
+    onSettled: OnSettled,
+    guards?: Int32Array,
+    indices?: number[],
+  ): { queue: Handle; source: Handle }
   wordExpect(source: Handle, value: number): void
   /** Stops the queue; returns the ids of the waits that will never settle. */
   close(queue: Handle): number[]
@@ -66,6 +87,8 @@ export interface WaitBinding {
   readonly SHARED_THREADS: boolean
   /** Futex words one thread sleeps on. */
   readonly GROUP_WORDS: number
+  /** Outcomes of a word wait (native/wait/word_wait_binding.cc). */
+  readonly WORD: { readonly TIMED_OUT: number; readonly CHANGED: number; readonly GUARDED: number }
 }
 
 /** @internal Called on the JavaScript thread as each wait of a queue settles: err 0 (value from the attempt) or a positive errno. */

@@ -2,6 +2,7 @@
 // wake, and a waiter-engine Source for waits off the event loop.
 #include "word_wait_binding.h"
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,25 +33,55 @@ uint32_t* WordOf(const Napi::Value& view, const Napi::Value& index) {
   return reinterpret_cast<uint32_t*>(array.Data() + i);
 }
 
+// What wordWaitSync returns and a wait of a word queue settles with (wait.WORD).
+constexpr int kTimedOut = 0;
+constexpr int kChanged = 1;
+constexpr int kGuarded = 2;
+
+// The guards (word_wait.h) named by args[at] (an Int32Array) and args[at + 1]
+// (an array of up to two indices into it); none if args[at] is undefined.
+Guards GuardsOf(const Napi::CallbackInfo& info, size_t at) {
+  Guards guards;
+  if (info.Length() <= at || info[at].IsUndefined()) return guards;
+  if (!info[at + 1].IsArray()) throw Napi::TypeError::New(info.Env(), "expected an array of guard indices");
+  auto indices = info[at + 1].As<Napi::Array>();
+  if (indices.Length() > 2) throw Napi::RangeError::New(info.Env(), "at most two guards");
+  for (uint32_t i = 0; i < indices.Length(); i++) guards.words[i] = WordOf(info[at], indices.Get(i));
+  return guards;
+}
+
 // Bit pattern of a JavaScript int32 or uint32.
 uint32_t Bits(const Napi::Value& v) { return static_cast<uint32_t>(v.As<Napi::Number>().Int64Value()); }
+
+// Whether this is the process's first thread (Node's main thread; workers are others).
+bool OnMainThread() { return syscall(SYS_gettid) == getpid(); }
 
 // Synchronous waits of this process spin for as long as recent ones took.
 AdaptiveSpin syncSpin;
 
-// waitSync(view, index, expected, timeoutMs) -> false if timed out; true if
-// woken or the word differs. Blocks this thread, terminably (sync_wait.h).
+// waitSync(view, index, expected, timeoutMs[, guardView, guardIndices]) ->
+// kChanged (woken, or the word differs), kTimedOut, or kGuarded (a guard was
+// held: no sleep). Blocks this thread, terminably (sync_wait.h).
 Napi::Value JsWaitSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordOf(info[0], info[1]);
   uint32_t expected = Bits(info[2]);
   int64_t limit = ipc::LimitNsFromMs(info[3].As<Napi::Number>().DoubleValue());
+  Guards guards = GuardsOf(info, 4);
   int64_t until = limit == ipc::kForever ? ipc::kForever : ipc::MonotonicNs() + limit;
+  int result = 0;
+  if (OnMainThread()) {
+    // Nothing terminates the main thread while it blocks: one sleep, no slices.
+    result = WordWaitUntil(word, expected, until, &syncSpin, &guards);
+    return Napi::Number::New(env, result == ETIMEDOUT ? kTimedOut : result == kWordGuarded ? kGuarded : kChanged);
+  }
   SyncEnd end = SyncWait(env, until, [&](int64_t sliceUntil) {
-    return WordWaitUntil(word, expected, sliceUntil, &syncSpin) == 0;
+    result = WordWaitUntil(word, expected, sliceUntil, &syncSpin, &guards);
+    return result != ETIMEDOUT;
   });
   if (end == SyncEnd::kTerminated) return env.Undefined();
-  return Napi::Boolean::New(env, end == SyncEnd::kDone);
+  if (end == SyncEnd::kTimedOut) return Napi::Number::New(env, kTimedOut);
+  return Napi::Number::New(env, result == kWordGuarded ? kGuarded : kChanged);
 }
 
 // wake(view, index, count) -> how many were woken.
@@ -60,21 +91,45 @@ Napi::Value JsWake(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), WordWake(word, count < 1 ? 1 : count));
 }
 
-// A wait settles (with value 0) once the word (bit 0 aside) differs from the
-// value set by Expect(). A futex source of the waiter engine: before it
-// sleeps it sets bit 0, as WordWaitUntil does. The word lives in a
-// JavaScript mapping: the source reads it through a mapping of its own of the
-// word's page, which goes with the source, so JavaScript may unmap at will.
+// A word in a JavaScript mapping, read through a mapping of its own of the
+// word's page, which goes with this object: JavaScript may unmap at will.
+class OwnWord {
+ public:
+  OwnWord(Napi::Env env, uint32_t* word) : size_(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
+    auto at = reinterpret_cast<uintptr_t>(word);
+    ipc::Check(env, ipc::MapPagesAgain(reinterpret_cast<void*>(at & ~(size_ - 1)), size_, &page_), env.Undefined());
+    word_ = reinterpret_cast<uint32_t*>(static_cast<char*>(page_) + (at & (size_ - 1)));
+  }
+  ~OwnWord() { ipc::UnmapPages(page_, size_); }
+  OwnWord(const OwnWord&) = delete;
+  OwnWord& operator=(const OwnWord&) = delete;
+  uint32_t* get() const { return word_; }
+
+ private:
+  size_t size_;
+  void* page_ = nullptr;
+  uint32_t* word_ = nullptr;
+};
+
+// A wait settles (with kChanged) once the word (bit 0 aside) differs from the
+// value set by Expect(), or (with kGuarded) when, announced, it finds a guard
+// held. A futex source of the waiter engine: before it sleeps it sets bit 0
+// and checks the guards, as WordWaitUntil does.
 class WordSource : public Source {
  public:
-  WordSource(void* page, size_t pageSize, uint32_t* word) : page_(page), pageSize_(pageSize), word_(word) {}
-  ~WordSource() override { ipc::UnmapPages(page_, pageSize_); }
+  WordSource(Napi::Env env, uint32_t* word, const Guards& guards) : own_(env, word), word_(own_.get()) {
+    for (int i = 0; i < 2; i++) {
+      if (guards.words[i] == nullptr) continue;
+      guardPages_[i] = std::make_unique<OwnWord>(env, const_cast<uint32_t*>(guards.words[i]));
+      guards_.words[i] = guardPages_[i]->get();
+    }
+  }
 
   Result Poll(Sleep* sleep) override {
     uint32_t expected = expected_.load();
     uint32_t seen = __atomic_load_n(word_, __ATOMIC_SEQ_CST);
     for (;;) {
-      if (((seen ^ expected) & ~1u) != 0) return Result::Acquired(0);
+      if (((seen ^ expected) & ~1u) != 0) return Result::Acquired(kChanged);
       if ((seen & 1u) != 0) break;
       // Announce a sleeper, unless the word changes meanwhile.
       if (__atomic_compare_exchange_n(word_, &seen, seen | 1u, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
@@ -82,6 +137,10 @@ class WordSource : public Source {
         break;
       }
     }
+    // Read after the announcement (see Guards in word_wait.h).
+    int guarded = CheckGuards(word_, seen, &guards_);
+    if (guarded == kWordGuarded) return Result::Acquired(kGuarded);
+    if (guarded != 0) return Result::Acquired(kChanged);
     sleep->word = word_;
     sleep->expected = seen;
     return Result::Again();
@@ -89,7 +148,7 @@ class WordSource : public Source {
 
   bool Spins() const override { return true; }
   Result Peek() override {
-    return WordChanged(word_, expected_.load()) ? Result::Acquired(0) : Result::Again();
+    return WordChanged(word_, expected_.load()) ? Result::Acquired(kChanged) : Result::Again();
   }
 
   void Undo(int) override {}  // nothing was taken
@@ -97,26 +156,21 @@ class WordSource : public Source {
   void Expect(uint32_t value) { expected_.store(value); }
 
  private:
-  void* page_;
-  size_t pageSize_;
+  OwnWord own_;
   uint32_t* word_;
+  std::unique_ptr<OwnWord> guardPages_[2];
+  Guards guards_;
   std::atomic<uint32_t> expected_{0};
 };
 
 using SourceBox = std::shared_ptr<WordSource>;
 
-// queue(view, index, onSettled) -> { queue, source }: `queue` for add, cancel
-// and close; `source` for expect.
+// queue(view, index, onSettled[, guardView, guardIndices]) -> { queue, source }:
+// `queue` for add, cancel and close; `source` for expect.
 Napi::Value JsQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordOf(info[0], info[1]);
-  auto pageSize = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  auto at = reinterpret_cast<uintptr_t>(word);
-  void* own = nullptr;
-  ipc::Check(env, ipc::MapPagesAgain(reinterpret_cast<void*>(at & ~(pageSize - 1)), pageSize, &own),
-             env.Undefined());
-  auto* ownWord = reinterpret_cast<uint32_t*>(static_cast<char*>(own) + (at & (pageSize - 1)));
-  auto source = std::make_shared<WordSource>(own, pageSize, ownWord);
+  auto source = std::make_shared<WordSource>(env, word, GuardsOf(info, 3));
   Napi::Object out = Napi::Object::New(env);
   out.Set("queue", NewQueue(env, source, info[2].As<Napi::Function>()));
   out.Set("source", Napi::External<SourceBox>::New(env, new SourceBox(source),
@@ -139,6 +193,11 @@ void ExportWordWait(Napi::Env env, Napi::Object exports) {
   exports.Set("wordWake", Napi::Function::New(env, JsWake, "wordWake"));
   exports.Set("wordQueue", Napi::Function::New(env, JsQueue, "wordQueue"));
   exports.Set("wordExpect", Napi::Function::New(env, JsExpect, "wordExpect"));
+  Napi::Object outcome = Napi::Object::New(env);
+  outcome.Set("TIMED_OUT", kTimedOut);
+  outcome.Set("CHANGED", kChanged);
+  outcome.Set("GUARDED", kGuarded);
+  exports.Set("WORD", outcome);
 }
 
 }  // namespace waiter

@@ -9,7 +9,16 @@
 
 namespace waiter {
 
-int WordWaitUntil(uint32_t* word, uint32_t expected, int64_t untilNs, AdaptiveSpin* spin) {
+int CheckGuards(const uint32_t* word, uint32_t sleeping, const Guards* guards) {
+  if (guards == nullptr || !guards->Held()) return 0;
+  int64_t start = ipc::MonotonicNs();
+  bool freed = AdaptiveSpin::SpinFor(
+      [word, sleeping, guards] { return !guards->Held() || WordChanged(word, sleeping); }, start, kGuardSpinNs);
+  if (!freed) return kWordGuarded;
+  return WordChanged(word, sleeping) ? 1 : 0;
+}
+
+int WordWaitUntil(uint32_t* word, uint32_t expected, int64_t untilNs, AdaptiveSpin* spin, const Guards* guards) {
   int64_t start = ipc::MonotonicNs();
   if (spin != nullptr) {
     // Spin() takes a negative limit as none.
@@ -23,6 +32,10 @@ int WordWaitUntil(uint32_t* word, uint32_t expected, int64_t untilNs, AdaptiveSp
     if (__atomic_compare_exchange_n(word, &seen, sleeping, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) break;
     if (((seen ^ expected) & ~1u) != 0) return 0;
   }
+  // Read after the announcement (see Guards in word_wait.h).
+  int guarded = CheckGuards(word, sleeping, guards);
+  if (guarded == kWordGuarded) return kWordGuarded;
+  if (guarded != 0) return 0;
   timespec until = ipc::ToTimespec(untilNs);
   int result = 0;
   for (;;) {

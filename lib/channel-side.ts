@@ -59,7 +59,14 @@ export class Side {
    * `locks` views both lock pages; `guards` are the indices in it of the locks
    * held by whoever changes this side's event word (the wake-up's guards).
    */
-  constructor(page: IPCBuffer, header: Int32Array, event: number, sleepers: number, locks: Int32Array, guards: number[]) {
+  constructor(
+    page: IPCBuffer,
+    header: Int32Array,
+    event: number,
+    sleepers: number,
+    locks: Int32Array,
+    guards: number[],
+  ) {
     this.#page = page
     this.#h = header
     this.#event = event

@@ -73,7 +73,9 @@ Napi::Value JsWaitSync(const Napi::CallbackInfo& info) {
   if (OnMainThread()) {
     // Nothing terminates the main thread while it blocks: one sleep, no slices.
     result = WordWaitUntil(word, expected, until, &syncSpin, &guards);
-    return Napi::Number::New(env, result == ETIMEDOUT ? kTimedOut : result == kWordGuarded ? kGuarded : kChanged);
+    return Napi::Number::New(env, result == ETIMEDOUT      ? kTimedOut
+                                  : result == kWordGuarded ? kGuarded
+                                                           : kChanged);
   }
   SyncEnd end = SyncWait(env, until, [&](int64_t sliceUntil) {
     result = WordWaitUntil(word, expected, sliceUntil, &syncSpin, &guards);
@@ -97,7 +99,8 @@ class OwnWord {
  public:
   OwnWord(Napi::Env env, uint32_t* word) : size_(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
     auto at = reinterpret_cast<uintptr_t>(word);
-    ipc::Check(env, ipc::MapPagesAgain(reinterpret_cast<void*>(at & ~(size_ - 1)), size_, &page_), env.Undefined());
+    ipc::Check(env, ipc::MapPagesAgain(reinterpret_cast<void*>(at & ~(size_ - 1)), size_, &page_),
+               env.Undefined());
     word_ = reinterpret_cast<uint32_t*>(static_cast<char*>(page_) + (at & (size_ - 1)));
   }
   ~OwnWord() { ipc::UnmapPages(page_, size_); }

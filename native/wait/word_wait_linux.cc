@@ -13,12 +13,14 @@ int CheckGuards(const uint32_t* word, uint32_t sleeping, const Guards* guards) {
   if (guards == nullptr || !guards->Held()) return 0;
   int64_t start = ipc::MonotonicNs();
   bool freed = AdaptiveSpin::SpinFor(
-      [word, sleeping, guards] { return !guards->Held() || WordChanged(word, sleeping); }, start, kGuardSpinNs);
+      [word, sleeping, guards] { return !guards->Held() || WordChanged(word, sleeping); }, start,
+      kGuardSpinNs);
   if (!freed) return kWordGuarded;
   return WordChanged(word, sleeping) ? 1 : 0;
 }
 
-int WordWaitUntil(uint32_t* word, uint32_t expected, int64_t untilNs, AdaptiveSpin* spin, const Guards* guards) {
+int WordWaitUntil(uint32_t* word, uint32_t expected, int64_t untilNs, AdaptiveSpin* spin,
+                  const Guards* guards) {
   int64_t start = ipc::MonotonicNs();
   if (spin != nullptr) {
     // Spin() takes a negative limit as none.

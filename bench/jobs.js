@@ -837,6 +837,36 @@ const idleCpu = (id, kind) => async () => {
   }
 }
 
+/**
+ * CPU (% of one core) this process spends while 1,000 receive()s are pending
+ * on an empty channel (1,000 Channel objects: as many sleepers), 10 s windows.
+ */
+async function chanIdleCpu() {
+  const { Channel } = kit('Channel')
+  const name = uniqueName('chan-idle')
+  const chans = []
+  try {
+    for (let i = 0; i < 1000; i++) chans.push(Channel.open(name, { capacity: 4096 }))
+    chans[0].unlink()
+    const pending = chans.map((ch) => ch.receive().catch(() => {}))
+    // Past their spins and polls: asleep.
+    await new Promise((r) => setTimeout(r, 500))
+    const out = []
+    for (let r = 0; r < Math.min(reps, 3); r++) {
+      const c0 = process.cpuUsage()
+      const t0 = performance.now()
+      await new Promise((res) => setTimeout(res, n(10000, 2000)))
+      const c = process.cpuUsage(c0)
+      out.push(((c.user + c.system) / 1000 / (performance.now() - t0)) * 100)
+    }
+    for (const ch of chans) ch.close()
+    await Promise.all(pending)
+    return { 'kit.chan_idle_cpu_1000': { unit: '%', samples: out } }
+  } finally {
+    for (const ch of chans) ch.close()
+  }
+}
+
 /** Extra threads of this process for 1,000 pending waits on 1,000 semaphores. */
 async function threadsPer1000() {
   const out = []
@@ -981,6 +1011,7 @@ const jobs = {
   'c.mq_pair': cJob('mq_pair', 1000000, 200000),
   'kit.engine_idle_cpu_1000': idleCpu('kit.engine_idle_cpu_1000', 'posix'),
   'kit.engine_idle_cpu_1000_sysv': idleCpu('kit.engine_idle_cpu_1000_sysv', 'sysv'),
+  'kit.chan_idle_cpu_1000': chanIdleCpu,
   'kit.engine_threads_1000': threadsPer1000,
   'kit.engine_wake_1': wakeLatency(1),
   'kit.engine_wake_100': wakeLatency(100),

@@ -25,6 +25,8 @@ const FIGURES = {
     'ipc-kit CPU of one core while 1,000 waits (on 1,000 POSIX semaphores) are pending and idle, 3 s windows',
   'kit.engine_idle_cpu_1000_sysv':
     'ipc-kit CPU of one core while 1,000 waits (on 1,000 System V semaphores, a thread each) are pending and idle, 3 s windows',
+  'kit.chan_idle_cpu_1000':
+    'ipc-kit CPU of one core while 1,000 receive()s (1,000 Channel objects on one channel) are pending and idle, 10 s windows',
   'kit.engine_threads_1000': 'ipc-kit extra threads for 1,000 pending waits on 1,000 POSIX semaphores',
   'kit.engine_wake_1': 'ipc-kit post to an idle waited semaphore until its wait() resolves, 1 wait pending',
   'kit.engine_wake_100': 'ipc-kit post to an idle waited semaphore until its wait() resolves, 100 waits pending',
@@ -197,6 +199,7 @@ const GROUP_WORDS = require('../dist/native').binding.wait.GROUP_WORDS
 // prettier-ignore
 const ENGINE = [
   { id: 'kit.engine_idle_cpu_1000', what: '1,000 idle pending waits: CPU', goal: { max: 1, text: '< 1% of a core' } },
+  { id: 'kit.chan_idle_cpu_1000', what: '1,000 idle pending Channel receives: CPU', goal: { max: 1, text: '< 1% of a core' } },
   { id: 'kit.engine_threads_1000', what: '1,000 pending waits: extra threads', goal: { max: Math.ceil(1000 / GROUP_WORDS) + 1, text: `≤ ceil(1000/${GROUP_WORDS}) + 1 = ${Math.ceil(1000 / GROUP_WORDS) + 1}` } },
   { id: 'kit.engine_wake_1', what: 'wake-up latency, 1 wait pending', vs: 'c.futex_pingpong', factor: 0.5, short: 'C futex ping-pong ÷ 2' },
   { id: 'kit.engine_wake_100', what: 'wake-up latency, 100 waits pending', vs: 'c.futex_pingpong', factor: 0.5, short: 'C futex ping-pong ÷ 2' },

@@ -2,7 +2,6 @@
 // wake, and a waiter-engine Source for waits off the event loop.
 #include "word_wait_binding.h"
 
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -53,9 +52,6 @@ Guards GuardsOf(const Napi::CallbackInfo& info, size_t at) {
 // Bit pattern of a JavaScript int32 or uint32.
 uint32_t Bits(const Napi::Value& v) { return static_cast<uint32_t>(v.As<Napi::Number>().Int64Value()); }
 
-// Whether this is the process's first thread (Node's main thread; workers are others).
-bool OnMainThread() { return syscall(SYS_gettid) == getpid(); }
-
 // Synchronous waits of this process spin for as long as recent ones took.
 AdaptiveSpin syncSpin;
 
@@ -70,13 +66,6 @@ Napi::Value JsWaitSync(const Napi::CallbackInfo& info) {
   Guards guards = GuardsOf(info, 4);
   int64_t until = limit == ipc::kForever ? ipc::kForever : ipc::MonotonicNs() + limit;
   int result = 0;
-  if (OnMainThread()) {
-    // Nothing terminates the main thread while it blocks: one sleep, no slices.
-    result = WordWaitUntil(word, expected, until, &syncSpin, &guards);
-    return Napi::Number::New(env, result == ETIMEDOUT      ? kTimedOut
-                                  : result == kWordGuarded ? kGuarded
-                                                           : kChanged);
-  }
   SyncEnd end = SyncWait(env, until, [&](int64_t sliceUntil) {
     result = WordWaitUntil(word, expected, sliceUntil, &syncSpin, &guards);
     return result != ETIMEDOUT;

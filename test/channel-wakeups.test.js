@@ -117,6 +117,32 @@ test("a sender killed after clearing the sleepers' bit, before its FUTEX_WAKE: t
     assert.ok(r.at - sentAt < 1000, `received ${r.at - sentAt} ms after the send`)
   }))
 
+test('a sealer killed between its SEALED store and its wake-up: a receiver asleep on an empty channel and a sender asleep on a full one end within 1 s', () =>
+  withCleanup(async (cleanup) => {
+    const { ch, name } = fresh(cleanup, { capacity: 256 })
+    // `ch` receives on an empty channel; `full` sends to a full one.
+    const received = ch.receive().then(
+      () => ({ code: 'received' }),
+      (err) => ({ code: err.code, at: Date.now() }),
+    )
+    await until(() => ch.stats().receiversWaiting === 1, 10000, 'the receiver sleeps')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const { ch: full, name: fullName } = fresh(cleanup, { capacity: 256 })
+    for (let i = 0; i < 3; i++) assert.ok(full.trySend(Buffer.alloc(64, i)))
+    const sent = full.send(Buffer.alloc(64)).then(
+      () => ({ code: 'sent' }),
+      (err) => ({ code: err.code, at: Date.now() }),
+    )
+    await until(() => full.stats().sendersWaiting === 1, 10000, 'the sender sleeps')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const [diedRecv, diedSend] = [await killedAfter('seal', [name]), await killedAfter('seal', [fullName])]
+    const [r, s] = [await received, await sent]
+    assert.is(r.code, 'ERR_IPC_SEALED')
+    assert.is(s.code, 'ERR_IPC_SEALED')
+    assert.ok(r.at - diedRecv < 1000, `the receive ended ${r.at - diedRecv} ms after the sealer died`)
+    assert.ok(s.at - diedSend < 1000, `the send ended ${s.at - diedSend} ms after the sealer died`)
+  }))
+
 // With futex_waitv (one engine thread for all), and with the fallback (a thread per wait).
 for (const env of [{}, { IPC_KIT_FUTEX_WAITV: '0' }]) {
   test(`100 idle pending receives (100 Channel objects${env.IPC_KIT_FUTEX_WAITV ? ', no futex_waitv' : ''}) wake no thread: no context switches, no CPU`, () =>

@@ -145,6 +145,7 @@ export interface LockLayout {
   readonly OWNER_MASK: number
   readonly FOREIGN: number
   readonly WAITERS: number
+  readonly ABANDONED: number
   readonly HAS_TOKEN: number
 }
 
@@ -162,8 +163,8 @@ export interface MutexBinding {
   /**
    * What the kernel tells waiters of an owner's death (native/mutex/owner_watch.h):
    * 'threads' (each thread's exit), 'processes' (a whole process's only: before
-   * Linux 6.9, or IPC_KIT_PIDFD=process) or 'none' (no pidfds, or IPC_KIT_PIDFD=0:
-   * waiters check every 200 ms).
+   * Linux 6.9, or IPC_KIT_PIDFD=process; a thread that ends alone marks its locks)
+   * or 'none' (no pidfds, or IPC_KIT_PIDFD=0: waiters check every 200 ms).
    */
   readonly OWNER_WATCH: 'threads' | 'processes' | 'none'
   /**

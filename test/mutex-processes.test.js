@@ -24,7 +24,7 @@ const {
 
 const ROOT = path.join(__dirname, '..')
 // The lock word's bits, as the addon defines them (native/mutex/lock_word.h).
-const { FOREIGN, OWNER_MASK, OWNER_NS, HAS_TOKEN } = require('../dist/native').mutex.LOCK
+const { ABANDONED, FOREIGN, OWNER_MASK, OWNER_NS, HAS_TOKEN } = require('../dist/native').mutex.LOCK
 
 for (const flag of [[], ['--sync']]) {
   test(`4 processes x 100,000 increments ${flag.length ? 'with withLockSync' : 'with withLock'}: the exact count`, async () => {
@@ -218,6 +218,13 @@ test("liveness rules on forged lock words: dead, reused, unwritten; another name
     // Alive with the recorded start time, or start not yet written: kept.
     forge(live, stamp(startTime(live)))
     assert.is(m.acquireSync(300), false)
+    // Marked abandoned by its ending thread: taken over however alive /proc says it is.
+    forge(live | ABANDONED, stamp(startTime(live)))
+    const t0 = performance.now()
+    assert.is(m.acquireSync(3000), true)
+    assert.is(m.ownerDied, true)
+    assert.ok(performance.now() - t0 < 150, `taken over after ${(performance.now() - t0).toFixed(0)} ms`)
+    m.release()
     forge(live, 0)
     assert.is(m.acquireSync(300), false)
     // Taken and never stamped (its owner died between the two stores): held dead after 2 s.
@@ -441,7 +448,7 @@ const livenessRun = (cleanup, mode, args, env) => runReport('mutex-liveness.js',
 
 // How a waiter learns that the owner died: the owner watcher's pidfds
 // (native/mutex/owner_watch.h), with the engine's fallback, and as on kernels
-// before 6.9 (a process's pidfd only: its other threads are checked every 200 ms).
+// before 6.9 (a process's pidfd only: its other threads mark their locks as they end).
 const OWNER_WATCH = require('../dist/native').mutex.OWNER_WATCH
 const WATCHES = [
   { label: 'pidfds', env: {}, needs: ['threads'] },
@@ -449,6 +456,11 @@ const WATCHES = [
   {
     label: 'process pidfds only (IPC_KIT_PIDFD=process)',
     env: { IPC_KIT_PIDFD: 'process' },
+    needs: ['threads', 'processes'],
+  },
+  {
+    label: 'process pidfds only, engine fallback',
+    env: { IPC_KIT_PIDFD: 'process', IPC_KIT_FUTEX_WAITV: '0' },
     needs: ['threads', 'processes'],
   },
 ]
@@ -467,14 +479,19 @@ for (const { label, env, needs } of WATCHES) {
       }),
   )
 
-  run(`owner death (${label}): a holder thread that ends while its process lives is taken over with ownerDied`, () =>
-    withCleanup(async (cleanup) => {
-      const r = await livenessRun(cleanup, 'thread-death', [10], env)
-      assert.is(r.ownerDied, 10)
-      const most = Math.max(...r.ms)
-      // Without thread pidfds, a thread is checked every 200 ms.
-      assert.ok(most < (env.IPC_KIT_PIDFD ? 2000 : 1000), `taken over ${most.toFixed(0)} ms after the thread ended`)
-    }),
+  run(
+    `owner death (${label}): 100 idle acquire()s on locks a worker thread of another process holds wake no thread, and when it ends all resolve with ownerDied at once`,
+    () =>
+      withCleanup(async (cleanup) => {
+        const r = await livenessRun(cleanup, 'thread-death', [100, 3000], env)
+        // Checking every 200 ms woke the engine's thread 8-16 times in 3 s here (its
+        // threads, one per lock without futex_waitv, ~1,000).
+        assert.ok(r.wakeups < 2, `${r.wakeups} wake-ups of the addon's threads in 3 s`)
+        assert.is(r.ownerDied, 100)
+        const most = Math.max(...r.ms)
+        // The ending thread marks its locks (a check every 200 ms took ~200 ms).
+        assert.ok(most < 1000, `taken over ${most.toFixed(0)} ms after the thread ended`)
+      }),
   )
 
   run(`owner liveness (${label}): 1,000 idle acquire()s on locks a live process holds cost < 1% of a core`, () =>
@@ -486,6 +503,32 @@ for (const { label, env, needs } of WATCHES) {
     }),
   )
 }
+
+for (const { label, env } of [
+  { label: 'futex_waitv', env: {} },
+  { label: 'engine fallback', env: { IPC_KIT_FUTEX_WAITV: '0' } },
+]) {
+  test(`owner never stamped (${label}): 20 idle acquire()s wake no thread until the 2 s pass, then resolve with ownerDied`, () =>
+    withCleanup(async (cleanup) => {
+      const r = await livenessRun(cleanup, 'unstamped', [20, 1500], env)
+      // Looking every 200 ms woke the engine's thread 4-5 times in 1.5 s here (its
+      // threads, one per lock without futex_waitv, 60-90).
+      assert.ok(r.wakeups < 2, `${r.wakeups} wake-ups of the addon's threads in 1.5 s`)
+      assert.is(r.ownerDied, 20)
+      const least = Math.min(...r.ms)
+      const most = Math.max(...r.ms)
+      assert.ok(least >= 1900, `taken over ${least.toFixed(0)} ms after the acquire`)
+      assert.ok(most < 3500, `taken over ${most.toFixed(0)} ms after the acquire`)
+    }))
+}
+
+test('owner death without pidfds (IPC_KIT_PIDFD=0): a worker thread holder that ends marks its locks: taken over at once', () =>
+  withCleanup(async (cleanup) => {
+    const r = await livenessRun(cleanup, 'thread-death', [10], { IPC_KIT_PIDFD: '0' })
+    assert.is(r.ownerDied, 10)
+    const most = Math.max(...r.ms)
+    assert.ok(most < 1000, `taken over ${most.toFixed(0)} ms after the thread ended`)
+  }))
 
 test('owner death without pidfds (IPC_KIT_PIDFD=0): the periodic check still takes over from a SIGKILLed holder', () =>
   withCleanup(async (cleanup) => {

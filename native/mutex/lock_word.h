@@ -4,7 +4,7 @@
 //
 // The lock's header page, in 32-bit words. The binding exports these values
 // (mutex.LOCK); lib/lock-word.ts and the fast path's WebAssembly module use them.
-//   [kWordIndex]    owner thread id (bits 0-21) | kForeign | kWaiters; 0 = free
+//   [kWordIndex]    owner thread id (bits 0-21) | kAbandoned | kForeign | kWaiters; 0 = free
 //   [kStartIndex]   the owner's start stamp: its start time (low 32 bits of
 //                   /proc/TID/stat field 22) mixed with its pid namespace
 //                   (StartStamp); 0 while not yet written (the owner is then
@@ -30,7 +30,9 @@
 // its namespace and thread id. The kernel drops it when the process dies,
 // whatever namespace it was in, and any opener of the file can test for it
 // (F_OFD_GETLK). An owner without a token (System V objects, which have no
-// file) is never judged from another namespace.
+// file) is never judged from another namespace. An owner that marked its
+// word kAbandoned (its thread is ending: AbandonHeld) is dead, whatever
+// /proc still says of it.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -53,7 +55,10 @@ constexpr uint32_t kOwnerMask = 0x003fffff;  // pid_max <= 2^22
 // kForeign: an owner whose pid namespace is unknown (no /proc), never judged from /proc.
 constexpr uint32_t kForeign = 0x20000000;
 constexpr uint32_t kWaiters = 0x40000000;  // someone sleeps: release must wake
-constexpr uint32_t kHasToken = 1;          // in the owner's tag: it holds a liveness token
+// kAbandoned: set by the owner itself, with its stamp in place, as its thread
+// ends (its environment is torn down): the owner is dead from then on.
+constexpr uint32_t kAbandoned = 0x10000000;
+constexpr uint32_t kHasToken = 1;  // in the owner's tag: it holds a liveness token
 
 // Who the calling thread is, as recorded in a lock word.
 struct Identity {
@@ -117,17 +122,21 @@ struct Watch {
 // How long an owner may show no stamp before it is held dead.
 constexpr int64_t kUnstampedNs = 2LL * 1000 * 1000 * 1000;
 
-// How often a waiter checks an owner that no sighting covers: one in another
-// pid namespace (judged by its token), one not yet stamped, a thread other
-// than its process's first on a kernel before 6.9, or any owner where pidfds
-// are not allowed.
+// How often a waiter checks an owner that nothing tells it about: one in
+// another pid namespace (judged by its token), or any owner where pidfds are
+// not allowed. An owner with a sighting is told of (its thread's end, or its
+// process's: a thread that ends before its process marks its locks
+// kAbandoned, thread_locks.h); one not yet stamped is looked at once more,
+// kUnstampedNs after it was first seen so.
 constexpr int64_t kLivenessEveryNs = 200 * 1000 * 1000;
 
 // Tries to take the lock until `untilNs` (ipc::MonotonicNs): a short spin, then
 // FUTEX_WAIT in the kernel. A dead owner (OwnerAlive, or a pair left without
 // its stamp for kUnstampedNs) is replaced with one 64-bit CAS: kOwnerDied.
 // Liveness is checked on entry, when the watcher tells of the owner's exit,
-// and every `checkEveryNs` of waiting for an owner it does not watch (*watch
+// when the owner marks the word kAbandoned, at an unstamped owner's
+// kUnstampedNs, and every `checkEveryNs` of waiting for an owner nothing
+// tells of (*watch
 // carries what the checks saw between calls). The first check of an owner in
 // this pid namespace starts a sighting of it, before judging it: an exit
 // after the judgement is told. EINTR resumes with the time left. Returns
@@ -150,9 +159,19 @@ void LockRelease(Lock lock);
 // Wakes one thread sleeping on the word (after a JavaScript release saw kWaiters).
 void LockWake(Lock lock);
 
+// Whether the word still names the owner {mine, start} (with or without kWaiters).
+bool HeldBy(Lock lock, uint32_t mine, uint32_t start);
+
+// The owner {mine, start} is ending: if the word still names it, marks it
+// kAbandoned (one compare-and-swap of the pair: never a later owner's) and
+// wakes every sleeper. An owner without a stamp (start 0: unknown, or
+// kForeign) is never marked: its pair could be another namespace's owner's.
+// Returns whether it marked.
+bool AbandonHeld(Lock lock, uint32_t mine, uint32_t start);
+
 // true unless the owner recorded in {word, start} with `tag` is certainly dead,
-// as `me` can tell: from /proc in its own pid namespace, by the owner's token
-// in another one.
+// as `me` can tell: marked kAbandoned by itself, from /proc in its own pid
+// namespace, by the owner's token in another one.
 bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me);
 
 // The same judgement for an onlooker that holds no lock (the ipc-kit command):

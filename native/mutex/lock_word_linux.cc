@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -192,6 +193,7 @@ bool OwnerAlive(uint32_t word, uint32_t start, uint32_t tag, const Taker& me) {
   uint32_t tid = word & kOwnerMask;
   // Free, or an owner still writing its tag and start time.
   if (tid == 0 || start == 0) return true;
+  if ((word & kAbandoned) != 0) return false;  // its thread marked it as it ended
   uint32_t pidns = tag & ~kHasToken;
   if (JudgedFromProc(word, tag, me)) return ProcAlive(tid, start, pidns);
   if ((tag & kHasToken) != 0 && me.tokenFd >= 0) return TokenHeld(me.tokenFd, pidns, tid);
@@ -249,6 +251,25 @@ bool StuckUnstamped(uint64_t pair, int64_t nowNs, Watch* watch) {
   return nowNs - watch->unstampedSince >= kUnstampedNs;
 }
 
+// When to look at the owner of `pair` again unwoken: never while a sighting
+// tells of its end (the thread's, or its process's: a thread that ends first
+// marks the word, which wakes us) or while no one can judge it; once, at the
+// end of kUnstampedNs, for an owner without a stamp; else every checkEveryNs
+// (no pidfds here; an owner in another namespace, judged by its token).
+int64_t NextCheck(uint64_t pair, uint32_t tag, const Taker& me, bool sighted, int64_t checkEveryNs,
+                  const Watch* watch) {
+  auto ownerWord = static_cast<uint32_t>(pair);
+  auto ownerStart = static_cast<uint32_t>(pair >> 32);
+  if (ownerWord == 0 || sighted || (ownerWord & kForeign) != 0) return ipc::kForever;
+  if (ownerStart == 0) {
+    // Not seen unstamped at a check yet: the next check starts its clock.
+    return watch->unstamped == pair ? watch->unstampedSince + kUnstampedNs : watch->lastCheck + checkEveryNs;
+  }
+  if (JudgedFromProc(ownerWord, tag, me)) return watch->lastCheck + checkEveryNs;
+  if ((tag & kHasToken) != 0 && me.tokenFd >= 0) return watch->lastCheck + checkEveryNs;
+  return ipc::kForever;  // in another namespace without a token: never judged
+}
+
 Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs, Watch* watch,
                  uint32_t* sleepOn, int64_t* checkAtNs) {
   uint32_t* word = lock.word + kWordIndex;
@@ -274,17 +295,18 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
       watch->sighting.reset();
       watch->sightedPair = 0;
     }
-    bool covered =
-        watch->sighting != nullptr && watch->sightedPair == OwnerOf(pair) && watch->sighting->CoversThread();
-    if (told || watch->lastCheck == 0 || (!covered && nowNs - watch->lastCheck >= checkEveryNs)) {
+    uint32_t tag = __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE);
+    bool sighted = watch->sighting != nullptr && watch->sightedPair == OwnerOf(pair);
+    bool abandoned = (ownerWord & kAbandoned) != 0;
+    if (told || abandoned || watch->lastCheck == 0 ||
+        (!sighted && nowNs - watch->lastCheck >= checkEveryNs)) {
       watch->lastCheck = nowNs;
-      uint32_t tag = __atomic_load_n(lock.word + kOwnerNsIndex, __ATOMIC_ACQUIRE);
-      if (ownerWord != 0 && ownerStart != 0 && watch->sightedPair != OwnerOf(pair) &&
+      if (ownerWord != 0 && ownerStart != 0 && !abandoned && watch->sightedPair != OwnerOf(pair) &&
           JudgedFromProc(ownerWord, tag, me)) {
         // Watched before judged: an exit after the judgement is told.
         watch->sighting = OwnerSighting::Start(ownerWord & kOwnerMask, word, &watch->ownerExited);
         watch->sightedPair = OwnerOf(pair);
-        covered = watch->sighting != nullptr && watch->sighting->CoversThread();
+        sighted = watch->sighting != nullptr;
       }
       if (ownerWord != 0 &&
           (StuckUnstamped(pair, nowNs, watch) || !OwnerAlive(ownerWord, ownerStart, tag, me))) {
@@ -306,7 +328,7 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
       }
     }
     *sleepOn = w;
-    *checkAtNs = covered ? ipc::kForever : watch->lastCheck + checkEveryNs;
+    *checkAtNs = NextCheck(pair, tag, me, sighted, checkEveryNs, watch);
     return Outcome::kNotAcquired;
   }
 }
@@ -339,6 +361,23 @@ Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEv
 }
 
 void LockWake(Lock lock) { syscall(SYS_futex, lock.word, FUTEX_WAKE, 1, nullptr, nullptr, 0); }
+
+bool HeldBy(Lock lock, uint32_t mine, uint32_t start) {
+  uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
+  return OwnerOf(pair) == Pack(mine, start);
+}
+
+bool AbandonHeld(Lock lock, uint32_t mine, uint32_t start) {
+  if (start == 0 || (mine & kForeign) != 0) return false;
+  uint64_t pair = __atomic_load_n(Pair(lock), __ATOMIC_SEQ_CST);
+  do {
+    if (OwnerOf(pair) != Pack(mine, start)) return false;
+  } while (!__atomic_compare_exchange_n(Pair(lock), &pair, pair | kAbandoned, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST));
+  // Every sleeper: each judges the mark, one takes over, the others sleep on.
+  syscall(SYS_futex, lock.word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  return true;
+}
 
 void LockRelease(Lock lock) {
   __atomic_store_n(lock.word + kStartIndex, 0u, __ATOMIC_SEQ_CST);

@@ -15,6 +15,7 @@
 #include "../wait/sync_wait.h"
 #include "../wait/waiter.h"
 #include "lock_word.h"
+#include "thread_locks.h"
 
 namespace mutex {
 
@@ -37,11 +38,17 @@ Lock LockOf(const Napi::Value& value) {
   return Lock{word};
 }
 
+// The locks this thread's Mutexes may hold (made by Init, on the thread
+// whose environment it initialises; marked by its cleanup hook).
+thread_local std::shared_ptr<ThreadLocks> threadLocks;
+
 // A thread's Taker and its token: one per lock word of a JavaScript thread,
-// shared with that word's MutexSource.
+// shared with that word's MutexSource. The lock is registered with the
+// thread's locks while the Mutex lives (and after, if it still holds it).
 class TakerBox {
  public:
-  explicit TakerBox(const Taker& taker) : taker_(taker) {}
+  TakerBox(const Taker& taker, std::shared_ptr<ThreadLocks> locks, uint64_t id)
+      : taker_(taker), locks_(std::move(locks)), lockId_(id) {}
   ~TakerBox() { DropToken(); }
   // Runs fn(taker) with the token descriptor held open: the engine's thread
   // may judge an owner through it while JavaScript gives the token up.
@@ -50,17 +57,22 @@ class TakerBox {
     std::lock_guard<std::mutex> guard(mu_);
     return fn(static_cast<const Taker&>(taker_));
   }
-  // Gives the token up (after retire(source), before unmapping).
+  // Gives the token up (after retire(source), before unmapping), and the
+  // lock's place among the thread's locks unless this thread still holds it.
   void DropToken() {
     std::lock_guard<std::mutex> guard(mu_);
     if (taker_.tokenFd >= 0) close(taker_.tokenFd);
     taker_.tokenFd = -1;
     taker_.tag &= ~kHasToken;
+    if (locks_ != nullptr) locks_->Drop(lockId_);
+    lockId_ = 0;
   }
 
  private:
   std::mutex mu_;
   Taker taker_;
+  std::shared_ptr<ThreadLocks> locks_;
+  uint64_t lockId_;
 };
 
 using TakerRef = std::shared_ptr<TakerBox>;
@@ -93,7 +105,8 @@ Napi::Value JsTaker(const Napi::CallbackInfo& info) {
     taker.tokenFd = TokenOpen(path.c_str(), info[2].As<Napi::Boolean>().Value(), lock.word, id.pidns, id.tid);
     if (taker.tokenFd >= 0) taker.tag |= kHasToken;
   }
-  auto box = std::make_shared<TakerBox>(taker);
+  uint64_t lockId = threadLocks != nullptr ? threadLocks->Add(lock.word, taker.mine, taker.start) : 0;
+  auto box = std::make_shared<TakerBox>(taker, threadLocks, lockId);
   Napi::Array out = Napi::Array::New(env, 4);
   out.Set(0u, Napi::External<TakerRef>::New(env, new TakerRef(box),
                                             [](Napi::Env, TakerRef* ref) { delete ref; }));
@@ -267,6 +280,16 @@ Napi::Object Init(Napi::Env env) {
   UseWatcher();
   napi_add_env_cleanup_hook(
       env, [](void*) { LeaveWatcher(); }, nullptr);
+  // This thread's end: the locks it still holds are marked abandoned.
+  threadLocks = std::make_shared<ThreadLocks>();
+  napi_add_env_cleanup_hook(
+      env,
+      [](void* arg) {
+        auto* locks = static_cast<std::shared_ptr<ThreadLocks>*>(arg);
+        (*locks)->EndThread();
+        delete locks;
+      },
+      new std::shared_ptr<ThreadLocks>(threadLocks));
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("LOCK", ipc::Constants(env, {{"WORD", kWordIndex},
                                            {"START", kStartIndex},
@@ -279,6 +302,7 @@ Napi::Object Init(Napi::Env env) {
                                            {"OWNER_MASK", kOwnerMask},
                                            {"FOREIGN", kForeign},
                                            {"WAITERS", kWaiters},
+                                           {"ABANDONED", kAbandoned},
                                            {"HAS_TOKEN", kHasToken}}));
   exports.Set("OUTCOME", ipc::Constants(env, {{"NOT_ACQUIRED", static_cast<int>(Outcome::kNotAcquired)},
                                               {"ACQUIRED", static_cast<int>(Outcome::kAcquired)},

@@ -15,8 +15,9 @@
 //
 // Kernel requirements: pidfd_open (Linux >= 5.3); a pidfd for a thread that
 // is not its process's first one needs PIDFD_THREAD (Linux >= 6.9). Without
-// it the watch covers the owner's process only (CoversThread() false): its
-// waiters keep checking that thread periodically. Without pidfds at all
+// it the watch covers the owner's process only: a thread that ends before
+// its process marks the locks it holds instead (thread_locks.h), which wakes
+// their waiters. Without pidfds at all
 // (ENOSYS, EPERM under seccomp, IPC_KIT_PIDFD=0), without a thread, or with
 // descriptors short (common/descriptor_budget.h), Start returns null and
 // waiters check periodically as before. IPC_KIT_PIDFD=process
@@ -42,20 +43,16 @@ class OwnerSighting {
   OwnerSighting(const OwnerSighting&) = delete;
   OwnerSighting& operator=(const OwnerSighting&) = delete;
 
-  // Whether the thread's own exit is seen, not only its process's.
-  bool CoversThread() const { return thread_; }
-
   // The watcher's: the waiter it wakes.
   uint32_t* word() const { return word_; }
   std::atomic<bool>* exited() const { return exited_; }
 
  private:
-  OwnerSighting(WatchedOwner* owner, uint32_t* word, std::atomic<bool>* exited, bool thread)
-      : owner_(owner), word_(word), exited_(exited), thread_(thread) {}
+  OwnerSighting(WatchedOwner* owner, uint32_t* word, std::atomic<bool>* exited)
+      : owner_(owner), word_(word), exited_(exited) {}
   WatchedOwner* owner_;
   uint32_t* word_;
   std::atomic<bool>* exited_;
-  bool thread_;
 };
 
 // What the kernel tells of owners here: "threads" (each thread's exit),

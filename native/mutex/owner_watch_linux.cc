@@ -34,11 +34,11 @@
 namespace mutex {
 
 struct WatchedOwner {
-  WatchedOwner(uint64_t i, uint32_t t, int fd, bool th) : id(i), tid(t), pidfd(fd), thread(th) {}
+  WatchedOwner(uint64_t i, uint32_t t, uint32_t g, int fd) : id(i), tid(t), tgid(g), pidfd(fd) {}
   uint64_t id;  // epoll's key: an owner gone meanwhile is not mistaken for another
   uint32_t tid;
+  uint32_t tgid;  // the process whose pidfd this is, or 0: the thread's own pidfd
   int pidfd;
-  bool thread;  // the pidfd tells of the thread's exit, not only its process's
   bool exited = false;
   std::vector<OwnerSighting*> sightings;
   int64_t rewakeAt = ipc::kForever;  // exited: when to wake the unheeded sightings again
@@ -100,35 +100,34 @@ uint32_t TgidOf(uint32_t tid) {
   return tgid;
 }
 
-// A pidfd that becomes readable when thread `tid` exits (*thread) or, where
-// threads cannot be watched, when its process does; -1 if none.
-int OpenPidfd(uint32_t tid, bool* thread) {
+// A pidfd that becomes readable when thread `tid` exits (*tgid 0) or, where
+// threads cannot be watched, when its process *tgid does; -1 if none.
+int OpenPidfd(uint32_t tid, uint32_t* tgid) {
   std::atomic<Pidfds>& available = Available();
   if (available.load() == Pidfds::kNone) return -1;
   if (available.load() == Pidfds::kThreads) {
     int fd = PidfdOpen(static_cast<pid_t>(tid), PIDFD_THREAD);
     if (fd >= 0) {
-      *thread = true;
+      *tgid = 0;
       return fd;
     }
     if (errno == ENOSYS || errno == EPERM) available.store(Pidfds::kNone);
     if (errno != EINVAL) return -1;  // ESRCH: gone already (the waiter's judgement sees it)
     available.store(Pidfds::kProcesses);
   }
-  uint32_t tgid = TgidOf(tid);
-  if (tgid == 0) return -1;
-  int fd = PidfdOpen(static_cast<pid_t>(tgid), 0);
+  *tgid = TgidOf(tid);
+  if (*tgid == 0) return -1;
+  int fd = PidfdOpen(static_cast<pid_t>(*tgid), 0);
   if (fd < 0) {
     if (errno == ENOSYS || errno == EPERM) available.store(Pidfds::kNone);
     return -1;
   }
-  *thread = tgid == tid;  // the first thread's pidfd tells when the whole process is gone
   return fd;
 }
 
 // The same within the descriptor budget (then its waiters check periodically).
-int OpenOwner(uint32_t tid, bool* thread) {
-  int fd = OpenPidfd(tid, thread);
+int OpenOwner(uint32_t tid, uint32_t* tgid) {
+  int fd = OpenPidfd(tid, tgid);
   if (fd >= 0 && !ipc::WithinBudget(fd)) {
     close(fd);
     return -1;
@@ -286,13 +285,16 @@ std::unique_ptr<OwnerSighting> OwnerSighting::Start(uint32_t tid, uint32_t* word
   if (!Running(w)) return nullptr;
   WatchedOwner* o = nullptr;
   auto it = w.live.find(tid);
-  if (it != w.live.end()) {
-    o = it->second;  // a live thread's id names it alone: the same owner
+  // A live thread's id names it alone: the same owner. A process's pidfd
+  // outlives the thread it was opened for, whose id another process's thread
+  // may have now.
+  if (it != w.live.end() && (it->second->tgid == 0 || it->second->tgid == TgidOf(tid))) {
+    o = it->second;
   } else {
-    bool thread = false;
-    int fd = OpenOwner(tid, &thread);
+    uint32_t tgid = 0;
+    int fd = OpenOwner(tid, &tgid);
     if (fd < 0) return nullptr;
-    o = new (std::nothrow) WatchedOwner(w.nextId++, tid, fd, thread);
+    o = new (std::nothrow) WatchedOwner(w.nextId++, tid, tgid, fd);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = o != nullptr ? o->id : 0;
@@ -303,7 +305,7 @@ std::unique_ptr<OwnerSighting> OwnerSighting::Start(uint32_t tid, uint32_t* word
     }
     try {
       w.owners.emplace(o->id, o);
-      w.live.emplace(tid, o);
+      w.live[tid] = o;
       w.exited.reserve(w.owners.size());  // Exited() adds without allocating
     } catch (...) {                       // out of memory: periodic checks
       Forget(w, o);
@@ -313,7 +315,7 @@ std::unique_ptr<OwnerSighting> OwnerSighting::Start(uint32_t tid, uint32_t* word
   OwnerSighting* s = nullptr;
   try {
     o->sightings.reserve(o->sightings.size() + 1);
-    s = new OwnerSighting(o, word, exited, o->thread);
+    s = new OwnerSighting(o, word, exited);
   } catch (...) {  // out of memory: periodic checks
     if (o->sightings.empty()) Forget(w, o);
     return nullptr;

@@ -16,6 +16,7 @@
         "native/mutex/mutex_binding.cc",
         "native/mutex/owner_watch_linux.cc",
         "native/mutex/thread_locks.cc",
+        "native/mutex/token_watch_linux.cc",
         "native/wait/futex_linux.cc",
         "native/wait/interrupt_linux.cc",
         "native/wait/sync_wait.cc",

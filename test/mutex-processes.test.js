@@ -323,6 +323,26 @@ for (const kind of ['file', 'posix']) {
   )
 }
 
+for (const { label, env } of [
+  { label: 'futex_waitv', env: {} },
+  { label: 'engine fallback', env: { IPC_KIT_FUTEX_WAITV: '0' } },
+  { label: 'no pidfds', env: { IPC_KIT_PIDFD: '0' } },
+]) {
+  skipIf(noPidNamespace, test)(
+    `pid namespaces (${label}): 20 idle acquire()s on locks a holder in another namespace holds wake no thread, and its death is told at once (its token is watched)`,
+    () =>
+      withCleanup(async (cleanup) => {
+        const r = await livenessRun(cleanup, 'ns-death', [20, 3000], env)
+        // Checking its token every 200 ms woke the engine's thread ~15 times in 3 s
+        // here (its threads, one per lock without futex_waitv, ~300).
+        assert.ok(r.wakeups < 2, `${r.wakeups} wake-ups of the addon's threads in 3 s`)
+        assert.is(r.ownerDied, 20)
+        const most = Math.max(...r.ms)
+        assert.ok(most < 1000, `taken over ${most.toFixed(0)} ms after the kill`)
+      }),
+  )
+}
+
 skipIf(noPidNamespace, test)('pid namespaces: an owner in another namespace is never judged from here', () =>
   withCleanup(async (cleanup) => {
     const { g, name } = guarded(cleanup)

@@ -122,12 +122,12 @@ struct Watch {
 // How long an owner may show no stamp before it is held dead.
 constexpr int64_t kUnstampedNs = 2LL * 1000 * 1000 * 1000;
 
-// How often a waiter checks an owner that nothing tells it about: one in
-// another pid namespace (judged by its token), or any owner where pidfds are
-// not allowed. An owner with a sighting is told of (its thread's end, or its
-// process's: a thread that ends before its process marks its locks
-// kAbandoned, thread_locks.h); one not yet stamped is looked at once more,
-// kUnstampedNs after it was first seen so.
+// How often a waiter checks an owner that nothing tells it about: where
+// pidfds are not allowed, or (for an owner in another pid namespace) no
+// thread can wait on its token. An owner with a sighting is told of (its
+// thread's end, its process's, its token's release; a thread that ends
+// before its process marks its locks kAbandoned, thread_locks.h); one not
+// yet stamped is looked at once more, kUnstampedNs after it was first seen so.
 constexpr int64_t kLivenessEveryNs = 200 * 1000 * 1000;
 
 // Tries to take the lock until `untilNs` (ipc::MonotonicNs): a short spin, then
@@ -136,10 +136,10 @@ constexpr int64_t kLivenessEveryNs = 200 * 1000 * 1000;
 // Liveness is checked on entry, when the watcher tells of the owner's exit,
 // when the owner marks the word kAbandoned, at an unstamped owner's
 // kUnstampedNs, and every `checkEveryNs` of waiting for an owner nothing
-// tells of (*watch
-// carries what the checks saw between calls). The first check of an owner in
-// this pid namespace starts a sighting of it, before judging it: an exit
-// after the judgement is told. EINTR resumes with the time left. Returns
+// tells of (*watch carries what the checks saw between calls). The first
+// check of an owner starts a sighting of it (of its token, for an owner in
+// another pid namespace), before judging it: an exit after the judgement is
+// told. EINTR resumes with the time left. Returns
 // kNotAcquired when `untilNs` passes.
 Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEveryNs, Watch* watch);
 

@@ -252,10 +252,10 @@ bool StuckUnstamped(uint64_t pair, int64_t nowNs, Watch* watch) {
 }
 
 // When to look at the owner of `pair` again unwoken: never while a sighting
-// tells of its end (the thread's, or its process's: a thread that ends first
-// marks the word, which wakes us) or while no one can judge it; once, at the
-// end of kUnstampedNs, for an owner without a stamp; else every checkEveryNs
-// (no pidfds here; an owner in another namespace, judged by its token).
+// tells of its end (the thread's, its process's, or its token's release: a
+// thread that ends first marks the word, which wakes us) or while no one can
+// judge it; once, at the end of kUnstampedNs, for an owner without a stamp;
+// else every checkEveryNs (no pidfds or no watcher thread here).
 int64_t NextCheck(uint64_t pair, uint32_t tag, const Taker& me, bool sighted, int64_t checkEveryNs,
                   const Watch* watch) {
   auto ownerWord = static_cast<uint32_t>(pair);
@@ -301,12 +301,18 @@ Outcome LockPoll(Lock lock, const Taker& me, int64_t nowNs, int64_t checkEveryNs
     if (told || abandoned || watch->lastCheck == 0 ||
         (!sighted && nowNs - watch->lastCheck >= checkEveryNs)) {
       watch->lastCheck = nowNs;
-      if (ownerWord != 0 && ownerStart != 0 && !abandoned && watch->sightedPair != OwnerOf(pair) &&
-          JudgedFromProc(ownerWord, tag, me)) {
+      if (ownerWord != 0 && ownerStart != 0 && !abandoned && watch->sightedPair != OwnerOf(pair)) {
         // Watched before judged: an exit after the judgement is told.
-        watch->sighting = OwnerSighting::Start(ownerWord & kOwnerMask, word, &watch->ownerExited);
-        watch->sightedPair = OwnerOf(pair);
-        sighted = watch->sighting != nullptr;
+        uint32_t tid = ownerWord & kOwnerMask;
+        if (JudgedFromProc(ownerWord, tag, me)) {
+          watch->sighting = OwnerSighting::Start(tid, word, &watch->ownerExited);
+          watch->sightedPair = OwnerOf(pair);
+        } else if ((tag & kHasToken) != 0 && me.tokenFd >= 0) {
+          watch->sighting = OwnerSighting::StartToken(me.tokenFd, TokenOffset(tag & ~kHasToken, tid), word,
+                                                      &watch->ownerExited);
+          watch->sightedPair = OwnerOf(pair);
+        }
+        sighted = watch->sighting != nullptr && watch->sightedPair == OwnerOf(pair);
       }
       if (ownerWord != 0 &&
           (StuckUnstamped(pair, nowNs, watch) || !OwnerAlive(ownerWord, ownerStart, tag, me))) {

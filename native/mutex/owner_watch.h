@@ -13,6 +13,11 @@
 // twice as late each time (at most 100 ms apart), until the waiter
 // has lowered the flag.
 //
+// An owner in another pid namespace has no thread id that means anything
+// here: its liveness token (lock_word.h) is watched instead, by a thread
+// blocked on it (token_watch.h) whose eventfd sits in the same epoll set;
+// one thread per such owner being waited on.
+//
 // Kernel requirements: pidfd_open (Linux >= 5.3); a pidfd for a thread that
 // is not its process's first one needs PIDFD_THREAD (Linux >= 6.9). Without
 // it the watch covers the owner's process only: a thread that ends before
@@ -23,6 +28,8 @@
 // waiters check periodically as before. IPC_KIT_PIDFD=process
 // forces the process-only watch, as on kernels before 6.9.
 #pragma once
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -39,6 +46,12 @@ class OwnerSighting {
   // `word` must stay mapped, and *exited valid, until the sighting is gone.
   // null when the kernel, the sandbox or resources do not allow it.
   static std::unique_ptr<OwnerSighting> Start(uint32_t tid, uint32_t* word, std::atomic<bool>* exited);
+  // The same for an owner in another pid namespace, through its liveness
+  // token at `offset` (which names the owner) of the file open as `tokenFd`
+  // (token_watch.h): told once no process holds that token, or another
+  // token of the same owner that a sighting of it waits on, any more.
+  static std::unique_ptr<OwnerSighting> StartToken(int tokenFd, off_t offset, uint32_t* word,
+                                                   std::atomic<bool>* exited);
   ~OwnerSighting();
   OwnerSighting(const OwnerSighting&) = delete;
   OwnerSighting& operator=(const OwnerSighting&) = delete;
@@ -50,6 +63,7 @@ class OwnerSighting {
  private:
   OwnerSighting(WatchedOwner* owner, uint32_t* word, std::atomic<bool>* exited)
       : owner_(owner), word_(word), exited_(exited) {}
+  static std::unique_ptr<OwnerSighting> Add(WatchedOwner* owner, uint32_t* word, std::atomic<bool>* exited);
   WatchedOwner* owner_;
   uint32_t* word_;
   std::atomic<bool>* exited_;

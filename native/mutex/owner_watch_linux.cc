@@ -22,6 +22,7 @@
 #include "../common/clock.h"
 #include "../common/descriptor_budget.h"
 #include "owner_watch.h"
+#include "token_watch.h"
 
 // The same number on x86_64 and arm64 (older headers lack it).
 #ifndef SYS_pidfd_open
@@ -37,8 +38,9 @@ struct WatchedOwner {
   WatchedOwner(uint64_t i, uint32_t t, uint32_t g, int fd) : id(i), tid(t), tgid(g), pidfd(fd) {}
   uint64_t id;  // epoll's key: an owner gone meanwhile is not mistaken for another
   uint32_t tid;
-  uint32_t tgid;  // the process whose pidfd this is, or 0: the thread's own pidfd
-  int pidfd;
+  uint32_t tgid;               // the process whose pidfd this is, or 0: the thread's own pidfd
+  int pidfd;                   // in the epoll set: the pidfd, or the eventfd of `token`
+  TokenWait* token = nullptr;  // an owner in another pid namespace: its token's waiting thread
   bool exited = false;
   std::vector<OwnerSighting*> sightings;
   int64_t rewakeAt = ipc::kForever;  // exited: when to wake the unheeded sightings again
@@ -140,15 +142,19 @@ void WakeWord(uint32_t* word) { syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nu
 struct Watcher {
   std::mutex mu;
   int epoll = -1;
-  int stopFd = -1;  // an eventfd: written to stop the thread
+  int stopFd = -1;  // an eventfd: written to stop the thread, or to have it join token threads
   pthread_t thread{};
   bool running = false;
   bool stopping = false;
   int users = 0;
   uint64_t nextId = 1;
-  std::unordered_map<uint32_t, WatchedOwner*> live;    // by thread id; not exited
+  std::unordered_map<uint32_t, WatchedOwner*> live;  // by thread id; not exited
+  // By token offset, which names the owner (its namespace and thread id) in
+  // every lock's file; not exited.
+  std::unordered_map<off_t, WatchedOwner*> tokens;
   std::unordered_map<uint64_t, WatchedOwner*> owners;  // by id; every owner with sightings
   std::vector<WatchedOwner*> exited;                   // exited, with sightings
+  std::vector<TokenWait*> ending;                      // token threads asked to end, to join
 };
 
 // Never freed: sightings may outlive every environment (and run their destructors late).
@@ -157,14 +163,53 @@ Watcher& TheWatcher() {
   return *w;
 }
 
-// The owner's pidfd leaves the epoll set. Under the mutex.
+// Wakes the watcher's thread (to join token threads that end).
+void Kick(Watcher& w) {
+  uint64_t one = 1;
+  ssize_t written = write(w.stopFd, &one, sizeof one);
+  (void)written;  // a full counter (never here) also wakes the thread
+}
+
+// The owner's pidfd (or token) leaves the epoll set. Under the mutex.
 void Unwatch(Watcher& w, WatchedOwner* o) {
-  if (o->pidfd < 0) return;
-  epoll_ctl(w.epoll, EPOLL_CTL_DEL, o->pidfd, nullptr);
-  close(o->pidfd);
+  int fd = o->pidfd;
+  if (fd < 0) return;
+  epoll_ctl(w.epoll, EPOLL_CTL_DEL, fd, nullptr);
   o->pidfd = -1;
+  if (o->token != nullptr) {
+    for (auto it = w.tokens.begin(); it != w.tokens.end(); ++it) {
+      if (it->second == o) {
+        w.tokens.erase(it);
+        break;
+      }
+    }
+    o->token->Stop();
+    w.ending.push_back(o->token);  // room reserved by StartToken: cannot throw
+    o->token = nullptr;
+    Kick(w);
+    return;
+  }
+  close(fd);
   auto it = w.live.find(o->tid);
   if (it != w.live.end() && it->second == o) w.live.erase(it);
+}
+
+// Joins the token threads that have ended, and asks the others again (a
+// signal that came just before their blocking call was lost); returns when
+// next to. Under the mutex.
+int64_t JoinEnded(Watcher& w, int64_t now) {
+  for (size_t i = 0; i < w.ending.size();) {
+    TokenWait* t = w.ending[i];
+    if (t->Ended()) {
+      delete t;  // joins
+      w.ending[i] = w.ending.back();
+      w.ending.pop_back();
+      continue;
+    }
+    t->Stop();
+    i++;
+  }
+  return w.ending.empty() ? kForever : now + kFirstRewakeNs;
 }
 
 // An owner without sightings: no longer watched. Under the mutex.
@@ -191,7 +236,7 @@ bool WakeUnheeded(WatchedOwner* o) {
   return any;
 }
 
-// The thread `o` watches exited. Under the mutex.
+// The thread (or process) `o` watches exited, or its token is free. Under the mutex.
 void Exited(Watcher& w, WatchedOwner* o, int64_t now) {
   if (o->exited) return;
   o->exited = true;
@@ -236,10 +281,18 @@ void* Run(void* arg) {
     if (w.stopping) break;
     int64_t now = MonotonicNs();
     for (int i = 0; i < n; i++) {
+      if (events[i].data.u64 == kStopKey) {
+        uint64_t drained;
+        while (read(w.stopFd, &drained, sizeof drained) > 0) {
+        }
+        continue;
+      }
       auto it = w.owners.find(events[i].data.u64);
       if (it != w.owners.end()) Exited(w, it->second, now);
     }
     next = Rewake(w, now);
+    int64_t join = JoinEnded(w, now);
+    if (join < next) next = join;
   }
   return nullptr;
 }
@@ -277,6 +330,34 @@ bool Running(Watcher& w) {
   return w.running;
 }
 
+// A new owner `o` (null: out of memory), watched through o->pidfd, joins the
+// epoll set and the owners; false if it cannot (`o` is then gone, its
+// descriptor or token given up). Under the mutex.
+bool Register(Watcher& w, WatchedOwner* o, int fd, TokenWait* token) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = o != nullptr ? o->id : 0;
+  if (o == nullptr || epoll_ctl(w.epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (token != nullptr) {
+      token->Stop();
+      w.ending.push_back(token);  // room reserved by the caller: cannot throw
+      Kick(w);
+    } else {
+      close(fd);
+    }
+    delete o;
+    return false;
+  }
+  try {
+    w.owners.emplace(o->id, o);
+    w.exited.reserve(w.owners.size());  // Exited() adds without allocating
+  } catch (...) {                       // out of memory: periodic checks
+    Forget(w, o);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::unique_ptr<OwnerSighting> OwnerSighting::Start(uint32_t tid, uint32_t* word, std::atomic<bool>* exited) {
@@ -295,23 +376,60 @@ std::unique_ptr<OwnerSighting> OwnerSighting::Start(uint32_t tid, uint32_t* word
     int fd = OpenOwner(tid, &tgid);
     if (fd < 0) return nullptr;
     o = new (std::nothrow) WatchedOwner(w.nextId++, tid, tgid, fd);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = o != nullptr ? o->id : 0;
-    if (o == nullptr || epoll_ctl(w.epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      close(fd);
-      delete o;
-      return nullptr;
-    }
+    if (!Register(w, o, fd, nullptr)) return nullptr;
     try {
-      w.owners.emplace(o->id, o);
       w.live[tid] = o;
-      w.exited.reserve(w.owners.size());  // Exited() adds without allocating
-    } catch (...) {                       // out of memory: periodic checks
+    } catch (...) {  // out of memory: periodic checks
       Forget(w, o);
       return nullptr;
     }
   }
+  return Add(o, word, exited);
+}
+
+std::unique_ptr<OwnerSighting> OwnerSighting::StartToken(int tokenFd, off_t offset, uint32_t* word,
+                                                         std::atomic<bool>* exited) {
+  Watcher& w = TheWatcher();
+  std::lock_guard<std::mutex> lock(w.mu);
+  if (!Running(w)) return nullptr;
+  WatchedOwner* o = nullptr;
+  auto it = w.tokens.find(offset);
+  // One thread per owner, however many locks it holds and waiters wait on
+  // it: it waits on the token of the first lock. Any of the owner's tokens
+  // given up wakes them all; each then judges by its own lock's token, and
+  // watches anew an owner that still lives (it closed another Mutex).
+  if (it != w.tokens.end()) {
+    o = it->second;
+  } else {
+    try {
+      w.ending.reserve(w.ending.size() + w.tokens.size() + 1);  // Unwatch adds without allocating
+    } catch (...) {
+      return nullptr;
+    }
+    // The thread inherits this mask: no process signal goes to it (it unblocks the interrupt only).
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    TokenWait* token = TokenWait::Start(tokenFd, offset);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (token == nullptr) return nullptr;
+    int fd = token->eventFd();
+    o = new (std::nothrow) WatchedOwner(w.nextId++, 0, 0, fd);
+    if (o != nullptr) o->token = token;
+    if (!Register(w, o, fd, token)) return nullptr;
+    try {
+      w.tokens[offset] = o;
+    } catch (...) {  // out of memory: periodic checks
+      Forget(w, o);
+      return nullptr;
+    }
+  }
+  return Add(o, word, exited);
+}
+
+std::unique_ptr<OwnerSighting> OwnerSighting::Add(WatchedOwner* o, uint32_t* word,
+                                                  std::atomic<bool>* exited) {
+  Watcher& w = TheWatcher();
   OwnerSighting* s = nullptr;
   try {
     o->sightings.reserve(o->sightings.size() + 1);
@@ -366,6 +484,16 @@ void LeaveWatcher() {
   pthread_join(w.thread, nullptr);
   std::lock_guard<std::mutex> lock(w.mu);
   uint64_t drained;
+  while (read(w.stopFd, &drained, sizeof drained) > 0) {
+  }
+  // Token threads are joined too: none outlives the last environment.
+  std::vector<WatchedOwner*> tokens;
+  for (auto& [offset, o] : w.tokens) tokens.push_back(o);
+  for (WatchedOwner* o : tokens) Unwatch(w, o);
+  while (JoinEnded(w, MonotonicNs()) != kForever) {
+    timespec gap{0, kFirstRewakeNs};
+    nanosleep(&gap, nullptr);
+  }
   while (read(w.stopFd, &drained, sizeof drained) > 0) {
   }
   w.running = false;

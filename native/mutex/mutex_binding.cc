@@ -15,6 +15,7 @@
 #include "../wait/sync_wait.h"
 #include "../wait/waiter.h"
 #include "lock_word.h"
+#include "own_page.h"
 #include "thread_locks.h"
 
 namespace mutex {
@@ -43,13 +44,23 @@ Lock LockOf(const Napi::Value& value) {
 thread_local std::shared_ptr<ThreadLocks> threadLocks;
 
 // A thread's Taker and its token: one per lock word of a JavaScript thread,
-// shared with that word's MutexSource. The lock is registered with the
-// thread's locks while the Mutex lives (and after, if it still holds it).
+// shared with that word's MutexSource; and the addon's own mapping of the
+// lock's page (null if it could not be made), registered with the thread's
+// locks while the Mutex lives (and after, if it still holds it).
 class TakerBox {
  public:
-  TakerBox(const Taker& taker, std::shared_ptr<ThreadLocks> locks, uint64_t id)
-      : taker_(taker), locks_(std::move(locks)), lockId_(id) {}
+  TakerBox(const Taker& taker, std::shared_ptr<OwnPage> page, std::shared_ptr<ThreadLocks> locks)
+      : taker_(taker), page_(std::move(page)), locks_(std::move(locks)) {
+    if (page_ != nullptr && locks_ != nullptr) lockId_ = locks_->Add(page_, taker.mine, taker.start);
+  }
   ~TakerBox() { DropToken(); }
+  // The page, mapped now if it could not be before (then it is not marked at the thread's end).
+  ipc::Status MapPage(uint32_t* word) {
+    std::lock_guard<std::mutex> guard(mu_);
+    return page_ != nullptr ? ipc::Status{} : OwnPage::Map(word, &page_);
+  }
+  // Once there (MapPage), for as long as the box lives.
+  const std::shared_ptr<OwnPage>& page() const { return page_; }
   // Runs fn(taker) with the token descriptor held open: the engine's thread
   // may judge an owner through it while JavaScript gives the token up.
   template <class Fn>
@@ -71,8 +82,9 @@ class TakerBox {
  private:
   std::mutex mu_;
   Taker taker_;
+  std::shared_ptr<OwnPage> page_;
   std::shared_ptr<ThreadLocks> locks_;
-  uint64_t lockId_;
+  uint64_t lockId_ = 0;
 };
 
 using TakerRef = std::shared_ptr<TakerBox>;
@@ -105,8 +117,14 @@ Napi::Value JsTaker(const Napi::CallbackInfo& info) {
     taker.tokenFd = TokenOpen(path.c_str(), info[2].As<Napi::Boolean>().Value(), lock.word, id.pidns, id.tid);
     if (taker.tokenFd >= 0) taker.tag |= kHasToken;
   }
-  uint64_t lockId = threadLocks != nullptr ? threadLocks->Add(lock.word, taker.mine, taker.start) : 0;
-  auto box = std::make_shared<TakerBox>(taker, threadLocks, lockId);
+  // A thread other than its process's first one (a worker's) marks the locks
+  // it holds as it ends, through a mapping of its own (thread_locks.h); the
+  // first thread's end is its process's, which its pidfd tells. Without the
+  // mapping (qemu-user cannot map a System V segment again) the lock goes
+  // unmarked, and waitQueue reports why.
+  std::shared_ptr<OwnPage> page;
+  if (id.tid != static_cast<uint32_t>(getpid())) OwnPage::Map(lock.word, &page);
+  auto box = std::make_shared<TakerBox>(taker, std::move(page), threadLocks);
   Napi::Array out = Napi::Array::New(env, 4);
   out.Set(0u, Napi::External<TakerRef>::New(env, new TakerRef(box),
                                             [](Napi::Env, TakerRef* ref) { delete ref; }));
@@ -147,16 +165,16 @@ Napi::Value JsAcquireSync(const Napi::CallbackInfo& info) {
 void JsWake(const Napi::CallbackInfo& info) { LockWake(LockOf(info[0])); }
 
 // Contended acquires for the waiter engine: a futex source on the lock word.
-// It reads the word through a mapping of its own of the lock's page, so the
-// engine's thread never touches memory that JavaScript (close(), the GC, a
-// worker's teardown) has unmapped: the mapping goes with the source.
+// It reads the word through the addon's own mapping of the lock's page (the
+// taker's), so the engine's thread never touches memory that JavaScript
+// (close(), the GC, a worker's teardown) has unmapped: the mapping lives as
+// long as the source.
 class MutexSource : public waiter::Source {
  public:
-  MutexSource(void* page, size_t pageSize, Lock lock, TakerRef taker)
-      : page_(page), pageSize_(pageSize), lock_(lock), taker_(std::move(taker)) {}
+  explicit MutexSource(TakerRef taker)
+      : page_(taker->page()), lock_(page_->lock()), taker_(std::move(taker)) {}
   ~MutexSource() override {
     watch_.sighting.reset();  // no wake of the word once it is unmapped
-    ipc::UnmapPages(page_, pageSize_);
   }
 
   waiter::Result Poll(waiter::Sleep* sleep) override {
@@ -216,8 +234,7 @@ class MutexSource : public waiter::Source {
   }
 
  private:
-  void* page_;
-  size_t pageSize_;
+  std::shared_ptr<OwnPage> page_;
   Lock lock_;
   TakerRef taker_;
   Watch watch_;  // the engine's thread only
@@ -230,14 +247,9 @@ class MutexSource : public waiter::Source {
 // `source` for delivered/retire.
 Napi::Value JsWaitQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Lock lock = LockOf(info[0]);
-  auto pageSize = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  auto at = reinterpret_cast<uintptr_t>(lock.word);
-  void* page = reinterpret_cast<void*>(at & ~(pageSize - 1));
-  void* own = nullptr;
-  ipc::Check(env, ipc::MapPagesAgain(page, pageSize, &own), env.Undefined());
-  Lock ownLock{reinterpret_cast<uint32_t*>(static_cast<char*>(own) + (at & (pageSize - 1)))};
-  auto source = std::make_shared<MutexSource>(own, pageSize, ownLock, TakerOf(info[1]));
+  const TakerRef& taker = TakerOf(info[1]);
+  ipc::Check(env, taker->MapPage(LockOf(info[0]).word), env.Undefined());
+  auto source = std::make_shared<MutexSource>(taker);
   Napi::Object out = Napi::Object::New(env);
   out.Set("queue", waiter::NewQueue(env, source, info[2].As<Napi::Function>()));
   out.Set("source", Napi::External<std::shared_ptr<MutexSource>>::New(

@@ -41,6 +41,7 @@ struct WatchedOwner {
   uint32_t tgid;               // the process whose pidfd this is, or 0: the thread's own pidfd
   int pidfd;                   // in the epoll set: the pidfd, or the eventfd of `token`
   TokenWait* token = nullptr;  // an owner in another pid namespace: its token's waiting thread
+  off_t tokenAt = 0;           // and the offset of its token (its key in Watcher::tokens)
   bool exited = false;
   std::vector<OwnerSighting*> sightings;
   int64_t rewakeAt = ipc::kForever;  // exited: when to wake the unheeded sightings again
@@ -177,12 +178,8 @@ void Unwatch(Watcher& w, WatchedOwner* o) {
   epoll_ctl(w.epoll, EPOLL_CTL_DEL, fd, nullptr);
   o->pidfd = -1;
   if (o->token != nullptr) {
-    for (auto it = w.tokens.begin(); it != w.tokens.end(); ++it) {
-      if (it->second == o) {
-        w.tokens.erase(it);
-        break;
-      }
-    }
+    auto it = w.tokens.find(o->tokenAt);
+    if (it != w.tokens.end() && it->second == o) w.tokens.erase(it);
     o->token->Stop();
     w.ending.push_back(o->token);  // room reserved by StartToken: cannot throw
     o->token = nullptr;
@@ -292,7 +289,7 @@ void* Run(void* arg) {
     }
     next = Rewake(w, now);
     int64_t join = JoinEnded(w, now);
-    if (join < next) next = join;
+    if (join != kForever && (next == kForever || join < next)) next = join;
   }
   return nullptr;
 }
@@ -415,7 +412,10 @@ std::unique_ptr<OwnerSighting> OwnerSighting::StartToken(int tokenFd, off_t offs
     if (token == nullptr) return nullptr;
     int fd = token->eventFd();
     o = new (std::nothrow) WatchedOwner(w.nextId++, 0, 0, fd);
-    if (o != nullptr) o->token = token;
+    if (o != nullptr) {
+      o->token = token;
+      o->tokenAt = offset;
+    }
     if (!Register(w, o, fd, token)) return nullptr;
     try {
       w.tokens[offset] = o;

@@ -11,21 +11,24 @@
 // (lock_word.h) and wakes its word: waiters see the change, judge the owner
 // dead by the mark (the thread is still alive while it marks: /proc would
 // say it lives) and take over with ownerDied. Threads of native code hold no
-// lock word (the engine's threads take locks in their JavaScript thread's name).
+// lock word (the engine's threads take locks in their JavaScript thread's
+// name). A process's first thread needs no mark: its end is its process's.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
+
+#include "own_page.h"
 
 namespace mutex {
 
 class ThreadLocks {
  public:
-  // The lock whose word is at `word` (its page mapped by the caller), taken
-  // by this thread as {mine, start}: its page is mapped again, so it can be
-  // marked whatever JavaScript unmaps meanwhile. Returns an id for Drop, or 0
-  // if it is not kept (an owner without a stamp is never marked, see AbandonHeld).
-  uint64_t Add(uint32_t* word, uint32_t mine, uint32_t start);
+  // The lock on `page`, taken by this thread as {mine, start}. Returns an id
+  // for Drop, or 0 if it is not kept (an owner without a stamp is never
+  // marked, see AbandonHeld; or out of memory).
+  uint64_t Add(std::shared_ptr<OwnPage> page, uint32_t mine, uint32_t start);
   // The lock's Mutex is closed or collected: forgotten, unless this thread
   // still holds it (a Mutex dropped while holding): then it is kept to be marked.
   void Drop(uint64_t id);
@@ -35,9 +38,7 @@ class ThreadLocks {
 
  private:
   struct Held {
-    void* page;
-    size_t pageSize;
-    uint32_t* word;
+    std::shared_ptr<OwnPage> page;
     uint32_t mine;
     uint32_t start;
   };

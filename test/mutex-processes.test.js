@@ -524,6 +524,15 @@ for (const { label, env, needs } of WATCHES) {
   )
 }
 
+test("a lock taken over from a dead holder for an acquire closed before it got the result is given back as a dead holder's: the next holder (another process) sees ownerDied", () =>
+  withCleanup(async (cleanup) => {
+    const r = await livenessRun(cleanup, 'undo-died', [])
+    assert.is(r.taken, true, 'the engine never took the lock over')
+    assert.is(r.settled, 'ERR_IPC_CLOSED')
+    // Released cleanly instead, the next holder saw ownerDied false.
+    assert.equal(r.next, { got: true, ownerDied: true })
+  }))
+
 for (const { label, env } of [
   { label: 'futex_waitv', env: {} },
   { label: 'engine fallback', env: { IPC_KIT_FUTEX_WAITV: '0' } },

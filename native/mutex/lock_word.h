@@ -56,7 +56,9 @@ constexpr uint32_t kOwnerMask = 0x003fffff;  // pid_max <= 2^22
 constexpr uint32_t kForeign = 0x20000000;
 constexpr uint32_t kWaiters = 0x40000000;  // someone sleeps: release must wake
 // kAbandoned: set by the owner itself, with its stamp in place, as its thread
-// ends (its environment is torn down): the owner is dead from then on.
+// ends (its environment is torn down), or as it gives back unused a lock it
+// took over from a dead owner: the owner counts as dead from then on, and the
+// next holder sees ownerDied.
 constexpr uint32_t kAbandoned = 0x10000000;
 constexpr uint32_t kHasToken = 1;  // in the owner's tag: it holds a liveness token
 

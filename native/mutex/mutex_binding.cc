@@ -195,6 +195,7 @@ class MutexSource : public waiter::Source {
     }
     std::lock_guard<std::mutex> guard(mu_);
     outstanding_++;
+    died_ = got == Outcome::kOwnerDied;
     return waiter::Result::Acquired(static_cast<int>(got));
   }
 
@@ -208,13 +209,13 @@ class MutexSource : public waiter::Source {
   }
 
   // A lock taken for a wait that was cancelled meanwhile goes straight back.
-  void Undo(int) override {
+  void Undo(int value) override {
     {
       std::lock_guard<std::mutex> guard(mu_);
       if (outstanding_ == 0) return;  // Retire() gave it back already
       outstanding_--;
     }
-    LockRelease(lock_);
+    GiveBack(value == static_cast<int>(Outcome::kOwnerDied));
   }
 
   // JavaScript received a lock this source took: it is JavaScript's to release.
@@ -225,21 +226,32 @@ class MutexSource : public waiter::Source {
 
   // After wait.close: a lock taken for a wait JavaScript never received goes back.
   void Retire() {
+    bool died;
     {
       std::lock_guard<std::mutex> guard(mu_);
       if (outstanding_ == 0) return;
       outstanding_ = 0;
+      died = died_;
     }
-    LockRelease(lock_);
+    GiveBack(died);
   }
 
  private:
+  // A lock taken over from a dead owner (`died`) and given back unused stays
+  // a dead owner's: marked kAbandoned in our name, so that its next holder
+  // still learns of the death (ownerDied). Others are released.
+  void GiveBack(bool died) {
+    if (died && taker_->With([&](const Taker& me) { return AbandonHeld(lock_, me.mine, me.start); })) return;
+    LockRelease(lock_);
+  }
+
   std::shared_ptr<OwnPage> page_;
   Lock lock_;
   TakerRef taker_;
   Watch watch_;  // the engine's thread only
   std::mutex mu_;
   int outstanding_ = 0;  // locks taken and neither delivered nor given back
+  bool died_ = false;    // the last one was taken over from a dead owner
 };
 
 // waitQueue(header, taker, onSettled) -> { queue, source }: `queue` for

@@ -24,10 +24,11 @@
 //   waiting | engine     | the lock is taken for the oldest | taken (the wait settles with
 //           |            |   queued wait                    |   ACQUIRED or OWNER_DIED)
 //   taken   | JavaScript | delivered(source)                | the lock is JavaScript's
-//   taken   | engine     | Undo (the wait was cancelled,    | released
-//           |            |   timed out or closed meanwhile) |
+//   taken   | engine     | Undo (the wait was cancelled,    | released (one taken over from
+//           |            |   timed out or closed meanwhile) |   a dead owner: marked ABANDONED,
+//           |            |                                  |   so its next holder sees ownerDied)
 //   any     | JavaScript | wait.close(queue), then          | a lock nobody received is
-//           |            |   retire(source)                 |   released
+//           |            |   retire(source)                 |   released (or marked, as above)
 //
 // The engine reads the word through its own mapping of the lock's page, and
 // judges owners through the taker's token under the taker's lock: JavaScript

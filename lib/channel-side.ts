@@ -18,8 +18,8 @@ export interface Op {
   length: number
   /** Its promise, deadline and abort listener. */
   pending: Pending<unknown>
-  /** Aborts what this op waits for right now (the lock, or the event word). */
-  waiting: AbortController | undefined
+  /** Aborts what this op waits for (the lock, or the event word) when it ends; undefined when only close() can end it. */
+  readonly cancel: AbortController | undefined
   done: boolean
 }
 
@@ -78,7 +78,7 @@ export class Side {
   }
 
   /** Takes the lock, waiting off the event loop; resolves with the Mutex object that holds it. */
-  async lockAsync(signal: AbortSignal): Promise<Mutex> {
+  async lockAsync(signal: AbortSignal | undefined): Promise<Mutex> {
     this.#asyncLock ??= mutexOver(this.#page)
     await this.#asyncLock.acquire({ signal })
     return this.#asyncLock
@@ -143,7 +143,7 @@ export class Side {
    * Resolves when the event word (bit 0 aside) leaves `value` or `signal`
    * aborts (WORD.CHANGED: look again), or with WORD.GUARDED as sleepSync. Never rejects.
    */
-  async sleep(value: number, signal: AbortSignal): Promise<number> {
+  async sleep(value: number, signal: AbortSignal | undefined): Promise<number> {
     const h = this.#h
     this.#queue ??= this.#openQueue()
     this.#expected = value

@@ -743,15 +743,13 @@ export class Channel {
   async #waitGuards(side: Side, op: Op): Promise<void> {
     for (const guard of side === this.#send ? this.#sendGuards : this.#recvGuards) {
       if (op.done || this.#closed || !guard.lock.isLocked()) continue
-      const waiting = (op.waiting = new AbortController())
       try {
-        const lock = await guard.lockAsync(waiting.signal)
+        const lock = await guard.lockAsync(op.cancel?.signal)
         this.#tookOver(lock)
         lock.release()
       } catch {
         // aborted (the op ended) or closed: the pump looks again
       }
-      op.waiting = undefined
     }
   }
 
@@ -864,7 +862,11 @@ export class Channel {
     }
     if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise((resolve, reject) => {
-      const op: Op = { kind, type, data, length, pending: undefined!, waiting: undefined, done: false }
+      // Only an op with a deadline or a signal can end while it waits (besides
+      // close(), which ends the waits itself): only it pays for an abort listener
+      // per wait (Node's AbortSignal listeners cost microseconds each).
+      const cancel = (ms !== undefined && ms > 0) || signal !== undefined ? new AbortController() : undefined
+      const op: Op = { kind, type, data, length, pending: undefined!, cancel, done: false }
       op.pending = new Pending(resolve, reject, {
         timeout: ms,
         signal,
@@ -894,7 +896,7 @@ export class Channel {
     op.done = true
     const i = side.ops.indexOf(op)
     if (i >= 0) side.ops.splice(i, 1)
-    op.waiting?.abort()
+    op.cancel?.abort()
     if (reason === undefined) op.pending.resolve(value)
     else op.pending.reject(reason)
   }
@@ -912,16 +914,13 @@ export class Channel {
         const op = side.ops[0]
         let next = this.#attempt(side, op)
         if (next === BUSY) {
-          const waiting = (op.waiting = new AbortController())
           let lock: Mutex
           try {
-            lock = await side.lockAsync(waiting.signal)
+            lock = await side.lockAsync(op.cancel?.signal)
           } catch (err) {
-            op.waiting = undefined
             if (!this.#closed) this.#settle(side, op, err)
             continue
           }
-          op.waiting = undefined
           this.#tookOver(lock)
           if (op.done || this.#closed) {
             lock.release()
@@ -930,9 +929,7 @@ export class Channel {
           next = side === this.#send ? this.#sendHeld(op, lock) : this.#receiveHeld(op, lock)
         }
         if (next !== SLEEP || (await this.#poll(side, op))) continue
-        const waiting = (op.waiting = new AbortController())
-        const got = await side.sleep(this.#sleepValue, waiting.signal)
-        op.waiting = undefined
+        const got = await side.sleep(this.#sleepValue, op.cancel?.signal)
         if (got === GUARDED && !op.done && !this.#closed) await this.#waitGuards(side, op)
       }
     } finally {

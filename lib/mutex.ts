@@ -6,7 +6,7 @@ import { HEADER_SIZE, LockWord } from './lock-word'
 import { mutex as native, type Handle } from './native'
 import { Pending } from './pending'
 import * as check from './validate'
-import { WaitQueue } from './wait-queue'
+import { WaitQueue, type WaitHandle } from './wait-queue'
 
 export interface MutexOptions {
   /** Where the lock lives: 'posix' (default for a string), 'file' (a path) or 'sysv' (default for a number). */
@@ -63,8 +63,8 @@ export function mutexOver(map: IPCBuffer): Mutex {
 /** An acquire waiting in this Mutex's queue. */
 interface Waiter {
   readonly pending: Pending<() => void>
-  /** Aborts the contended wait while this waiter is at the head. */
-  active?: AbortController
+  /** Cancels the contended wait while this waiter is at the head. */
+  active?: WaitHandle
 }
 
 /**
@@ -272,7 +272,7 @@ export class Mutex {
     if (waiter.active !== undefined) {
       // At the head, in a contended wait: aborting it settles the waiter (or
       // loses the race to an acquire, and then the waiter gets the lock).
-      waiter.active.abort(reason)
+      waiter.active.cancel?.(reason)
       return
     }
     this.#queue.splice(index, 1)
@@ -295,12 +295,12 @@ export class Mutex {
       head.pending.resolve(this.#releaser())
       return
     }
-    const active = new AbortController()
+    const active: WaitHandle = {}
     head.active = active
     let waiting: Promise<number>
     try {
       this.#contended ??= this.#openContended()
-      waiting = this.#contended.wait(head.pending.left(), active.signal)
+      waiting = this.#contended.wait(head.pending.left(), undefined, active)
     } catch (err) {
       waiting = Promise.reject(err) // e.g. no thread could be started: this waiter fails, the next tries again
     }

@@ -31,6 +31,11 @@ function notifyLater(): void {
   })
 }
 
+/** @internal Filled by WaitQueue.wait: cancels that wait. */
+export interface WaitHandle {
+  cancel?: (reason: unknown) => void
+}
+
 /** @internal */
 export class WaitQueue {
   readonly #options: WaitQueueOptions
@@ -52,13 +57,20 @@ export class WaitQueue {
   /**
    * Resolves with the attempt's value once the thread has acquired for this
    * wait. `timeout` in ms (undefined: forever); `signal` aborts with its reason.
+   * `handle.cancel(reason)`, set here, rejects the wait with `reason` if it is
+   * still queued: an abort without an AbortSignal, whose listener costs
+   * microseconds per wait.
    */
-  wait(timeout: number | undefined, signal?: AbortSignal): Promise<number> {
+  wait(timeout: number | undefined, signal?: AbortSignal, handle?: WaitHandle): Promise<number> {
     if (signal?.aborted) return Promise.reject(signal.reason)
     this.#queue ??= this.#options.open(this.#onSettled)
     const queue = this.#queue
     return new Promise<number>((resolve, reject) => {
       const id = binding.add(queue, timeout ?? -1)
+      if (handle !== undefined)
+        handle.cancel = (reason) => {
+          if (this.#cancel(queue, id)) this.#take(id)?.reject(reason)
+        }
       // The engine's thread times waits out too; the timer settles them here, punctually.
       // Only a wait still queued can time out or be aborted: one already served resolves.
       const pending = new Pending<number>(resolve, reject, {

@@ -355,12 +355,13 @@ Outcome LockAttempt(Lock lock, const Taker& me, int64_t untilNs, int64_t checkEv
     int64_t checkAt;
     Outcome got = LockPoll(lock, me, now, checkEveryNs, watch, &w, &checkAt);
     if (got != Outcome::kNotAcquired) return got;
-    if (now >= untilNs) {
+    if (untilNs != ipc::kForever && now >= untilNs) {
       // A release may have woken us just now: pass that wake on to another sleeper.
       if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == 0) LockWake(lock);
       return Outcome::kNotAcquired;
     }
-    int err = FutexWaitUntil(word, w, checkAt != ipc::kForever && checkAt < untilNs ? checkAt : untilNs);
+    bool checkFirst = checkAt != ipc::kForever && (untilNs == ipc::kForever || checkAt < untilNs);
+    int err = FutexWaitUntil(word, w, checkFirst ? checkAt : untilNs);
     // 0 (woken), EAGAIN (the word changed), EINTR, ETIMEDOUT: all loop back and look.
     (void)err;
   }

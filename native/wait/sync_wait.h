@@ -7,8 +7,8 @@
 // costs nothing measurable) and, between them, enters JavaScript for an
 // instant: a terminating environment refuses that, and the wait ends taking
 // nothing. The main thread (the process's first) is never terminated from
-// elsewhere: its waits sleep until their own deadline (in slices of a day,
-// as the attempts take a finite time).
+// elsewhere: its waits sleep until their own deadline (without one, in one
+// attempt; with one, in slices of a day).
 #pragma once
 #include <node_api.h>
 
@@ -30,11 +30,17 @@ bool Terminating(napi_env env);
 bool Terminable();
 
 // Calls attempt(sliceUntilNs), which blocks at most until that
-// ipc::MonotonicNs time and returns true once it is done (took, or failed),
+// ipc::MonotonicNs time (ipc::kForever: no limit) and returns true once it is done (took, or failed),
 // until it is done, `untilNs` passes (ipc::kForever: never) or the
 // environment is being torn down (then an exception is pending: return to it).
 template <class Attempt>
 SyncEnd SyncWait(napi_env env, int64_t untilNs, Attempt attempt) {
+  // The main thread, waiting without a deadline: one attempt, no clock to read.
+  if (untilNs == ipc::kForever && !Terminable()) {
+    while (!attempt(ipc::kForever)) {
+    }
+    return SyncEnd::kDone;
+  }
   const int64_t slice = Terminable() ? kSyncSliceNs : kMainSliceNs;
   for (;;) {
     int64_t sliceEnd = ipc::MonotonicNs() + slice;

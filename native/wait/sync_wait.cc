@@ -18,9 +18,13 @@ void DropProbe(void* arg) {
 
 }  // namespace
 
+// 0 until this thread first asks, then 1 (the process's first thread) or 2.
+// Zero-initialised and initial-exec: reading it costs no call on the sync path.
+static __thread int threadKind __attribute__((tls_model("initial-exec"))) = 0;
+
 bool Terminable() {
-  thread_local const bool worker = syscall(SYS_gettid) != getpid();
-  return worker;
+  if (threadKind == 0) threadKind = syscall(SYS_gettid) == getpid() ? 1 : 2;
+  return threadKind == 2;
 }
 
 bool Terminating(napi_env env) {

@@ -10,6 +10,7 @@ import * as check from './validate'
 import * as L from './channel-layout'
 import { Side, type Op } from './channel-side'
 import { Pending } from './pending'
+import { copyOut } from './copy-out'
 import { NOT_PLAIN, decodePlain, encodePlain } from './value-codec'
 
 export interface ChannelOptions {
@@ -807,8 +808,7 @@ export class Channel {
       // A plain value, read in place (it views nothing in the ring): #decode passes it on.
       this.#takenType = DECODED
     } else {
-      out = Buffer.allocUnsafe(this.#length)
-      this.#ring.copy(out as Buffer, 0, start, end)
+      out = copyOut(this.#ring, start, end, this.#r32)
     }
     this.#send.beforeChange()
     Atomics.store(this.#h, L.HEAD, (this.#head + L.recordSize(this.#length)) | 0)

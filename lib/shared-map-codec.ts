@@ -2,6 +2,7 @@
 // allocation for short ASCII strings); a value is a Buffer, a string, or
 // anything else through v8.serialize.
 import { deserialize, serialize } from 'node:v8'
+import { copyOut } from './copy-out'
 import { invalidType, outOfRange } from './errors'
 import { KEY_BUFFER, KEY_MAX, KEY_STRING, VALUE_BUFFER, VALUE_SERIALIZED, VALUE_STRING } from './shared-map-layout'
 
@@ -103,34 +104,6 @@ export function encodeValue(value: unknown): Encoded {
 export function writeValue(u8: Bytes, at: number, value: Encoded): void {
   if (value.string !== undefined) u8.utf8Write(value.string, at, value.length)
   else u8.set(value.bytes!, at)
-}
-
-// A Buffer value read out of the map is a slice of a pool, as
-// Buffer.allocUnsafe() makes small Buffers: one memory allocation serves many
-// values, where a Buffer of its own costs more than copying 4 KiB into it.
-// Each value still has bytes of its own; only its `buffer` is shared, and a
-// value kept alive keeps its pool (64 KiB) alive.
-const POOL_SIZE = 64 * 1024
-const POOLED_MAX = 8 * 1024
-let pool = Buffer.allocUnsafeSlow(POOL_SIZE).buffer
-let poolUsed = 0
-
-/** A new Buffer holding a copy of `u8[from..to)`. */
-export function copyOut(u8: Bytes, from: number, to: number): Buffer {
-  const length = to - from
-  let out: Buffer
-  if (length > POOLED_MAX) {
-    out = Buffer.allocUnsafeSlow(length)
-  } else {
-    if (poolUsed + length > POOL_SIZE) {
-      pool = Buffer.allocUnsafeSlow(POOL_SIZE).buffer
-      poolUsed = 0
-    }
-    out = Buffer.from(pool, poolUsed, length)
-    poolUsed = (poolUsed + length + 7) & ~7
-  }
-  u8.copy(out, 0, from, to)
-  return out
 }
 
 /** Bytes read out of the map become the value they encode (after the read was validated). */

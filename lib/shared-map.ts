@@ -3,8 +3,8 @@ import { IPCError, closedError, invalidType, invalidValue, outOfRange } from './
 import type { IPCBuffer, SharedKind } from './ipc-buffer'
 import { openDescribed } from './descriptor'
 import { mutexOver, type Mutex } from './mutex'
+import { copyOut } from './copy-out'
 import {
-  copyOut,
   decodeKey,
   decodeValue,
   encodeKey,

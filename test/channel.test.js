@@ -126,6 +126,28 @@ test('a received Buffer is a copy of its own: later messages do not change it', 
     )
   }))
 
+test('received Buffers of every length from 0 to 300 bytes hold exactly what was sent, across many pools', () =>
+  withCleanup((cleanup) => {
+    const ch = fresh(cleanup, { capacity: 1024 })
+    const got = []
+    const sent = []
+    // 30 laps of 301 lengths: about 1.4 MiB of small copies, many pools' worth.
+    for (let lap = 0; lap < 30; lap++) {
+      for (let n = 0; n <= 300; n++) {
+        const b = Buffer.alloc(n)
+        for (let i = 0; i < n; i++) b[i] = (i * 7 + n + lap) & 0xff
+        ch.sendSync(b)
+        const r = ch.receiveSync(0).value
+        assert.ok(Buffer.isBuffer(r), `length ${n}: a Buffer`)
+        got.push(r)
+        sent.push(b)
+      }
+    }
+    let wrong = 0
+    for (let i = 0; i < sent.length; i++) if (!sent[i].equals(got[i])) wrong++
+    assert.is(wrong, 0)
+  }))
+
 test('open: capacity rounds up to a power of two; another opener adopts it and maxMessage', () =>
   withCleanup((cleanup) => {
     const name = uniqueName('chan')

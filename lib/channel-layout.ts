@@ -24,10 +24,12 @@ export const TAIL = 48 // byte 192: position after the last published record
 export const SEALED = 49 // 1 once sealed
 export const RECV_EVENT = 50 // receivers sleep on it: bit 0 = someone sleeps, bits 1.. count wake-ups
 export const RECV_SLEEPERS = 51 // receivers asleep (advisory: a killed sleeper stays counted)
+export const SEND_PARKED = 52 // 1 while a sender holds a reserved slot: it changes nothing until it clears this
 // The consumers' cache line.
 export const HEAD = 64 // byte 256: position of the oldest record not yet taken
 export const SEND_EVENT = 65 // senders sleep on it, as RECV_EVENT
 export const SEND_SLEEPERS = 66
+export const RECV_PARKED = 67 // 1 while a receiver holds a view: it changes nothing until it clears this
 export const HEADER_WORDS = 80
 
 export const MAGIC_VALUE = 0x43435049 // 'IPCC'

@@ -45,36 +45,72 @@ export class Side {
   pollMs = 0
   /** Waits that did not poll since polling last stopped paying. */
   pollSkipped = 0
-  /** The lock stays held by this object past a call: a reserved slot or a received view. */
+  /** The lock stays held by this object past a call: a reserved slot or a received view (see hold()). */
   held: Mutex | undefined
   #queue: WaitQueue | undefined
   #source: Handle | undefined
   /** The value the next wait sleeps on. */
   #expected = 0
-  /** The lock words (in #locks, at #guards) under which every change this side sleeps for is made. */
+  /** The lock words (in #locks, at #guards) under which every change this side sleeps for is made, and their holders' parked words. */
   readonly #locks: Int32Array
   readonly #guards: number[]
+  readonly #guardsParked: number[]
+  /** This side's parked word (in the header): 1 while `held` is set. */
+  readonly #parked: number
 
   /**
-   * `locks` views both lock pages; `guards` are the indices in it of the locks
-   * held by whoever changes this side's event word (the wake-up's guards).
+   * `locks` views both lock pages (from the header's start); `guards` are the
+   * indices in it of the locks held by whoever changes this side's event word
+   * (the wake-up's guards), `guardsParked` those of their holders' parked
+   * words, and `parked` is this side's own.
    */
   constructor(
     page: IPCBuffer,
     header: Int32Array,
     event: number,
     sleepers: number,
+    parked: number,
     locks: Int32Array,
     guards: number[],
+    guardsParked: number[],
   ) {
     this.#page = page
     this.#h = header
     this.#event = event
     this.#sleepers = sleepers
+    this.#parked = parked
     this.#subject = page.name
     this.#locks = locks
     this.#guards = guards
+    this.#guardsParked = guardsParked
     this.lock = mutexOver(page)
+  }
+
+  /**
+   * Keeps `lock` (this side's, held) past the call, for a reserved slot or a
+   * received view, and parks: sleepers of either side need not wait for this
+   * lock while the word says so, as its holder changes nothing before unhold().
+   */
+  hold(lock: Mutex): void {
+    this.held = lock
+    Atomics.store(this.#h, this.#parked, 1)
+  }
+
+  /** Ends hold() (the lock stays held): call it before changing the ring. */
+  unhold(): void {
+    if (this.held === undefined) return // ended by close()
+    Atomics.store(this.#h, this.#parked, 0)
+    this.held = undefined
+  }
+
+  /** Whether this side's lock holder (in any process) has parked. */
+  get parked(): boolean {
+    return Atomics.load(this.#h, this.#parked) !== 0
+  }
+
+  /** After taking the lock over from a holder that died: its parked word no longer speaks for the holder. */
+  tookOver(): void {
+    Atomics.store(this.#h, this.#parked, 0)
   }
 
   /** Takes the lock, waiting off the event loop; resolves with the Mutex object that holds it. */
@@ -132,7 +168,7 @@ export class Side {
     try {
       const limit = ms === Infinity ? -1 : ms
       return guarded
-        ? words.wordWaitSync(h, this.#event, value, limit, this.#locks, this.#guards)
+        ? words.wordWaitSync(h, this.#event, value, limit, this.#locks, this.#guards, this.#guardsParked)
         : words.wordWaitSync(h, this.#event, value, limit)
     } finally {
       Atomics.sub(h, this.#sleepers, 1)
@@ -169,8 +205,11 @@ export class Side {
     this.#queue?.close(reason)
     this.#queue = undefined
     this.#source = undefined
-    this.held?.release()
-    this.held = undefined
+    const held = this.held
+    if (held !== undefined) {
+      this.unhold()
+      held.release()
+    }
     this.#asyncLock?.close()
     this.lock.close()
   }
@@ -178,7 +217,14 @@ export class Side {
   #openQueue(): WaitQueue {
     return new WaitQueue({
       open: (onSettled) => {
-        const { queue, source } = words.wordQueue(this.#h, this.#event, onSettled, this.#locks, this.#guards)
+        const { queue, source } = words.wordQueue(
+          this.#h,
+          this.#event,
+          onSettled,
+          this.#locks,
+          this.#guards,
+          this.#guardsParked,
+        )
         this.#source = source
         words.wordExpect(source, this.#expected)
         return queue

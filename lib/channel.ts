@@ -171,8 +171,26 @@ export class Channel {
     // Senders wait for room, made by receivers (their lock) or the seal (the senders' lock);
     // receivers wait for messages, published by senders and the seal (the senders' lock).
     const locks = new Int32Array(map.buffer, map.byteOffset, HEADER_BYTES / 4)
-    this.#send = new Side(map, this.#h, L.SEND_EVENT, L.SEND_SLEEPERS, locks, [RECV_LOCK, SEND_LOCK])
-    this.#recv = new Side(IPCBuffer(map, PAGE, PAGE), this.#h, L.RECV_EVENT, L.RECV_SLEEPERS, locks, [SEND_LOCK])
+    this.#send = new Side(
+      map,
+      this.#h,
+      L.SEND_EVENT,
+      L.SEND_SLEEPERS,
+      L.SEND_PARKED,
+      locks,
+      [RECV_LOCK, SEND_LOCK],
+      [L.RECV_PARKED, L.SEND_PARKED],
+    )
+    this.#recv = new Side(
+      IPCBuffer(map, PAGE, PAGE),
+      this.#h,
+      L.RECV_EVENT,
+      L.RECV_SLEEPERS,
+      L.RECV_PARKED,
+      locks,
+      [SEND_LOCK],
+      [L.SEND_PARKED],
+    )
     this.#sendGuards = [this.#recv, this.#send]
     this.#recvGuards = [this.#send]
     this.#send.pollMs = this.#recv.pollMs = POLL_MS
@@ -466,11 +484,14 @@ export class Channel {
         if (!(err instanceof IPCError && err.errno === -EDEADLK)) throw err
       }
     }
+    // A slot of this thread's stays held, but not parked while the seal changes the ring.
+    const parked = lock === undefined && Atomics.exchange(this.#h, L.SEND_PARKED, 0) !== 0
     this.#recv.beforeChange()
     this.#send.beforeChange()
     Atomics.store(this.#h, L.SEALED, 1)
     this.#recv.wakeAll()
     this.#send.wakeAll()
+    if (parked) Atomics.store(this.#h, L.SEND_PARKED, 1)
     lock?.release()
   }
 
@@ -691,7 +712,7 @@ export class Channel {
       const left = deadline - performance.now()
       if (left <= 0 || !side.lock.acquireSync(left)) return false
     }
-    this.#tookOver(side.lock)
+    this.#tookOver(side, side.lock)
     return true
   }
 
@@ -700,8 +721,9 @@ export class Channel {
    * may have been changing the ring, past its change and short of its
    * wake-up (or of a sleeper's, its bit 0 cleared): wakes every sleeper.
    */
-  #tookOver(lock: Mutex): void {
+  #tookOver(side: Side, lock: Mutex): void {
     if (!lock.ownerDied) return
+    side.tookOver()
     this.#recv.wakeAll()
     this.#send.wakeAll()
   }
@@ -711,7 +733,7 @@ export class Channel {
    * No sleep is cut short by a timer: a waker killed between its change and
    * its wake-up is covered by the guards. The sleeper announces itself (bit
    * 0), then reads the locks every such change is made under; if one is held
-   * it waits for that lock instead (a Mutex learns of its holder's death) and
+   * by a holder that has not parked (Side.hold) it waits for that lock instead (a Mutex learns of its holder's death) and
    * returns for the caller to look again. If all were free, whoever changes
    * the ring later takes the lock after that read, and so sees bit 0 in its
    * beforeChange(): it wakes the sleeper before its change, dead or alive after it.
@@ -727,7 +749,7 @@ export class Channel {
   /** Waits (blocking, until `deadline`) for each lock guarding `side`'s sleep that is held now, and lets it go. */
   #waitGuardsSync(side: Side, deadline: number): number {
     for (const guard of side === this.#send ? this.#sendGuards : this.#recvGuards) {
-      if (!guard.lock.isLocked()) continue
+      if (!guard.lock.isLocked() || guard.parked) continue
       if (guard.held !== undefined) return GUARDS_MINE
       try {
         if (!this.#lockSync(guard, deadline)) return GUARDS_TIMED_OUT
@@ -743,10 +765,10 @@ export class Channel {
   /** #sleepSync's wait for the guards, off the event loop, for `op`. */
   async #waitGuards(side: Side, op: Op): Promise<void> {
     for (const guard of side === this.#send ? this.#sendGuards : this.#recvGuards) {
-      if (op.done || this.#closed || !guard.lock.isLocked()) continue
+      if (op.done || this.#closed || !guard.lock.isLocked() || guard.parked) continue
       try {
         const lock = await guard.lockAsync(op.cancel?.signal)
-        this.#tookOver(lock)
+        this.#tookOver(guard, lock)
         lock.release()
       } catch {
         // aborted (the op ended) or closed: the pump looks again
@@ -921,7 +943,7 @@ export class Channel {
             if (!this.#closed) this.#settle(side, op, err)
             continue
           }
-          this.#tookOver(lock)
+          this.#tookOver(side, lock)
           if (op.done || this.#closed) {
             lock.release()
             continue
@@ -1009,7 +1031,7 @@ export class Channel {
       lock.release()
       this.#settle(side, op, sealedError())
     } else if (reserve) {
-      side.held = lock // until commit or abort
+      side.hold(lock) // until commit or abort
       this.#settle(side, op, undefined, this.#slot(op.length, lock))
     } else {
       lock.release()
@@ -1023,7 +1045,7 @@ export class Channel {
     if (op.kind === VIEW) {
       const view = this.#view(lock)
       if (view === undefined) return AGAIN
-      side.held = lock // until release
+      side.hold(lock) // until release
       this.#settle(side, op, undefined, view)
       return DONE
     }
@@ -1058,7 +1080,7 @@ export class Channel {
     const end = (length: number): void => {
       done = true
       this.#endWindow(true)
-      this.#send.held = undefined
+      this.#send.unhold()
       if (length >= 0) this.#publish(tail, off, pad, L.BYTES, length)
       lock.release()
       void this.#pump(this.#send)
@@ -1097,7 +1119,7 @@ export class Channel {
       if (done) return
       done = true
       this.#endWindow(false)
-      this.#recv.held = undefined
+      this.#recv.unhold()
       if (!this.#closed) {
         this.#send.beforeChange()
         Atomics.store(h, L.HEAD, (head + size) | 0)

@@ -54,7 +54,8 @@ export interface WaitBinding {
   /**
    * Blocks while view[index] (bit 0 aside) === expected, up to timeoutMs (< 0: forever).
    * With guards (lock words in `guards` at `indices`, at most two), does not
-   * sleep while one is held. Returns a WORD outcome.
+   * sleep while one is held, unless its holder parked (its word at the same
+   * place of `parked` reads 1; -1: none). Returns a WORD outcome.
    */
   wordWaitSync(
     view: Int32Array,
@@ -63,6 +64,7 @@ export interface WaitBinding {
     timeoutMs: number,
     guards?: Int32Array,
     indices?: number[],
+    parked?: number[],
   ): number
   /** Wakes up to `count` threads (of any process) waiting on view[index]; returns how many. */
   wordWake(view: Int32Array, index: number, count: number): number
@@ -77,6 +79,7 @@ export interface WaitBinding {
     onSettled: OnSettled,
     guards?: Int32Array,
     indices?: number[],
+    parked?: number[],
   ): { queue: Handle; source: Handle }
   wordExpect(source: Handle, value: number): void
   /** Stops the queue; returns the ids of the waits that will never settle. */

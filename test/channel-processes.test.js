@@ -128,6 +128,43 @@ test('a receiver killed while holding a view: the message goes to the next recei
     assert.equal(ch.stats().bytes, 0)
   }))
 
+test("a receiver waiting while another process holds a reserved slot sleeps on the ring, not on the senders' lock; the commit wakes it, and a holder killed with its slot strands nobody", () =>
+  withCleanup(async (cleanup) => {
+    const { ch, name } = fresh(cleanup)
+    /** Resolves once `cond()` holds; rejects after 5 s. */
+    const until = async (cond, what) => {
+      const end = Date.now() + 5000
+      while (!cond()) {
+        if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    }
+    for (const ending of ['commit', 'kill']) {
+      let proc
+      const done = runChild('channel-peer.js', ['hold-slot', name, 16], { onSpawn: (c) => (proc = c) })
+      cleanup(() => proc.kill('SIGKILL'))
+      await nextMessage(proc, (x) => x.held !== undefined)
+      const got = ch.receive()
+      // Asleep on the receivers' event word: a receiver waiting for the senders' lock is not counted.
+      await until(() => ch.stats().receiversWaiting === 1, `${ending}: the receiver sleeps on the ring`)
+      const t0 = performance.now()
+      if (ending === 'commit') {
+        proc.send('commit')
+        assert.equal(await got, Buffer.alloc(16, 7))
+        proc.kill('SIGKILL')
+      } else {
+        proc.kill('SIGKILL')
+        await done
+        // The next sender takes the lock over (nothing was published) and wakes every sleeper.
+        assert.is(ch.sendSync('after', 5000), true)
+        assert.is(await got, 'after')
+      }
+      assert.ok(performance.now() - t0 < 1000, `${ending}: took ${performance.now() - t0} ms`)
+      await done
+      assert.is(ch.stats().bytes, 0)
+    }
+  }))
+
 test('a sender killed while holding a reserved slot: nothing is visible, the next sender goes on within a second', () =>
   withCleanup(async (cleanup) => {
     const { ch, name } = fresh(cleanup)

@@ -16,6 +16,12 @@
 // kWordGuarded, for the caller to wait for the lock instead. A guard read free
 // after the announcement means that any later changer takes the lock after
 // it, so it sees bit 0 if it looks before its change (and wakes first).
+//
+// A lock may be held a long time by a holder that changes nothing until it
+// lets go (a Channel's reserved slot or received view): such a holder "parks"
+// (sets a word of its own to 1) and clears it again before any change. A
+// guard whose parked word reads 1 after the announcement counts as free: its
+// holder looks for bit 0 after clearing the word, before its change.
 #pragma once
 #include <cstdint>
 
@@ -23,13 +29,17 @@
 
 namespace waiter {
 
-// Up to two lock words (a Mutex's word: 0 = free); null entries are unused.
+// Up to two lock words (a Mutex's word: 0 = free), each with an optional
+// parked word; null entries are unused.
 struct Guards {
   const uint32_t* words[2] = {nullptr, nullptr};
-  // Whether any is held now.
+  const uint32_t* parked[2] = {nullptr, nullptr};
+  // Whether any is held now by a holder that has not parked.
   bool Held() const {
-    for (const uint32_t* w : words)
-      if (w != nullptr && __atomic_load_n(w, __ATOMIC_SEQ_CST) != 0) return true;
+    for (int i = 0; i < 2; i++) {
+      if (words[i] == nullptr || __atomic_load_n(words[i], __ATOMIC_SEQ_CST) == 0) continue;
+      if (parked[i] == nullptr || __atomic_load_n(parked[i], __ATOMIC_SEQ_CST) == 0) return true;
+    }
     return false;
   }
 };

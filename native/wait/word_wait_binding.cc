@@ -37,8 +37,9 @@ constexpr int kTimedOut = 0;
 constexpr int kChanged = 1;
 constexpr int kGuarded = 2;
 
-// The guards (word_wait.h) named by args[at] (an Int32Array) and args[at + 1]
-// (an array of up to two indices into it); none if args[at] is undefined.
+// The guards (word_wait.h) named by args[at] (an Int32Array), args[at + 1]
+// (an array of up to two lock indices into it) and, optionally, args[at + 2]
+// (their parked words' indices, -1 for none); none if args[at] is undefined.
 Guards GuardsOf(const Napi::CallbackInfo& info, size_t at) {
   Guards guards;
   if (info.Length() <= at || info[at].IsUndefined()) return guards;
@@ -46,6 +47,16 @@ Guards GuardsOf(const Napi::CallbackInfo& info, size_t at) {
   auto indices = info[at + 1].As<Napi::Array>();
   if (indices.Length() > 2) throw Napi::RangeError::New(info.Env(), "at most two guards");
   for (uint32_t i = 0; i < indices.Length(); i++) guards.words[i] = WordOf(info[at], indices.Get(i));
+  if (info.Length() <= at + 2 || info[at + 2].IsUndefined()) return guards;
+  if (!info[at + 2].IsArray())
+    throw Napi::TypeError::New(info.Env(), "expected an array of parked word indices");
+  auto parked = info[at + 2].As<Napi::Array>();
+  if (parked.Length() != indices.Length())
+    throw Napi::RangeError::New(info.Env(), "one parked index per guard");
+  for (uint32_t i = 0; i < parked.Length(); i++) {
+    Napi::Value index = parked.Get(i);
+    if (index.As<Napi::Number>().Int32Value() >= 0) guards.parked[i] = WordOf(info[at], index);
+  }
   return guards;
 }
 
@@ -55,7 +66,7 @@ uint32_t Bits(const Napi::Value& v) { return static_cast<uint32_t>(v.As<Napi::Nu
 // Synchronous waits of this process spin for as long as recent ones took.
 AdaptiveSpin syncSpin;
 
-// waitSync(view, index, expected, timeoutMs[, guardView, guardIndices]) ->
+// waitSync(view, index, expected, timeoutMs[, guardView, guardIndices[, parkedIndices]]) ->
 // kChanged (woken, or the word differs), kTimedOut, or kGuarded (a guard was
 // held: no sleep). Blocks this thread, terminably (sync_wait.h).
 Napi::Value JsWaitSync(const Napi::CallbackInfo& info) {
@@ -114,6 +125,9 @@ class WordSource : public Source {
       if (guards.words[i] == nullptr) continue;
       guardPages_[i] = std::make_unique<OwnWord>(env, const_cast<uint32_t*>(guards.words[i]));
       guards_.words[i] = guardPages_[i]->get();
+      if (guards.parked[i] == nullptr) continue;
+      parkedPages_[i] = std::make_unique<OwnWord>(env, const_cast<uint32_t*>(guards.parked[i]));
+      guards_.parked[i] = parkedPages_[i]->get();
     }
   }
 
@@ -151,13 +165,14 @@ class WordSource : public Source {
   OwnWord own_;
   uint32_t* word_;
   std::unique_ptr<OwnWord> guardPages_[2];
+  std::unique_ptr<OwnWord> parkedPages_[2];
   Guards guards_;
   std::atomic<uint32_t> expected_{0};
 };
 
 using SourceBox = std::shared_ptr<WordSource>;
 
-// queue(view, index, onSettled[, guardView, guardIndices]) -> { queue, source }:
+// queue(view, index, onSettled[, guardView, guardIndices[, parkedIndices]]) -> { queue, source }:
 // `queue` for add, cancel and close; `source` for expect.
 Napi::Value JsQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -158,6 +158,14 @@ export class Channel {
   /** Set by #fit: where the record goes, and the WRAP bytes before it (#oldest sets #at too). */
   #at = 0
   #pad = 0
+  /** This object's id among the channel's objects (never 0): HEAD_BY and TAIL_BY name the last to store. */
+  readonly #id: number
+  /** Receiving: TAIL as this object last read it, and HEAD as it last stored it (see #tail). */
+  #tailSeen = 0
+  #headMine = 0
+  /** Sending: HEAD as this object last read it, and TAIL as it last stored it (see #free). */
+  #headSeen = 0
+  #tailMine = 0
 
   private constructor(map: IPCBuffer, cap: number, max: number) {
     this.#map = map
@@ -168,6 +176,9 @@ export class Channel {
     this.#max = max
     this.#ring = Buffer.from(map.buffer, map.byteOffset + HEADER_BYTES, cap)
     this.#r32 = new Int32Array(map.buffer, map.byteOffset + HEADER_BYTES, cap >> 2)
+    let id = 0
+    while (id === 0) id = (Atomics.add(this.#h, L.OBJECTS, 1) + 1) | 0
+    this.#id = id
     // Senders wait for room, made by receivers (their lock) or the seal (the senders' lock);
     // receivers wait for messages, published by senders and the seal (the senders' lock).
     const locks = new Int32Array(map.buffer, map.byteOffset, HEADER_BYTES / 4)
@@ -612,7 +623,7 @@ export class Channel {
       const tail = h[L.TAIL]
       const off = tail & this.#mask
       const most = L.RECORD_HEADER + text.length * 3
-      if (most <= this.#cap - off && most <= this.#cap - ((tail - Atomics.load(h, L.HEAD)) >>> 0)) {
+      if (most <= this.#cap - off && most <= this.#free(tail, most)) {
         const written = this.#ring.write(text, off + L.RECORD_HEADER, 'utf8')
         this.#publish(tail, off, 0, type, written)
         return PUT
@@ -638,10 +649,10 @@ export class Channel {
     if (h[L.SEALED] !== 0) return SEALED
     const cap = this.#cap
     const tail = h[L.TAIL]
-    const free = cap - ((tail - Atomics.load(h, L.HEAD)) >>> 0)
     const off = tail & this.#mask
     const toEnd = cap - off
     const need = L.recordSize(length)
+    const free = this.#free(tail, need <= toEnd ? need : toEnd + need)
     if (need <= toEnd) {
       if (need > free) return FULL
       this.#at = off
@@ -655,7 +666,7 @@ export class Channel {
       // It fits neither before the end nor, yet, after it: hand the end over
       // now (a WRAP record alone), so it fits at the start once receivers make room.
       this.#recv.beforeChange()
-      Atomics.store(h, L.TAIL, (tail + toEnd) | 0)
+      this.#storeTail((tail + toEnd) | 0)
       this.#recv.changed()
       return FULL
     }
@@ -670,7 +681,7 @@ export class Channel {
     r32[off >> 2] = length
     r32[(off >> 2) + 1] = type
     this.#recv.beforeChange()
-    Atomics.store(this.#h, L.TAIL, (tail + pad + L.recordSize(length)) | 0)
+    this.#storeTail((tail + pad + L.recordSize(length)) | 0)
     this.#recv.changed()
   }
 
@@ -684,7 +695,54 @@ export class Channel {
   }
 
   #nonEmpty(): boolean {
-    return Atomics.load(this.#h, L.TAIL) !== Atomics.load(this.#h, L.HEAD)
+    const head = Atomics.load(this.#h, L.HEAD)
+    return this.#tail(head) !== head
+  }
+
+  /**
+   * TAIL, for a receiver (under the receivers' lock, or as a hint before
+   * taking it), given HEAD: the value this object read last if the last store
+   * of HEAD was this object's (so the records up to it are published and not
+   * taken yet), else a fresh read. While the ring holds many messages, a
+   * receiver then reads the senders' cache line only once per batch, not per
+   * message (the line moves between the cores each time it is read after a store).
+   */
+  #tail(head: number): number {
+    if (head === this.#headMine && this.#h[L.HEAD_BY] === this.#id) {
+      const unread = (this.#tailSeen - head) >>> 0
+      if (unread !== 0 && unread <= this.#cap) return this.#tailSeen
+    }
+    return (this.#tailSeen = Atomics.load(this.#h, L.TAIL))
+  }
+
+  /**
+   * Free ring bytes, for a sender holding the senders' lock, given TAIL: from
+   * HEAD as this object read it last if the last store of TAIL was this
+   * object's (it published only within the room that HEAD left, and HEAD only
+   * grows, so the room is at least that), unless that is less than `want`;
+   * else from a fresh read of HEAD.
+   */
+  #free(tail: number, want: number): number {
+    if (tail === this.#tailMine && this.#h[L.TAIL_BY] === this.#id) {
+      const free = this.#cap - ((tail - this.#headSeen) >>> 0)
+      if (free >= want) return free
+    }
+    this.#headSeen = Atomics.load(this.#h, L.HEAD)
+    return this.#cap - ((tail - this.#headSeen) >>> 0)
+  }
+
+  /** Stores TAIL (the senders' lock is held), as this object's store. */
+  #storeTail(tail: number): void {
+    const h = this.#h
+    if (h[L.TAIL_BY] !== this.#id) Atomics.store(h, L.TAIL_BY, this.#id)
+    Atomics.store(h, L.TAIL, (this.#tailMine = tail))
+  }
+
+  /** Stores HEAD (the receivers' lock is held), as this object's store. */
+  #storeHead(head: number): void {
+    const h = this.#h
+    if (h[L.HEAD_BY] !== this.#id) Atomics.store(h, L.HEAD_BY, this.#id)
+    Atomics.store(h, L.HEAD, (this.#headMine = head))
   }
 
   /** Polls a little for room; true when there is some. */
@@ -786,13 +844,13 @@ export class Channel {
     const h = this.#h
     const r32 = this.#r32
     const from = h[L.HEAD]
-    const tail = Atomics.load(h, L.TAIL)
+    const tail = this.#tail(from)
     let head = from
     while (head !== tail && r32[((head & this.#mask) >> 2) + 1] === L.WRAP)
       head = (head + this.#cap - (head & this.#mask)) | 0
     if (head !== from) {
       this.#send.beforeChange()
-      Atomics.store(h, L.HEAD, head)
+      this.#storeHead(head)
       this.#send.changed()
     }
     if (head === tail) return false
@@ -833,7 +891,7 @@ export class Channel {
       out = copyOut(this.#ring, start, end, this.#r32)
     }
     this.#send.beforeChange()
-    Atomics.store(this.#h, L.HEAD, (this.#head + L.recordSize(this.#length)) | 0)
+    this.#storeHead((this.#head + L.recordSize(this.#length)) | 0)
     this.#send.changed()
     lock.release()
     return out
@@ -1103,7 +1161,6 @@ export class Channel {
       lock.release()
       return undefined
     }
-    const h = this.#h
     const head = this.#head
     const off = this.#at
     const length = this.#length
@@ -1122,7 +1179,7 @@ export class Channel {
       this.#recv.unhold()
       if (!this.#closed) {
         this.#send.beforeChange()
-        Atomics.store(h, L.HEAD, (head + size) | 0)
+        this.#storeHead((head + size) | 0)
         this.#send.changed()
       }
       lock.release()

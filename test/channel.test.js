@@ -126,6 +126,45 @@ test('a received Buffer is a copy of its own: later messages do not change it', 
     )
   }))
 
+test('several sender and receiver objects, interleaved at random on a small ring: every message once, in order per sender', () =>
+  withCleanup((cleanup) => {
+    const name = uniqueName('chan')
+    const senders = [0, 1, 2].map(() => fresh(cleanup, { capacity: 256 }, name))
+    const receivers = [0, 1, 2].map(() => fresh(cleanup, { capacity: 256 }, name))
+    const next = [0, 0, 0] // next sequence number per sender
+    const seen = [-1, -1, -1] // last sequence number received per sender
+    let received = 0
+    let random = 12345 // mulberry32: the same sequence every run
+    const pick = (n) => {
+      random = (random + 0x6d2b79f5) | 0
+      let t = Math.imul(random ^ (random >>> 15), 1 | random)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) % n
+    }
+    const take = (ch) => {
+      const got = ch.tryReceive()
+      if (got === undefined) return
+      const id = got.value[0]
+      const seq = got.value.readUInt32LE(1)
+      assert.is(seq, seen[id] + 1, `sender ${id}: in order`)
+      assert.is(got.value.length, 5 + (seq % 23), `sender ${id} message ${seq}: its length`)
+      seen[id] = seq
+      received++
+    }
+    for (let step = 0; step < 30000; step++) {
+      if (pick(2) === 0) {
+        const id = pick(3)
+        const b = Buffer.alloc(5 + (next[id] % 23), id)
+        b.writeUInt32LE(next[id], 1)
+        if (senders[id].trySend(b)) next[id]++
+      } else take(receivers[pick(3)])
+    }
+    for (let i = 0; i < 100; i++) take(receivers[i % 3])
+    assert.is(received, next[0] + next[1] + next[2])
+    assert.ok(received > 10000, `only ${received} messages`)
+    assert.equal(receivers[0].stats().bytes, 0)
+  }))
+
 test('received Buffers of every length from 0 to 300 bytes hold exactly what was sent, across many pools', () =>
   withCleanup((cleanup) => {
     const ch = fresh(cleanup, { capacity: 1024 })

@@ -384,7 +384,8 @@ async function processSendPingPong() {
   }
   try {
     return {
-      'alt.process_send_pingpong': { unit: 'ns', samples: await timed((c) => perOpAsync(run, c), n(5000, 1000)) },
+      // A warm-up (count / 10) as long as the channel round trips' in time.
+      'alt.process_send_pingpong': { unit: 'ns', samples: await timed((c) => perOpAsync(run, c), n(50000, 1000)) },
     }
   } finally {
     await p.stop()
@@ -700,7 +701,9 @@ function chanRequestResponse(mode) {
       return {
         [`kit.chan_rr_${mode}`]: {
           unit: 'ns',
-          samples: await timed(run, mode === 'sync' ? n(200000, 20000) : n(20000, 3000)),
+          // The same count (so warm-up) for both: the first few thousand async
+          // round trips run before V8 has optimised either process's code.
+          samples: await timed(run, n(200000, 20000)),
         },
       }
     } finally {

@@ -1006,6 +1006,13 @@ const jobs = {
     bytesEach: CHUNK,
     capacity: 8 * CHUNK,
   }),
+  // The copying row's sender, with the zero-copy row's receiver: where the copying row's time goes.
+  'kit.chan_mib_send_view': chanThroughput('kit.chan_mib_send_view', 'mib-copy', receiveViews, {
+    full: 1024,
+    quick: 256,
+    bytesEach: CHUNK,
+    capacity: 8 * CHUNK,
+  }),
   'kit.chan_rr_sync': chanRequestResponse('sync'),
   'kit.chan_rr_async': chanRequestResponse('async'),
   'alt.process_send_json': processSendThroughput('alt.process_send_json', 'string64', 'json'),

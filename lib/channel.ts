@@ -791,8 +791,9 @@ export class Channel {
    * No sleep is cut short by a timer: a waker killed between its change and
    * its wake-up is covered by the guards. The sleeper announces itself (bit
    * 0), then reads the locks every such change is made under; if one is held
-   * by a holder that has not parked (Side.hold) it waits for that lock instead (a Mutex learns of its holder's death) and
-   * returns for the caller to look again. If all were free, whoever changes
+   * by a holder that has not parked (Side.hold), it waits for that lock
+   * instead (a Mutex learns of its holder's death) and returns for the
+   * caller to look again. If all were free, whoever changes
    * the ring later takes the lock after that read, and so sees bit 0 in its
    * beforeChange(): it wakes the sleeper before its change, dead or alive after it.
    */

@@ -1148,6 +1148,8 @@ export class Channel {
       buffer,
       commit: (length?: number) => {
         if (done) throw slotEndedError()
+        // close() gave the room back: nothing is sent.
+        if (this.#closed) throw closedError('Channel')
         end(length === undefined ? n : check.integer(length, 'length', 0, n))
       },
       abort: () => {

@@ -469,9 +469,14 @@ test('close rejects pending operations, gives a held view back unconsumed, and l
     const m = await other.receive({ copy: false })
     const view = m.buffer
     const waiting = other.receive()
+    const slot = await other.reserve(4)
+    slot.buffer.write('lost')
     other.close()
     other.close()
     assert.is(view.length, 0)
+    assert.is(slot.buffer.length, 0)
+    throwsCode(() => slot.commit(), Error, 'ERR_IPC_CLOSED')
+    slot.abort()
     await rejectsCode(waiting, Error, 'ERR_IPC_CLOSED')
     m.release()
     assert.equal(ch.receiveSync(1000), { value: 'held' })
@@ -489,6 +494,7 @@ test('close rejects pending operations, gives a held view back unconsumed, and l
     third[Symbol.dispose]()
     throwsCode(() => third.trySend('x'), Error, 'ERR_IPC_CLOSED')
     assert.equal(ch.receiveSync(0), { value: 'disposed' })
+    assert.is(ch.receiveSync(0), undefined) // the closed slot sent nothing
   }))
 
 test('unlink removes the name; open channels keep working', () =>

@@ -5,7 +5,7 @@
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { Channel } = require('..')
-const { uniqueName, withCleanup, runChild, nextMessage, rejectsCode } = require('./helpers')
+const { uniqueName, withCleanup, runChild, nextMessage, rejectsCode, until } = require('./helpers')
 
 /** What the fixture's senders send: sender id, sequence number, filler. */
 function encode(id, seq) {
@@ -131,14 +131,6 @@ test('a receiver killed while holding a view: the message goes to the next recei
 test("a receiver waiting while another process holds a reserved slot sleeps on the ring, not on the senders' lock; the commit wakes it, and a holder killed with its slot strands nobody", () =>
   withCleanup(async (cleanup) => {
     const { ch, name } = fresh(cleanup)
-    /** Resolves once `cond()` holds; rejects after 5 s. */
-    const until = async (cond, what) => {
-      const end = Date.now() + 5000
-      while (!cond()) {
-        if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
-        await new Promise((resolve) => setTimeout(resolve, 10))
-      }
-    }
     for (const ending of ['commit', 'kill']) {
       let proc
       const done = runChild('channel-peer.js', ['hold-slot', name, 16], { onSpawn: (c) => (proc = c) })
@@ -146,7 +138,7 @@ test("a receiver waiting while another process holds a reserved slot sleeps on t
       await nextMessage(proc, (x) => x.held !== undefined)
       const got = ch.receive()
       // Asleep on the receivers' event word: a receiver waiting for the senders' lock is not counted.
-      await until(() => ch.stats().receiversWaiting === 1, `${ending}: the receiver sleeps on the ring`)
+      await until(() => ch.stats().receiversWaiting === 1, 5000, `${ending}: the receiver sleeps on the ring`)
       const t0 = performance.now()
       if (ending === 'commit') {
         proc.send('commit')

@@ -8,7 +8,7 @@ const fs = require('node:fs')
 const { test } = require('uvu')
 const assert = require('uvu/assert')
 const { Channel } = require('..')
-const { uniqueName, withCleanup, runChild } = require('./helpers')
+const { uniqueName, withCleanup, runChild, until } = require('./helpers')
 
 /** A fresh channel, closed and removed afterwards. */
 function fresh(cleanup, options = { capacity: 4096 }) {
@@ -17,15 +17,6 @@ function fresh(cleanup, options = { capacity: 4096 }) {
   cleanup(() => ch.close())
   cleanup(() => ch.unlink())
   return { ch, name }
-}
-
-/** Resolves once `cond()` holds; rejects after `ms`. */
-async function until(cond, ms, what) {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 /** Runs a channel-waker.js mode that SIGKILLs itself; resolves with the time it died. */

@@ -182,6 +182,15 @@ function runScript(file, args = [], timeout = 60000, { execArgv = [], env } = {}
   return runNode([...execArgv, file, ...args.map(String)], { timeout, env })
 }
 
+/** Resolves once `cond()` holds (looking every 10 ms); rejects after `ms`, naming `what`. */
+async function until(cond, ms, what) {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
 /** Resolves with the child's first IPC message matching `predicate`, bounded by `timeout`. */
 function nextMessage(child, predicate = () => true, timeout = 10000 * SLOW) {
   return new Promise((resolve, reject) => {
@@ -300,6 +309,7 @@ module.exports = {
   accounted,
   runScript,
   nextMessage,
+  until,
   nobody,
   notRoot,
   skipIf,

@@ -377,12 +377,13 @@ export class Channel {
    */
   receiveSync(timeout?: number): { value: unknown } | undefined {
     const side = this.#recv
-    // The common case: a message there, the lock free (no clock read, no validation).
+    // The common cases: a message there, or one within the spin (a request
+    // answered), and the lock free: no clock read, no validation.
     if (
       timeout === undefined &&
       !this.#closed &&
       side.held === undefined &&
-      this.#nonEmpty() &&
+      (this.#nonEmpty() || this.#spinForMessage()) &&
       side.lock.tryAcquire()
     ) {
       const got = this.#takeHeld(side.lock)
@@ -402,8 +403,7 @@ export class Channel {
         if (got !== EMPTY) return { value: this.#decode(got) }
       }
       if (Atomics.load(this.#h, L.SEALED) !== 0 && !this.#nonEmpty()) return undefined
-      const left = deadline - performance.now()
-      if (left <= 0) return undefined
+      if (deadline !== Infinity && deadline <= performance.now()) return undefined
       if (!this.#spinForMessage()) {
         const ev = side.observe()
         if (!this.#nonEmpty() && Atomics.load(this.#h, L.SEALED) === 0) this.#sleepSync(side, ev, deadline)

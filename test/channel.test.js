@@ -241,6 +241,7 @@ test('bad input: types and ranges, before any system call', () =>
     throwsCode(() => ch.trySend({ big: 'x'.repeat(100) }), RangeError, 'ERR_OUT_OF_RANGE')
     assert.is(ch.trySend('é'.repeat(32)), true) // exactly 64 bytes
     assert.throws(() => ch.trySend(() => 1), /could not be cloned/)
+    assert.throws(() => ch.sendSync({ id: Symbol('x') }), /could not be cloned/)
     throwsCode(() => ch.sendSync('x', -1), RangeError, 'ERR_OUT_OF_RANGE')
     throwsCode(() => ch.receiveSync('1'), TypeError, 'ERR_INVALID_ARG_TYPE')
     assert.is(ch.stats().messages, 1)
@@ -251,7 +252,13 @@ test('bad input: types and ranges, before any system call', () =>
       rejectsCode(ch.receive({ copy: 'no' }), TypeError, 'ERR_INVALID_ARG_TYPE'),
       rejectsCode(ch.reserve(65), RangeError, 'ERR_OUT_OF_RANGE'),
       rejectsCode(ch.reserve(-1), RangeError, 'ERR_OUT_OF_RANGE'),
-    ])
+      ch
+        .send(() => 1)
+        .then(
+          () => assert.unreachable('a function was sent'),
+          (err) => assert.match(err.message, /could not be cloned/),
+        ),
+    ]).then(() => assert.is(ch.stats().messages, 1))
   }))
 
 test('an object that is not a channel is refused', () =>

@@ -951,6 +951,9 @@ function wakeLatency(count) {
   }
 }
 
+/** The 1 MiB channel rows: 1,024 messages (256 quick) through an 8 MiB ring. */
+const MIB_RUN = { full: 1024, quick: 256, bytesEach: CHUNK, capacity: 8 * CHUNK }
+
 const jobs = {
   'c.futex_pair': cJob('futex_pair', 20000000, 5000000),
   'c.sem_pair': cJob('sem_pair', 10000000, 2000000),
@@ -994,25 +997,10 @@ const jobs = {
   'kit.chan_async': chanThroughput('kit.chan_async', 'async64', receiveIterate, { full: 2000000, quick: 200000 }),
   'kit.chan_object': chanThroughput('kit.chan_object', 'object', receiveSync, { full: 500000, quick: 50000 }),
   'kit.chan_4to1': chanThroughput('kit.chan_4to1', 'sync64', receiveSync, { senders: 4, full: 4000000, quick: 400000 }),
-  'kit.chan_mib_zero': chanThroughput('kit.chan_mib_zero', 'mib-zero', receiveViews, {
-    full: 1024,
-    quick: 256,
-    bytesEach: CHUNK,
-    capacity: 8 * CHUNK,
-  }),
-  'kit.chan_mib_copy': chanThroughput('kit.chan_mib_copy', 'mib-copy', receiveSync, {
-    full: 1024,
-    quick: 256,
-    bytesEach: CHUNK,
-    capacity: 8 * CHUNK,
-  }),
+  'kit.chan_mib_zero': chanThroughput('kit.chan_mib_zero', 'mib-zero', receiveViews, MIB_RUN),
+  'kit.chan_mib_copy': chanThroughput('kit.chan_mib_copy', 'mib-copy', receiveSync, MIB_RUN),
   // The copying row's sender, with the zero-copy row's receiver: where the copying row's time goes.
-  'kit.chan_mib_send_view': chanThroughput('kit.chan_mib_send_view', 'mib-copy', receiveViews, {
-    full: 1024,
-    quick: 256,
-    bytesEach: CHUNK,
-    capacity: 8 * CHUNK,
-  }),
+  'kit.chan_mib_send_view': chanThroughput('kit.chan_mib_send_view', 'mib-copy', receiveViews, MIB_RUN),
   'kit.chan_rr_sync': chanRequestResponse('sync'),
   'kit.chan_rr_async': chanRequestResponse('async'),
   'alt.process_send_json': processSendThroughput('alt.process_send_json', 'string64', 'json'),
